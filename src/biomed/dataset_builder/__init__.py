@@ -1,0 +1,1 @@
+"""Biomed-Enriched corpus pipeline: extract → annotate → classify → build → push / rehydrate."""

@@ -1,0 +1,1 @@
+"""Multi-seed fine-tuning benchmark for French and English biomedical tasks."""

@@ -1,0 +1,1 @@
+"""Model and dataset cards rendered from Jinja templates shipped as package data."""

@@ -1,0 +1,1 @@
+"""Continued pre-training of encoders: MLM, the CLM detour, layer freezing."""
