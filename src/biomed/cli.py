@@ -31,12 +31,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Build the Biomed-Enriched corpus: extract, annotate, classify, build.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Build the Biomed-Enriched corpus: extract, annotate, classify, build.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 
 ConfigOpt = Annotated[
     Optional[Path],
-    typer.Option("--config", "-c", help="YAML recipe with the stage's config keys (see recipes/).", show_default=False),
+    typer.Option(
+        "--config", "-c", help="YAML recipe with the stage's config keys (see recipes/).", show_default=False
+    ),
 ]
 SetOpt = Annotated[
     Optional[list[str]],

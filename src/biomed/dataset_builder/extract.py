@@ -1,0 +1,434 @@
+"""``biomed data extract``: PMC-OA articles to Parquet shards with one row per paragraph.
+
+Example::
+
+    from biomed.dataset_builder.extract import ExtractConfig, run_extract
+
+    summary = run_extract(ExtractConfig(inputs=["~/pmc/oa_comm"], output_dir="extracted"))
+    print(summary.render())
+
+The pipeline is three datatrove steps, run by the executor of ``cfg.executor`` (local processes by default,
+Slurm or Ray on clusters): ``PmcArticleReader`` (files and packages → one document per paragraph, skipped
+files recorded with their reason), ``MinTokensFilter`` (drops paragraphs under ``min_tokens`` words, counted
+as ``too_short``), ``LanguageTagger`` (CLD2 on the paragraph's first characters), then datatrove's
+``ParquetWriter``. Each task writes ``data/<rank>.parquet`` and ``errors/<rank>.jsonl``; datatrove's
+completion markers under ``logs/`` make a rerun after a crash redo only unfinished tasks, overwriting their
+partial files. Paragraph rules are documented in ``biomed.dataset_builder.jats``.
+
+``n_tokens`` counts whitespace-separated words, plus one per character of scripts written without spaces
+(Chinese, Japanese, Thai…), so the paper's 64-token minimum means the same amount of text in every language.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+
+from biomed.config import save_config
+from biomed.dataset_builder.executors import ExecutorConfig, build_executor
+from biomed.dataset_builder.jats import EXTRACTOR_VERSION, Article, ArticleError, parse_article
+from biomed.dataset_builder.licenses import license_group, normalise_license
+from biomed.dataset_builder.sources import (
+    InputUnit,
+    SourceError,
+    iter_article_sources,
+    iter_unit,
+    list_input_units,
+    read_file_list,
+)
+from biomed.errors import BiomedError
+
+
+__all__ = ["ExtractConfig", "ExtractSummary", "run_extract", "parse_article", "iter_article_sources", "SCHEMA"]
+
+# characters of scripts written without spaces between words, each counted as one token
+_UNSPACED_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CONTROL = dict.fromkeys(range(32), " ")
+
+
+def embedded_sample_dir() -> Path:
+    """The folder of the sample articles shipped with the package."""
+    return Path(str(files("biomed.dataset_builder") / "sample"))
+
+
+@dataclass
+class ExtractConfig:
+    """Configuration of ``biomed data extract``.
+
+    Attributes:
+        inputs: folders of ``.xml``/``.nxml`` articles and/or PMC OA bulk packages; empty = the embedded sample.
+        output_dir: folder receiving ``data/*.parquet``, ``errors.jsonl``, ``summary.json``, ``config.yaml``.
+        file_list: PMC OA file list CSV; its PMID and licence win over the article's. With no inputs, the
+            embedded sample's list is used.
+        min_tokens: paragraphs with fewer tokens (see module docstring) are dropped; the paper used 64.
+        require_pmcid: skip articles without a PMCID (publisher files before PMC ingestion); when false, such
+            articles are keyed by ``doi:<DOI>``.
+        language_chars: how many leading characters of a paragraph the language identifier reads.
+        executor: where the tasks run (``executor.kind``, ``executor.tasks``, ``executor.workers``, …).
+    """
+
+    inputs: list[str] = field(default_factory=list)
+    output_dir: str = "extracted"
+    file_list: str | None = None
+    min_tokens: int = 64
+    require_pmcid: bool = True
+    language_chars: int = 256
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+
+    def __post_init__(self):
+        if self.min_tokens < 0:
+            raise ValueError("min_tokens must be >= 0")
+        if self.language_chars < 1:
+            raise ValueError("language_chars must be >= 1")
+
+
+def parquet_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("article_id", pa.string()),
+            ("pmcid", pa.string()),
+            ("pmid", pa.string()),
+            ("doi", pa.string()),
+            ("file", pa.string()),
+            ("path", pa.string()),
+            ("paragraph_index", pa.int32()),
+            ("section", pa.string()),
+            ("text", pa.string()),
+            ("article_type", pa.string()),
+            ("journal", pa.string()),
+            ("year", pa.int32()),
+            ("language", pa.string()),
+            ("license", pa.string()),
+            ("license_group", pa.string()),
+            ("n_chars", pa.int32()),
+            ("n_tokens", pa.int32()),
+        ],
+        metadata={"biomed.extractor_version": EXTRACTOR_VERSION},
+    )
+
+
+SCHEMA_COLUMNS = (
+    "article_id pmcid pmid doi file path paragraph_index section text article_type journal year language "
+    "license license_group n_chars n_tokens"
+).split()
+SCHEMA = SCHEMA_COLUMNS
+
+
+def count_tokens(text: str, words: int) -> int:
+    if text.isascii():
+        return words
+    return words + len(_UNSPACED_SCRIPT.findall(text))
+
+
+def article_rows(article: Article, license_name: str, pmid: str | None, article_id: str) -> list[dict]:
+    """One output row per paragraph (``language`` still unset: the tagger fills it after length filtering)."""
+    group = license_group(license_name)
+    rows = []
+    for paragraph in article.paragraphs:
+        text = paragraph.text
+        rows.append(
+            {
+                "article_id": article_id,
+                "pmcid": article.pmcid,
+                "pmid": pmid,
+                "doi": article.doi,
+                "file": article.file,
+                "path": paragraph.path,
+                "paragraph_index": paragraph.paragraph_index,
+                "section": paragraph.section,
+                "text": text,
+                "article_type": article.article_type,
+                "journal": article.journal,
+                "year": article.year,
+                "language": None,
+                "license": license_name,
+                "license_group": group,
+                "n_chars": len(text),
+                "n_tokens": count_tokens(text, text.count(" ") + 1),
+            }
+        )
+    return rows
+
+
+def resolve_article(article: Article, file_list: dict | None, require_pmcid: bool) -> tuple[str, str | None, str]:
+    """``(article_id, pmid, license)`` of an article, applying the file list; raise ``ArticleError`` to skip it."""
+    pmid, license_name = article.pmid, article.license
+    if file_list and article.pmcid and article.pmcid in file_list:
+        listed_pmid, listed_license = file_list[article.pmcid]
+        pmid = pmid or listed_pmid
+        listed = normalise_license(listed_license)
+        if listed:
+            license_name = listed
+    if not article.has_body:
+        raise ArticleError("no_body", "the article has no <body> (e.g. a PDF-only or ahead-of-print record)")
+    if not article.pmcid and require_pmcid:
+        raise ArticleError("no_pmcid", "no <article-id pub-id-type='pmc'>; set require_pmcid=false to key by DOI")
+    if license_name == "":
+        raise ArticleError("unknown_license", "the <license> element names no licence we recognise")
+    article_id = pmid or article.pmcid or (f"doi:{article.doi}" if article.doi else None)
+    if article_id is None:
+        raise ArticleError("no_identifier", "no PMID, PMCID nor DOI")
+    return article_id, pmid, license_name
+
+
+def _datatrove_steps():
+    # datatrove is imported lazily so that `biomed --help` and the non-extraction commands stay fast
+    from datatrove.data import Document
+    from datatrove.pipeline.base import PipelineStep
+    from datatrove.pipeline.filters.base_filter import BaseFilter
+
+    class PmcArticleReader(PipelineStep):
+        """Read this task's share of the input units and yield one document per paragraph."""
+
+        name = "PMC-OA JATS reader"
+        type = "📖 - READER"
+
+        def __init__(self, units: list[InputUnit], output_dir: str, file_list: str | None, require_pmcid: bool):
+            super().__init__()
+            self.units = units
+            self.output_dir = output_dir
+            self.file_list_path = file_list
+            self.require_pmcid = require_pmcid
+
+        def run(self, data=None, rank: int = 0, world_size: int = 1):
+            file_list = read_file_list(self.file_list_path) if self.file_list_path else None
+            errors_dir = Path(self.output_dir) / "errors"
+            errors_dir.mkdir(parents=True, exist_ok=True)
+            progress = Path(self.output_dir) / "logs" / "progress"
+            progress.mkdir(parents=True, exist_ok=True)
+            articles = 0
+            with open(errors_dir / f"{rank:05d}.jsonl", "w", encoding="utf-8") as errors:
+
+                def record(name: str, reason: str, detail: str) -> None:
+                    self.stat_update(f"skipped_{reason}")
+                    errors.write(json.dumps({"file": name, "reason": reason, "detail": detail}) + "\n")
+
+                for unit in self.units[rank::world_size]:
+                    try:
+                        for name, data_bytes in iter_unit(unit):
+                            with self.track_time():
+                                try:
+                                    article = parse_article(data_bytes, file=name)
+                                    article_id, pmid, license_name = resolve_article(
+                                        article, file_list, self.require_pmcid
+                                    )
+                                except ArticleError as err:
+                                    record(f"{unit.path}::{name}" if unit.is_package else unit.path, err.reason,
+                                           err.detail)  # fmt: skip
+                                    continue
+                                rows = article_rows(article, license_name, pmid, article_id)
+                            self.stat_update("articles")
+                            articles += 1
+                            if articles % 500 == 0:
+                                (progress / f"{rank:05d}").write_text(str(articles))
+                            for row in rows:
+                                self.stat_update("paragraphs")
+                                yield Document(text=row["text"], id=f"{article_id}/{row['path']}", metadata=row)
+                    except SourceError as err:
+                        record(unit.path, err.reason, err.detail)
+            (progress / f"{rank:05d}").write_text(str(articles))
+
+    class MinTokensFilter(BaseFilter):
+        """Keep paragraphs of at least ``min_tokens`` tokens; shorter ones are dropped as ``too_short``."""
+
+        name = "minimum length"
+
+        def __init__(self, min_tokens: int):
+            super().__init__()
+            self.min_tokens = min_tokens
+
+        def filter(self, doc):
+            return doc.metadata["n_tokens"] >= self.min_tokens or (False, "too_short")
+
+    class LanguageTagger(PipelineStep):
+        """Set ``language`` (ISO 639-1, ``und`` when undecided) with CLD2 on the paragraph's first characters."""
+
+        name = "CLD2 language"
+        type = "🏷 - TAGGER"
+
+        def __init__(self, chars: int):
+            super().__init__()
+            self.chars = chars
+
+        def run(self, data, rank: int = 0, world_size: int = 1):
+            for doc in data:
+                language = detect_language(doc.text, self.chars)
+                self.stat_update(f"language_{language}")
+                doc.metadata["language"] = language
+                yield doc
+
+    return PmcArticleReader, MinTokensFilter, LanguageTagger
+
+
+def detect_language(text: str, chars: int = 256) -> str:
+    """ISO 639-1 code of ``text`` from CLD2 (pycld2) reading its first ``chars`` characters; ``und`` if unsure."""
+    import pycld2
+
+    head = text[:chars]
+    try:
+        reliable, _, details = pycld2.detect(head, bestEffort=True)
+    except (pycld2.error, UnicodeEncodeError):
+        try:
+            clean = head.translate(_CONTROL).encode("utf-8", "replace").decode("utf-8")
+            reliable, _, details = pycld2.detect(clean, bestEffort=True)
+        except (pycld2.error, UnicodeEncodeError):
+            return "und"
+    code = details[0][1]
+    if code in ("un", "xxx", ""):
+        return "und"
+    # CLD2 names a few languages with region or script tags (zh-Hant, sr-ME…): keep the ISO 639-1 part
+    return code.split("-")[0]
+
+
+def build_pipeline(cfg: ExtractConfig, units: list[InputUnit], file_list: str | None) -> list:
+    from datatrove.pipeline.writers import ParquetWriter
+
+    reader_cls, filter_cls, tagger_cls = _datatrove_steps()
+    return [
+        reader_cls(units, cfg.output_dir, file_list, cfg.require_pmcid),
+        filter_cls(cfg.min_tokens),
+        tagger_cls(cfg.language_chars),
+        ParquetWriter(
+            output_folder=str(Path(cfg.output_dir) / "data"),
+            output_filename="${rank}.parquet",
+            adapter=_row_of,
+            schema=parquet_schema(),
+            compression="zstd",
+        ),
+    ]
+
+
+def _row_of(writer, document) -> dict:
+    return document.metadata
+
+
+@dataclass
+class ExtractSummary:
+    """What a run read, wrote and skipped; saved as ``summary.json`` beside the shards."""
+
+    output_dir: str
+    units: int
+    articles: int
+    paragraphs_read: int
+    paragraphs_written: int
+    dropped: dict[str, int]
+    skipped: dict[str, int]
+    languages: dict[str, int]
+    seconds: float
+    extractor_version: str = EXTRACTOR_VERSION
+
+    @property
+    def files_failed(self) -> int:
+        return sum(self.skipped.values())
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "files_failed": self.files_failed}
+
+    def render(self) -> str:
+        lines = [
+            f"Extracted {self.paragraphs_written:,} paragraphs from {self.articles:,} articles "
+            f"({self.units:,} input files) in {self.seconds:.1f}s → {self.output_dir}/data/",
+            f"  read {self.paragraphs_read:,} paragraphs; dropped: "
+            + (", ".join(f"{k} {v:,}" for k, v in sorted(self.dropped.items())) or "none"),
+            "  languages: " + ", ".join(f"{k} {v:,}" for k, v in Counter(self.languages).most_common(8)),
+        ]
+        if self.skipped:
+            lines.append(
+                f"  skipped {self.files_failed:,} articles/files: "
+                + ", ".join(f"{k} {v:,}" for k, v in sorted(self.skipped.items()))
+                + f" (details in {self.output_dir}/errors.jsonl)"
+            )
+        return "\n".join(lines)
+
+
+def run_extract(cfg: ExtractConfig) -> ExtractSummary:
+    """Run the extraction pipeline of ``cfg`` and return its summary (also saved as ``summary.json``)."""
+    inputs = list(cfg.inputs)
+    file_list = cfg.file_list
+    if not inputs:
+        sample = embedded_sample_dir()
+        inputs = [str(sample / "articles")]
+        file_list = file_list or str(sample / "oa_file_list.csv")
+    units = list_input_units(inputs)
+    if file_list:
+        read_file_list(file_list)  # fail before starting any task if the CSV is unusable
+    out = Path(cfg.output_dir)
+    previous = out / "config.yaml"
+    save_config(cfg, out, name="config.yaml.new")
+    if previous.exists() and previous.read_text() != (out / "config.yaml.new").read_text():
+        if (out / "logs" / "completions").exists():
+            (out / "config.yaml.new").unlink()
+            raise BiomedError(
+                f"{out} holds a run made with another config; resume it with the same options "
+                f"(see {previous}) or choose a new --out"
+            )
+    (out / "config.yaml.new").replace(previous)
+
+    started = time.perf_counter()
+    pipeline = build_pipeline(cfg, units, file_list)
+    executor = build_executor(cfg.executor, pipeline, out / "logs", job_name="biomed-extract")
+    _run_with_progress(executor, out, cfg.executor.resolved_tasks())
+    summary = _summarise(out, len(units), time.perf_counter() - started)
+    (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    return summary
+
+
+def _run_with_progress(executor, out: Path, tasks: int) -> None:
+    import threading
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if type(executor).__name__ != "LocalPipelineExecutor":
+        executor.run()  # cluster executors submit jobs and return; their progress is in the scheduler
+        return
+    failure: list[BaseException] = []
+
+    def target():
+        try:
+            executor.run()
+        except BaseException as err:  # re-raised in the caller's thread
+            failure.append(err)
+
+    worker = threading.Thread(target=target, daemon=True)
+    columns = (TextColumn("extract"), BarColumn(), TextColumn("{task.completed}/{task.total} tasks"),
+               TextColumn("{task.fields[articles]:,} articles"), TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, transient=True) as progress:
+        bar = progress.add_task("extract", total=tasks, articles=0)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.5)
+            done = len(list((out / "logs" / "completions").glob("*")))
+            articles = sum(int(p.read_text() or 0) for p in (out / "logs" / "progress").glob("*"))
+            progress.update(bar, completed=done, articles=articles)
+    if failure:
+        raise failure[0]
+
+
+def _summarise(out: Path, units: int, seconds: float) -> ExtractSummary:
+    stats = json.loads((out / "logs" / "stats.json").read_text())
+    counters: Counter = Counter()
+    for step in stats:
+        for key, value in step.get("stats", {}).items():
+            counters[key] += value["total"] if isinstance(value, dict) else value
+    errors = []
+    for part in sorted((out / "errors").glob("*.jsonl")):
+        errors.extend(line for line in part.read_text(encoding="utf-8").splitlines() if line)
+    (out / "errors.jsonl").write_text("".join(line + "\n" for line in errors), encoding="utf-8")
+    return ExtractSummary(
+        output_dir=str(out),
+        units=units,
+        articles=int(counters["articles"]),
+        paragraphs_read=int(counters["paragraphs"]),
+        paragraphs_written=int(counters["forwarded"]),
+        dropped={k.removeprefix("dropped_"): int(v) for k, v in counters.items() if k.startswith("dropped_")},
+        skipped={k.removeprefix("skipped_"): int(v) for k, v in counters.items() if k.startswith("skipped_")},
+        languages={k.removeprefix("language_"): int(v) for k, v in counters.items() if k.startswith("language_")},
+        seconds=seconds,
+    )

@@ -1,0 +1,308 @@
+"""JATS (PMC-OA) article XML to metadata and paragraphs, with the paragraph rules of the Biomed-Enriched release.
+
+Example::
+
+    from biomed.dataset_builder.jats import parse_article
+
+    article = parse_article(open("PMC3166277.nxml", "rb").read(), file="PMC3166277.nxml")
+    for paragraph in article.paragraphs:
+        print(paragraph.path, paragraph.section, paragraph.text[:80])
+
+Paragraph rules (``EXTRACTOR_VERSION`` changes whenever one of them does):
+
+- A paragraph is a ``<p>`` of the main article's ``<body>`` (sub-articles such as decision letters, and the
+  ``<back>`` matter: references, acknowledgements, appendices, are not read), or of an ``<abstract>`` /
+  ``<trans-abstract>`` in ``<article-meta>``, except graphical, teaser and table-of-contents abstracts.
+- ``path`` is the element path from ``<body>`` in the ``tag[i]`` syntax of the published release and of its
+  re-insertion tool: ``i`` counts the preceding siblings with the same tag, from 0 (``sec[0]/p[1]``). Abstract
+  paragraphs get the path from ``<article-meta>``: ``abstract[0]/p[0]``, ``abstract[0]/sec[1]/p[0]``,
+  ``trans-abstract[0]/p[0]``; no body path starts with ``abstract``, so the key space is shared without clashes.
+- Lists, boxed text, quotes, statements and definition lists are containers: each ``<p>`` inside them (e.g.
+  ``sec[1]/list[0]/list-item[2]/p[0]``) is a paragraph of its own. A ``<p>`` that holds such a container
+  keeps only its own text; the container's paragraphs follow it.
+- Figures, tables (captions, cells and table footnotes), supplementary material, footnotes, graphics and
+  media are dropped: captions and cells are not running prose. A table or figure inside a ``<p>`` is cut out
+  and the text around it kept.
+- Inline markup (italic, bold, sup, sub, links, named content, citations) is flattened without adding or
+  removing characters, so words are never glued nor split. ``<break/>`` becomes a space. Superscript
+  citations become bracketed (``disease<sup>12</sup>`` → ``disease[12]``); other citations keep their text.
+- Inline formulas become their TeX (``<tex-math>``, document wrapper removed) or the text of their MathML
+  (``p<0.05``); display formulas become ``[formula]``. No MathML or XML ever reaches ``text``.
+- Whitespace is normalised to single spaces. ``section`` is the chain of section (and box) titles joined by
+  `` > ``; abstract paragraphs start with ``Abstract``.
+- Paragraphs left empty by these rules are skipped; ``paragraph_index`` numbers the kept ones in document
+  order (abstracts first). Length filtering happens later, in the pipeline, so keys never depend on it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from biomed.dataset_builder.licenses import license_from_permissions
+
+
+EXTRACTOR_VERSION = "jats-paragraphs-v1"
+
+MML_MATH = "{http://www.w3.org/1998/Math/MathML}math"
+
+# Subtrees whose text is not running prose; stripping them keeps their tails (the text after them).
+DROPPED_TAGS = (
+    "table-wrap",
+    "table-wrap-group",
+    "table",
+    "fig",
+    "fig-group",
+    "supplementary-material",
+    "graphic",
+    "inline-graphic",
+    "media",
+    "fn",
+    "fn-group",
+    "ref-list",
+    "object-id",
+    "processing-meta",
+)
+# Elements whose <p> descendants are paragraphs of their own; the walk descends into them.
+CONTAINER_TAGS = frozenset(
+    {
+        "sec",
+        "list",
+        "list-item",
+        "boxed-text",
+        "disp-quote",
+        "statement",
+        "def-list",
+        "def-item",
+        "def",
+        "glossary",
+        "speech",
+        "verse-group",
+        "app",
+        "app-group",
+        "question",
+        "answer",
+        "explanation",
+    }
+)
+SKIPPED_ABSTRACT_TYPES = frozenset({"graphical", "teaser", "toc", "web-summary"})
+
+_string_of = etree.XPath("string()", smart_strings=False)
+_TEX_DOCUMENT = re.compile(r"\\begin\{document\}(.*?)\\end\{document\}", re.S)
+
+
+class ArticleError(Exception):
+    """An article that cannot be extracted; ``reason`` is a short machine-readable code for the summary."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class Paragraph:
+    path: str
+    paragraph_index: int
+    section: str
+    text: str
+
+
+@dataclass
+class Article:
+    file: str
+    pmcid: str | None
+    pmid: str | None
+    doi: str | None
+    article_type: str
+    journal: str
+    year: int | None
+    language: str | None
+    license: str | None
+    paragraphs: list[Paragraph] = field(default_factory=list)
+    has_body: bool = True
+
+    @property
+    def article_id(self) -> str | None:
+        """The release's article key: the PMID, else ``PMC<id>``, else None."""
+        return self.pmid or self.pmcid
+
+
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    huge_tree=True,
+    collect_ids=False,
+    remove_comments=True,
+    remove_pis=True,
+    load_dtd=False,
+)
+
+
+def parse_article(data: bytes, file: str = "") -> Article:
+    """Parse one JATS article; raise ``ArticleError`` when it cannot be read.
+
+    Args:
+        data: the article's XML bytes, as stored in the file or the bulk package.
+        file: where the bytes came from (recorded in the output, used in error messages).
+    """
+    root = _parse_xml(data)
+    if root.tag != "article":
+        raise ArticleError("not_jats", f"root element is <{root.tag}>, expected <article>")
+    front = root.find("front")
+    meta = front.find("article-meta") if front is not None else None
+    if meta is None:
+        raise ArticleError("no_article_meta", "<front>/<article-meta> is missing")
+
+    ids = {el.get("pub-id-type"): (el.text or "").strip() for el in meta.iterfind("article-id")}
+    pmcid = ids.get("pmc") or ids.get("pmcid") or None
+    if pmcid and not pmcid.upper().startswith("PMC"):
+        pmcid = "PMC" + pmcid
+    journal_title = front.find("journal-meta/journal-title-group/journal-title")
+    if journal_title is None:
+        journal_title = front.find("journal-meta/journal-title")
+
+    article = Article(
+        file=file,
+        pmcid=pmcid.upper() if pmcid else None,
+        pmid=ids.get("pmid") or None,
+        doi=ids.get("doi") or None,
+        article_type=root.get("article-type") or "",
+        journal=_normalise(_string_of(journal_title)) if journal_title is not None else "",
+        year=_publication_year(meta),
+        language=root.get("{http://www.w3.org/XML/1998/namespace}lang"),
+        license=license_from_permissions(meta.find("permissions")),
+    )
+
+    body = root.find("body")
+    article.has_body = body is not None
+    paragraphs: list[Paragraph] = []
+    for abstract_tag in ("abstract", "trans-abstract"):
+        for i, abstract in enumerate(meta.iterfind(abstract_tag)):
+            if abstract.get("abstract-type") in SKIPPED_ABSTRACT_TYPES:
+                continue
+            _prepare(abstract)
+            _walk(abstract, f"{abstract_tag}[{i}]/", ["Abstract"], paragraphs)
+    if body is not None:
+        _prepare(body)
+        _walk(body, "", [], paragraphs)
+    for index, paragraph in enumerate(paragraphs):
+        paragraph.paragraph_index = index
+    article.paragraphs = paragraphs
+    return article
+
+
+def _parse_xml(data: bytes) -> etree._Element:
+    # The back matter (references, often half the bytes) and sub-articles are never read: parsing stops after
+    # the main </body>. Completeness is still checked, since a truncated file must be rejected, not half-read.
+    tail = data[-64:].rstrip()
+    if not tail.endswith(b"</article>"):
+        if not data.strip():
+            raise ArticleError("empty_file")
+        raise ArticleError("truncated_xml", "the file does not end with </article>")
+    body_end = data.find(b"</body>")
+    head = data[: body_end + 7] + b"</article>" if body_end != -1 else data
+    try:
+        return etree.fromstring(head, _PARSER)
+    except etree.XMLSyntaxError as err:
+        if body_end != -1:
+            # maybe the cut itself went wrong (e.g. a "</body>" inside a CDATA section): parse the whole file
+            try:
+                return etree.fromstring(data, _PARSER)
+            except etree.XMLSyntaxError as full_err:
+                err = full_err
+        message = str(err)
+        if "UTF-8" in message or "encoding" in message.lower() or "Char 0x" in message:
+            raise ArticleError("bad_encoding", message) from None
+        raise ArticleError("malformed_xml", message) from None
+
+
+def _publication_year(meta: etree._Element) -> int | None:
+    years = []
+    for date in meta.iterfind("pub-date"):
+        year = date.findtext("year")
+        if year and year.strip().isdigit():
+            kind = date.get("pub-type") or date.get("date-type") or ""
+            years.append((0 if kind in ("epub", "pub", "ppub", "collection") else 1, int(year.strip())))
+    return min(years)[1] if years else None
+
+
+def _prepare(root: etree._Element) -> None:
+    """Rewrite formulas, superscript citations and breaks in place, then drop non-prose subtrees."""
+    for formula in root.iter("inline-formula", "disp-formula"):
+        replacement = " [formula] " if formula.tag == "disp-formula" else _formula_text(formula)
+        formula.clear(keep_tail=True)
+        formula.text = replacement
+    for sup in root.iter("sup"):
+        xref = sup.find("xref")
+        if xref is not None and xref.get("ref-type") == "bibr":
+            text = _string_of(sup).strip()
+            if text and not text.startswith(("[", "(")):
+                tail = sup.tail
+                sup.clear()
+                sup.text = f"[{text}]"
+                sup.tail = tail
+    for line_break in root.iter("break"):
+        line_break.tail = " " + (line_break.tail or "")
+    etree.strip_elements(root, *DROPPED_TAGS, with_tail=False)
+
+
+def _formula_text(formula: etree._Element) -> str:
+    tex = formula.find(".//tex-math")
+    if tex is not None and tex.text:
+        found = _TEX_DOCUMENT.search(tex.text)
+        return " ".join((found.group(1) if found else tex.text).split())
+    math = formula.find(".//" + MML_MATH)
+    source = math if math is not None else formula
+    return "".join(_string_of(source).split())
+
+
+def _walk(element: etree._Element, prefix: str, sections: list[str], out: list[Paragraph]) -> None:
+    counts: dict[str, int] = {}
+    for child in element:
+        tag = child.tag
+        index = counts.get(tag, 0)
+        counts[tag] = index + 1
+        if tag == "p":
+            path = f"{prefix}p[{index}]"
+            has_blocks = _has_container(child)
+            text = _normalise(_own_text(child) if has_blocks else _string_of(child))
+            if text:
+                out.append(Paragraph(path, 0, " > ".join(sections), text))
+            if has_blocks:
+                _walk(child, path + "/", sections, out)
+        elif tag in CONTAINER_TAGS:
+            title = _title_of(child) if tag in ("sec", "boxed-text", "app") else ""
+            _walk(child, f"{prefix}{tag}[{index}]/", [*sections, title] if title else sections, out)
+
+
+def _has_container(p: etree._Element) -> bool:
+    for child in p:
+        if child.tag in CONTAINER_TAGS or child.tag == "p":
+            return True
+    return False
+
+
+def _own_text(p: etree._Element) -> str:
+    """Text of a <p> without the containers nested in it (their paragraphs are emitted on their own)."""
+    parts = [p.text or ""]
+    for child in p:
+        if child.tag in CONTAINER_TAGS or child.tag == "p":
+            parts.append(" ")
+        else:
+            parts.append(_string_of(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _title_of(element: etree._Element) -> str:
+    title = element.find("title")
+    if title is None:
+        title = element.find("caption/title")
+    return _normalise(_string_of(title)) if title is not None else ""
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
