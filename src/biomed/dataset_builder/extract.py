@@ -77,7 +77,7 @@ class ExtractConfig:
     file_list: str | None = None
     min_tokens: int = 64
     require_pmcid: bool = True
-    language_chars: int = 256
+    language_chars: int = 160
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def __post_init__(self):
@@ -179,13 +179,16 @@ def resolve_article(article: Article, file_list: dict | None, require_pmcid: boo
 
 
 def _datatrove_steps():
-    # datatrove is imported lazily so that `biomed --help` and the non-extraction commands stay fast
+    # datatrove is imported lazily so that `biomed --help` and the non-extraction commands stay fast.
+    # Documents travel one per *article*, with its paragraph rows in ``metadata["rows"]``: per-document
+    # bookkeeping (stats, file routing) then costs once per article instead of once per paragraph, which
+    # measured twice as fast end to end on real articles (bench/extract.py).
     from datatrove.data import Document
     from datatrove.pipeline.base import PipelineStep
-    from datatrove.pipeline.filters.base_filter import BaseFilter
+    from datatrove.pipeline.writers import ParquetWriter
 
     class PmcArticleReader(PipelineStep):
-        """Read this task's share of the input units and yield one document per paragraph."""
+        """Read this task's share of the input units; yield one document per article, skipped ones recorded."""
 
         name = "PMC-OA JATS reader"
         type = "📖 - READER"
@@ -220,35 +223,54 @@ def _datatrove_steps():
                                         article, file_list, self.require_pmcid
                                     )
                                 except ArticleError as err:
-                                    record(f"{unit.path}::{name}" if unit.is_package else unit.path, err.reason,
-                                           err.detail)  # fmt: skip
+                                    where = f"{unit.path}::{name}" if unit.is_package else unit.path
+                                    record(where, err.reason, err.detail)
                                     continue
                                 rows = article_rows(article, license_name, pmid, article_id)
                             self.stat_update("articles")
+                            self.stat_update("paragraphs", value=len(rows), unit="article")
                             articles += 1
                             if articles % 500 == 0:
                                 (progress / f"{rank:05d}").write_text(str(articles))
-                            for row in rows:
-                                self.stat_update("paragraphs")
-                                yield Document(text=row["text"], id=f"{article_id}/{row['path']}", metadata=row)
+                            yield Document(text="", id=article_id, metadata={"rows": rows})
                     except SourceError as err:
                         record(unit.path, err.reason, err.detail)
             (progress / f"{rank:05d}").write_text(str(articles))
 
-    class MinTokensFilter(BaseFilter):
-        """Keep paragraphs of at least ``min_tokens`` tokens; shorter ones are dropped as ``too_short``."""
+    class MinTokensFilter(PipelineStep):
+        """Keep paragraphs of at least ``min_tokens`` tokens; the others are dropped and counted as ``too_short``."""
 
         name = "minimum length"
+        type = "🔻 - FILTER"
 
         def __init__(self, min_tokens: int):
             super().__init__()
             self.min_tokens = min_tokens
 
-        def filter(self, doc):
-            return doc.metadata["n_tokens"] >= self.min_tokens or (False, "too_short")
+        def keep(self, row: dict) -> bool | tuple[bool, str]:
+            return row["n_tokens"] >= self.min_tokens or (False, "too_short")
+
+        def run(self, data, rank: int = 0, world_size: int = 1):
+            drops: Counter = Counter()
+            kept_total = 0
+            for doc in data:
+                kept = []
+                for row in doc.metadata["rows"]:
+                    verdict = self.keep(row)
+                    if verdict is True:
+                        kept.append(row)
+                    else:
+                        drops[verdict[1]] += 1
+                kept_total += len(kept)
+                if kept:
+                    doc.metadata["rows"] = kept
+                    yield doc
+            self.stat_update("forwarded", value=kept_total, unit="task")
+            for reason, count in drops.items():
+                self.stat_update(f"dropped_{reason}", value=count, unit="task")
 
     class LanguageTagger(PipelineStep):
-        """Set ``language`` (ISO 639-1, ``und`` when undecided) with CLD2 on the paragraph's first characters."""
+        """Set each paragraph's ``language`` (ISO 639-1, ``und`` when undecided) with CLD2 on its first characters."""
 
         name = "CLD2 language"
         type = "🏷 - TAGGER"
@@ -258,55 +280,92 @@ def _datatrove_steps():
             self.chars = chars
 
         def run(self, data, rank: int = 0, world_size: int = 1):
+            languages: Counter = Counter()
             for doc in data:
-                language = detect_language(doc.text, self.chars)
-                self.stat_update(f"language_{language}")
-                doc.metadata["language"] = language
+                for row in doc.metadata["rows"]:
+                    language = detect_language(row["text"], self.chars)
+                    languages[language] += 1
+                    row["language"] = language
                 yield doc
+            for language, count in languages.items():
+                self.stat_update(f"language_{language}", value=count, unit="task")
 
-    return PmcArticleReader, MinTokensFilter, LanguageTagger
+    class ParagraphParquetWriter(ParquetWriter):
+        """datatrove's Parquet writer, writing every paragraph row of each article document."""
+
+        def _write(self, document: list[dict], file_handler, filename: str):
+            import pyarrow.parquet as pq
+
+            if self.max_file_size > 0:
+                filename = self._get_filename_with_file_id(filename)
+            if filename not in self._writers:
+                self._writers[filename] = pq.ParquetWriter(
+                    file_handler,
+                    schema=self.schema,
+                    compression=self.compression,
+                    use_content_defined_chunking=self.use_content_defined_chunking,
+                    write_page_index=self.write_page_index,
+                )
+            batch = self._batches[filename]
+            batch.extend(document)
+            if len(batch) >= self.batch_size:
+                self._write_batch(filename)
+            self.stat_update("paragraphs_written", value=len(document), unit="article")
+
+    return PmcArticleReader, MinTokensFilter, LanguageTagger, ParagraphParquetWriter
 
 
-def detect_language(text: str, chars: int = 256) -> str:
-    """ISO 639-1 code of ``text`` from CLD2 (pycld2) reading its first ``chars`` characters; ``und`` if unsure."""
+# CLD2's normalised score of its best language; below it, the first characters were not enough (e.g. a Spanish
+# paragraph opening on Latin species names) and the whole paragraph is read. On real articles and the sample,
+# 99 % of paragraphs score above 500 and every wrong call on the prefix scored under 250.
+_CONFIDENT_SCORE = 400.0
+
+
+def detect_language(text: str, chars: int = 160) -> str:
+    """ISO 639-1 code of ``text`` from CLD2 (pycld2), reading its first ``chars`` characters; ``und`` if unsure."""
+    language, score = _cld2(text[:chars])
+    if score < _CONFIDENT_SCORE and len(text) > chars:
+        language, score = _cld2(text)
+    return language
+
+
+def _cld2(text: str) -> tuple[str, float]:
     import pycld2
 
-    head = text[:chars]
     try:
-        reliable, _, details = pycld2.detect(head, bestEffort=True)
+        _, _, details = pycld2.detect(text, isPlainText=True, bestEffort=True)
     except (pycld2.error, UnicodeEncodeError):
         try:
-            clean = head.translate(_CONTROL).encode("utf-8", "replace").decode("utf-8")
-            reliable, _, details = pycld2.detect(clean, bestEffort=True)
+            clean = text.translate(_CONTROL).encode("utf-8", "replace").decode("utf-8")
+            _, _, details = pycld2.detect(clean, isPlainText=True, bestEffort=True)
         except (pycld2.error, UnicodeEncodeError):
-            return "und"
-    code = details[0][1]
+            return "und", 0.0
+    code, score = details[0][1], details[0][3]
     if code in ("un", "xxx", ""):
-        return "und"
-    # CLD2 names a few languages with region or script tags (zh-Hant, sr-ME…): keep the ISO 639-1 part
-    return code.split("-")[0]
+        return "und", score
+    # CLD2 names a few languages with a region or script (zh-Hant): keep the ISO 639-1 part
+    return code.split("-")[0], score
 
 
 def build_pipeline(cfg: ExtractConfig, units: list[InputUnit], file_list: str | None) -> list:
-    from datatrove.pipeline.writers import ParquetWriter
-
-    reader_cls, filter_cls, tagger_cls = _datatrove_steps()
+    reader_cls, filter_cls, tagger_cls, writer_cls = _datatrove_steps()
     return [
         reader_cls(units, cfg.output_dir, file_list, cfg.require_pmcid),
         filter_cls(cfg.min_tokens),
         tagger_cls(cfg.language_chars),
-        ParquetWriter(
+        writer_cls(
             output_folder=str(Path(cfg.output_dir) / "data"),
             output_filename="${rank}.parquet",
-            adapter=_row_of,
+            adapter=_rows_of,
             schema=parquet_schema(),
             compression="zstd",
+            batch_size=4096,
         ),
     ]
 
 
-def _row_of(writer, document) -> dict:
-    return document.metadata
+def _rows_of(writer, document) -> list[dict]:
+    return document.metadata["rows"]
 
 
 @dataclass
@@ -426,7 +485,7 @@ def _summarise(out: Path, units: int, seconds: float) -> ExtractSummary:
         units=units,
         articles=int(counters["articles"]),
         paragraphs_read=int(counters["paragraphs"]),
-        paragraphs_written=int(counters["forwarded"]),
+        paragraphs_written=int(counters["paragraphs_written"]),
         dropped={k.removeprefix("dropped_"): int(v) for k, v in counters.items() if k.startswith("dropped_")},
         skipped={k.removeprefix("skipped_"): int(v) for k, v in counters.items() if k.startswith("skipped_")},
         languages={k.removeprefix("language_"): int(v) for k, v in counters.items() if k.startswith("language_")},

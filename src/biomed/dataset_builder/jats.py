@@ -206,17 +206,18 @@ def _parse_xml(data: bytes) -> etree._Element:
     head = data[: body_end + 7] + b"</article>" if body_end != -1 else data
     try:
         return etree.fromstring(head, _PARSER)
-    except etree.XMLSyntaxError as err:
-        if body_end != -1:
-            # maybe the cut itself went wrong (e.g. a "</body>" inside a CDATA section): parse the whole file
-            try:
-                return etree.fromstring(data, _PARSER)
-            except etree.XMLSyntaxError as full_err:
-                err = full_err
-        message = str(err)
-        if "UTF-8" in message or "encoding" in message.lower() or "Char 0x" in message:
-            raise ArticleError("bad_encoding", message) from None
-        raise ArticleError("malformed_xml", message) from None
+    except etree.XMLSyntaxError as head_error:
+        error = head_error
+    if body_end != -1:
+        # maybe the cut itself went wrong (e.g. a "</body>" inside a comment): parse the whole file
+        try:
+            return etree.fromstring(data, _PARSER)
+        except etree.XMLSyntaxError as full_error:
+            error = full_error
+    message = str(error)
+    if "UTF-8" in message or "encoding" in message.lower() or "Char 0x" in message:
+        raise ArticleError("bad_encoding", message)
+    raise ArticleError("malformed_xml", message)
 
 
 def _publication_year(meta: etree._Element) -> int | None:
@@ -259,7 +260,19 @@ def _formula_text(formula: etree._Element) -> str:
     return "".join(_string_of(source).split())
 
 
+# containers that JATS lets appear inside a <p> (a <p> never holds a <sec> or another <p>)
+_NESTABLE_IN_P = tuple(sorted(CONTAINER_TAGS - {"sec", "app", "app-group", "list-item", "def-item", "def"}))
+
+
 def _walk(element: etree._Element, prefix: str, sections: list[str], out: list[Paragraph]) -> None:
+    # one libxml2 traversal finds the few <p> that hold a container, instead of a Python check of every <p>
+    with_blocks = {block.getparent() for block in element.iter(*_NESTABLE_IN_P)}
+    _walk_children(element, prefix, sections, out, with_blocks)
+
+
+def _walk_children(
+    element: etree._Element, prefix: str, sections: list[str], out: list[Paragraph], with_blocks: set
+) -> None:
     counts: dict[str, int] = {}
     for child in element:
         tag = child.tag
@@ -267,22 +280,16 @@ def _walk(element: etree._Element, prefix: str, sections: list[str], out: list[P
         counts[tag] = index + 1
         if tag == "p":
             path = f"{prefix}p[{index}]"
-            has_blocks = _has_container(child)
+            has_blocks = child in with_blocks
             text = _normalise(_own_text(child) if has_blocks else _string_of(child))
             if text:
                 out.append(Paragraph(path, 0, " > ".join(sections), text))
             if has_blocks:
-                _walk(child, path + "/", sections, out)
+                _walk_children(child, path + "/", sections, out, with_blocks)
         elif tag in CONTAINER_TAGS:
             title = _title_of(child) if tag in ("sec", "boxed-text", "app") else ""
-            _walk(child, f"{prefix}{tag}[{index}]/", [*sections, title] if title else sections, out)
-
-
-def _has_container(p: etree._Element) -> bool:
-    for child in p:
-        if child.tag in CONTAINER_TAGS or child.tag == "p":
-            return True
-    return False
+            inner = [*sections, title] if title else sections
+            _walk_children(child, f"{prefix}{tag}[{index}]/", inner, out, with_blocks)
 
 
 def _own_text(p: etree._Element) -> str:
