@@ -81,8 +81,7 @@ def test_tiny_model_from_pretrained_at_main_and_at_tag(local_hub, tmp_path):
     repo_id = local_hub.api.create_repo(f"{local_hub.user}/tiny-bert").repo_id
     torch.manual_seed(0)
     v1 = BertModel(config)
-    v1.save_pretrained(tmp_path / "v1")
-    local_hub.api.upload_folder(folder_path=tmp_path / "v1", repo_id=repo_id, commit_message="v1")
+    v1.push_to_hub(repo_id, commit_message="v1")  # transformers' own upload path
     local_hub.api.create_tag(repo_id, tag="v1")
     v2 = BertModel(config)
     v2.save_pretrained(tmp_path / "v2")
@@ -269,3 +268,34 @@ def test_fixture_isolates_caches_and_blocks_the_internet(local_hub):
         socket.getaddrinfo("huggingface.co", 443)
     assert local_hub.blocked_hosts == ["huggingface.co"]
     local_hub.blocked_hosts.clear()  # provoked on purpose: do not fail the test at teardown
+
+
+def test_module_level_helpers_and_cards_reach_the_local_hub(local_hub):
+    import huggingface_hub
+    from huggingface_hub import DatasetCard
+
+    # `huggingface_hub.create_repo`, `upload_file`, ... are methods of an HfApi built at import time.
+    repo_id = huggingface_hub.create_repo(f"{local_hub.user}/card", repo_type="dataset").repo_id
+    DatasetCard("---\nlicense: mit\npretty_name: Card\n---\n# Card\n").push_to_hub(repo_id)
+
+    assert DatasetCard.load(repo_id).data.pretty_name == "Card"
+    assert huggingface_hub.hffs.ls(f"datasets/{repo_id}", detail=False) == [
+        f"datasets/{repo_id}/.gitattributes",
+        f"datasets/{repo_id}/README.md",
+    ]
+
+
+def test_serve_local_hub_restores_the_clients_on_exit(tmp_path):
+    from huggingface_hub import constants, hf_api
+    from local_hub.fixture import serve_local_hub
+
+    before = (os.environ.get("HF_ENDPOINT"), constants.ENDPOINT, constants.HF_HUB_CACHE, hf_api.api.endpoint)
+    with serve_local_hub(tmp_path) as hub:
+        import datasets.config  # imported now or patched if already imported: both must be undone on exit
+
+        assert datasets.config.HF_ENDPOINT == constants.ENDPOINT == hf_api.api.endpoint == hub.endpoint
+    after = (os.environ.get("HF_ENDPOINT"), constants.ENDPOINT, constants.HF_HUB_CACHE, hf_api.api.endpoint)
+
+    assert after == before
+    assert datasets.config.HF_ENDPOINT == os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    assert not str(datasets.config.HF_DATASETS_CACHE).startswith(str(tmp_path))

@@ -21,6 +21,7 @@ import socket
 import sys
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ import pytest
 from .server import LocalHub
 
 
-__all__ = ["LocalHubWarning", "local_hub"]
+__all__ = ["LocalHubWarning", "local_hub", "serve_local_hub"]
 
 
 class LocalHubWarning(UserWarning):
@@ -44,18 +45,8 @@ def local_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
         (an `HfApi` with the write token), `inject_fault(...)`, `requests` / `count(kind)`, `files(...)`,
         `home` (the temporary `HF_HOME`), `blocked_hosts` (clear it if a test provokes a blocked lookup).
     """
-    hub = LocalHub().start()
-    hub.home = tmp_path_factory.mktemp("hf_home")
-    modules_before = set(sys.modules)
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            _block_non_loopback_hosts(mp, hub.blocked_hosts)
-            _point_clients_at(hub, hub.home, mp)
-            yield hub
-    finally:
-        hub.stop()
-        _forget_client_state()
-        _reset_modules_imported_during(modules_before)
+    with serve_local_hub(tmp_path_factory.mktemp("hf_home")) as hub:
+        yield hub
     unhandled = sorted({f"{r.method} {r.path}" for r in hub.requests if r.kind == "unknown"})
     if unhandled:
         warnings.warn(f"The local hub does not serve {unhandled} (answered 404)", LocalHubWarning, stacklevel=1)
@@ -64,6 +55,26 @@ def local_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
             f"The test tried to reach {sorted(set(hub.blocked_hosts))} instead of the local hub: find the "
             "module-level constant that still holds a public URL and patch it in tests/local_hub/fixture.py."
         )
+
+
+@contextmanager
+def serve_local_hub(home: Path) -> Iterator[LocalHub]:
+    """Start a `LocalHub` and point the clients at it, with `home` as `HF_HOME`; undo everything on exit.
+
+    What the `local_hub` fixture does, usable outside pytest (a bench script, a notebook).
+    """
+    hub = LocalHub().start()
+    hub.home = home
+    modules_before = set(sys.modules)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            _block_non_loopback_hosts(mp, hub.blocked_hosts)
+            _point_clients_at(hub, home, mp)
+            yield hub
+    finally:
+        hub.stop()
+        _forget_client_state()
+        _reset_modules_imported_during(modules_before)
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -92,7 +103,7 @@ def _block_non_loopback_hosts(mp: pytest.MonkeyPatch, blocked: list[str]) -> Non
 
 
 def _point_clients_at(hub: LocalHub, home: Path, mp: pytest.MonkeyPatch) -> None:
-    from huggingface_hub import constants
+    from huggingface_hub import constants, hf_api, hf_file_system
     from huggingface_hub.utils import _cache_assets
 
     hub_cache, assets, xet = str(home / "hub"), str(home / "assets"), str(home / "xet")
@@ -146,6 +157,13 @@ def _point_clients_at(hub: LocalHub, home: Path, mp: pytest.MonkeyPatch) -> None
     }.items():
         mp.setattr(constants, name, value)
     mp.setattr(_cache_assets, "HF_ASSETS_CACHE", assets)
+    # Module-level client objects created at import: `huggingface_hub.upload_file`, `create_repo`, ... are bound
+    # methods of `hf_api.api`, and `huggingface_hub.hffs` is one HfFileSystem with its own caches.
+    mp.setattr(hf_api.api, "endpoint", hub.endpoint)
+    fs = hf_file_system.hffs
+    for name, value in {"endpoint": hub.endpoint, "_api": hf_api.HfApi(endpoint=hub.endpoint), "dircache": {},
+                        "_repo_and_revision_exists_cache": {}, "_bucket_exists_cache": {}}.items():  # fmt: skip
+        mp.setattr(fs, name, value)
 
     # datasets and transformers are patched only if already imported: importing them here would cost every test
     # ~2 s. If the test imports them later, they read the environment set above (and are reset at teardown).
