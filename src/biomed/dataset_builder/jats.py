@@ -21,13 +21,14 @@ Paragraph rules (``EXTRACTOR_VERSION`` changes whenever one of them does):
   ``sec[1]/list[0]/list-item[2]/p[0]``) is a paragraph of its own. A ``<p>`` that holds such a container
   keeps only its own text; the container's paragraphs follow it.
 - Figures, tables (captions, cells and table footnotes), supplementary material, footnotes, graphics and
-  media are dropped: captions and cells are not running prose. A table or figure inside a ``<p>`` is cut out
-  and the text around it kept.
+  media are dropped, and so are the captions of boxes: captions and cells are not running prose. A table or
+  figure inside a ``<p>`` is cut out and the text around it kept.
 - Inline markup (italic, bold, sup, sub, links, named content, citations) is flattened without adding or
   removing characters, so words are never glued nor split. ``<break/>`` becomes a space. Superscript
   citations become bracketed (``disease<sup>12</sup>`` → ``disease[12]``); other citations keep their text.
 - Inline formulas become their TeX (``<tex-math>``, document wrapper removed) or the text of their MathML
-  (``p<0.05``); display formulas become ``[formula]``. No MathML or XML ever reaches ``text``.
+  (``p<0.05``); display formulas become ``[formula]``, code blocks (``<code>``, ``<preformat>``) ``[code]``.
+  No MathML or XML ever reaches ``text``, not even as the content of a code listing.
 - Whitespace is normalised to single spaces. ``section`` is the chain of section (and box) titles joined by
   `` > ``; abstract paragraphs start with ``Abstract``.
 - Paragraphs left empty by these rules are skipped; ``paragraph_index`` numbers the kept ones in document
@@ -232,10 +233,13 @@ def _publication_year(meta: etree._Element) -> int | None:
 
 def _prepare(root: etree._Element) -> None:
     """Rewrite formulas, superscript citations and breaks in place, then drop non-prose subtrees."""
-    for formula in root.iter("inline-formula", "disp-formula"):
-        replacement = " [formula] " if formula.tag == "disp-formula" else _formula_text(formula)
-        formula.clear(keep_tail=True)
-        formula.text = replacement
+    for block in root.iter("inline-formula", "disp-formula", "code", "preformat"):
+        if block.tag == "inline-formula":
+            replacement = _formula_text(block)
+        else:
+            replacement = " [formula] " if block.tag == "disp-formula" else " [code] "
+        block.clear(keep_tail=True)
+        block.text = replacement
     for sup in root.iter("sup"):
         xref = sup.find("xref")
         if xref is not None and xref.get("ref-type") == "bibr":
