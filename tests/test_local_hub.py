@@ -197,13 +197,14 @@ def test_many_files_upload_and_paginated_hffilesystem_listing(local_hub, tmp_pat
     assert local_hub.count("tree") > 1
 
 
-def test_injected_500_on_lfs_upload_is_retried_by_the_client(local_hub):
+@pytest.mark.parametrize(("kind", "mode"), [("lfs_upload", "500"), ("lfs_upload", "drop"), ("preupload", "503")])
+def test_injected_fault_on_a_retried_request_is_absorbed_by_the_client(local_hub, kind, mode):
     repo_id = local_hub.api.create_repo(f"{local_hub.user}/flaky").repo_id
-    local_hub.inject_fault("lfs_upload", nth=1, mode="500")
+    local_hub.inject_fault(kind, nth=1, mode=mode)
 
     local_hub.api.upload_file(path_or_fileobj=b"\0" * 1000, path_in_repo="w.bin", repo_id=repo_id)
 
-    assert local_hub.count("lfs_upload", 500) == 1 and local_hub.count("lfs_upload", 200) == 1
+    assert local_hub.count(kind) == 2 and local_hub.count(kind, 200) == 1  # one failure, one successful retry
     assert local_hub.files(repo_id)["w.bin"] == b"\0" * 1000
 
 

@@ -322,7 +322,10 @@ class LocalHub:
         user = req.user
         if repo is None or (repo.private and not (user and user.member_of(repo.namespace))):
             raise HubError(401 if user is None else 404, "Repository not found", code="RepoNotFound")
-        if write and (user is None or user.role != "write" or not user.member_of(repo.namespace)):
+        if write and user is None:
+            # On the Hub an anonymous write is a 401 that huggingface_hub reports as RepositoryNotFoundError.
+            raise HubError(401, f"You must be authenticated to write to {repo_type}s/{repo_id}", code="RepoNotFound")
+        if write and (user.role != "write" or not user.member_of(repo.namespace)):
             raise HubError(403, f"You don't have the rights to write to {repo_type}s/{repo_id}")
         return repo
 
