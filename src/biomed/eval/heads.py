@@ -1,0 +1,321 @@
+"""Fine-tuning heads over any ``AutoModel`` encoder: linear sequence / token classifiers and the span NER head.
+
+Example::
+
+    from transformers import AutoModel
+    from biomed.eval.heads import SpanNerModel
+
+    model = SpanNerModel(AutoModel.from_pretrained("checkpoint"), num_types=10)
+
+- ``SequenceClassifier``: a linear layer on the first token (the protocols' "linear head on the first token");
+  cross-entropy for single-label, (optionally weighted) binary cross-entropy for multi-label.
+- ``TokenTagger``: a linear layer per sub-token; labels sit on each word's first sub-token, the rest are -100.
+- ``SpanNerModel``: the CLM-detour NER head. Word vectors (first sub-tokens) go through a BiLSTM; a linear-chain
+  CRF over BIO tags and a biaffine span scorer (Yu, Bohnet & Poesio 2020) are trained jointly; decoding takes the
+  biaffine's best non-overlapping spans (the CRF's Viterbi path is available with ``decoder="crf"``).
+
+In evaluation mode the span model returns decoded word-level tag ids as ``logits`` so the ``Trainer`` gathers
+them like any prediction.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+IGNORE = -100
+
+
+class SequenceClassifier(nn.Module):
+    """Encoder + dropout + linear layer on the first token's hidden state.
+
+    Args:
+        encoder: a transformers base model (``AutoModel``).
+        num_labels: number of classes.
+        multi_label: sigmoid/BCE instead of softmax/cross-entropy.
+        pos_weight: per-label positive weights for BCE (the weighted-BCE protocol), or ``None``.
+    """
+
+    def __init__(self, encoder: nn.Module, num_labels: int, multi_label: bool = False, pos_weight=None):
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(getattr(encoder.config, "hidden_dropout_prob", 0.1) or 0.1)
+        self.classifier = nn.Linear(hidden, num_labels)
+        self.multi_label = multi_label
+        self.register_buffer("pos_weight", None if pos_weight is None else torch.as_tensor(pos_weight).float())
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        logits = self.classifier(self.dropout(hidden[:, 0]))
+        loss = None
+        if labels is not None:
+            if self.multi_label:
+                loss = nn.functional.binary_cross_entropy_with_logits(
+                    logits, labels.float(), pos_weight=self.pos_weight
+                )
+            else:
+                loss = nn.functional.cross_entropy(logits, labels.long())
+        return {"loss": loss, "logits": logits} if loss is not None else {"logits": logits}
+
+
+class TokenTagger(nn.Module):
+    """Encoder + dropout + linear layer per sub-token; cross-entropy ignoring -100 (non-first sub-tokens)."""
+
+    def __init__(self, encoder: nn.Module, num_tags: int):
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(getattr(encoder.config, "hidden_dropout_prob", 0.1) or 0.1)
+        self.classifier = nn.Linear(encoder.config.hidden_size, num_tags)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        logits = self.classifier(self.dropout(hidden))
+        if labels is None:
+            return {"logits": logits}
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE)
+        return {"loss": loss, "logits": logits}
+
+
+class LinearChainCrf(nn.Module):
+    """A linear-chain CRF with start/end scores; ``allowed`` masks transitions that BIO forbids.
+
+    Args:
+        num_tags: number of tags.
+        allowed: optional (num_tags, num_tags) bool matrix, ``allowed[i, j]`` = tag j may follow tag i, and
+            ``start_allowed`` (num_tags,) = tag may open a sequence. Forbidden moves score -1e4.
+    """
+
+    def __init__(self, num_tags: int, allowed: torch.Tensor | None = None, start_allowed: torch.Tensor | None = None):
+        super().__init__()
+        self.transitions = nn.Parameter(torch.zeros(num_tags, num_tags))
+        self.start = nn.Parameter(torch.zeros(num_tags))
+        self.end = nn.Parameter(torch.zeros(num_tags))
+        penalty = torch.zeros(num_tags, num_tags)
+        start_penalty = torch.zeros(num_tags)
+        if allowed is not None:
+            penalty[~allowed] = -1e4
+        if start_allowed is not None:
+            start_penalty[~start_allowed] = -1e4
+        self.register_buffer("penalty", penalty)
+        self.register_buffer("start_penalty", start_penalty)
+
+    def _scores(self):
+        return self.transitions + self.penalty, self.start + self.start_penalty
+
+    def neg_log_likelihood(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood; ``mask`` (batch, length) must be left-aligned (words then padding)."""
+        trans, start = self._scores()
+        batch, length, _ = emissions.shape
+        tags = tags.clamp(min=0)
+        mask_f = mask.float()
+        # score of the gold path
+        gold = start[tags[:, 0]] + emissions[:, 0].gather(1, tags[:, :1]).squeeze(1)
+        for t in range(1, length):
+            step = trans[tags[:, t - 1], tags[:, t]] + emissions[:, t].gather(1, tags[:, t : t + 1]).squeeze(1)
+            gold = gold + step * mask_f[:, t]
+        last = tags.gather(1, (mask.sum(1) - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+        gold = gold + self.end[last]
+        # log partition function
+        alpha = start.unsqueeze(0) + emissions[:, 0]
+        for t in range(1, length):
+            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans.unsqueeze(0), dim=1) + emissions[:, t]
+            alpha = torch.where(mask[:, t : t + 1].bool(), nxt, alpha)
+        log_z = torch.logsumexp(alpha + self.end.unsqueeze(0), dim=1)
+        return (log_z - gold).mean()
+
+    @torch.no_grad()
+    def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
+        """Best tag path per sequence (length = number of unmasked positions)."""
+        trans, start = self._scores()
+        batch, length, _ = emissions.shape
+        score = start.unsqueeze(0) + emissions[:, 0]
+        history = []
+        for t in range(1, length):
+            best, idx = (score.unsqueeze(2) + trans.unsqueeze(0)).max(dim=1)
+            nxt = best + emissions[:, t]
+            keep = mask[:, t : t + 1].bool()
+            score = torch.where(keep, nxt, score)
+            history.append(torch.where(keep, idx, torch.arange(idx.shape[1], device=idx.device).expand_as(idx)))
+        score = score + self.end.unsqueeze(0)
+        paths = []
+        for b in range(batch):
+            n = int(mask[b].sum())
+            if n == 0:
+                paths.append([])
+                continue
+            tag = int(score[b].argmax())
+            path = [tag]
+            for t in range(n - 1, 0, -1):
+                tag = int(history[t - 1][b, tag])
+                path.append(tag)
+            paths.append(path[::-1])
+        return paths
+
+
+class BiaffineSpanScorer(nn.Module):
+    """Scores every (start, end) word pair for each entity type plus "no entity" (class 0)."""
+
+    def __init__(self, hidden: int, num_types: int, size: int = 128, dropout: float = 0.2):
+        super().__init__()
+        self.start_mlp = nn.Sequential(nn.Linear(hidden, size), nn.GELU(), nn.Dropout(dropout))
+        self.end_mlp = nn.Sequential(nn.Linear(hidden, size), nn.GELU(), nn.Dropout(dropout))
+        self.weight = nn.Parameter(torch.zeros(num_types + 1, size + 1, size + 1))
+        nn.init.xavier_uniform_(self.weight)
+
+    def forward(self, words: torch.Tensor) -> torch.Tensor:
+        """(batch, n, hidden) -> (batch, n, n, num_types + 1) scores for span [i, j]."""
+        ones = words.new_ones(*words.shape[:2], 1)
+        start = torch.cat([self.start_mlp(words), ones], dim=-1)
+        end = torch.cat([self.end_mlp(words), ones], dim=-1)
+        return torch.einsum("bix,cxy,bjy->bijc", start, self.weight, end)
+
+
+def decode_spans(scores: torch.Tensor, n_words: int, max_width: int) -> list[tuple[int, int, int]]:
+    """Best non-overlapping spans from one (n, n, C+1) score tensor: (start, end, type index ≥ 1).
+
+    Candidates are spans whose best class is an entity type; they are taken greedily by probability, skipping
+    any that overlaps a span already taken (flat NER, Yu et al. 2020).
+    """
+    probs = scores[:n_words, :n_words].softmax(-1)
+    best_p, best_c = probs.max(-1)
+    idx = torch.arange(n_words, device=scores.device)
+    valid = (idx.unsqueeze(1) <= idx.unsqueeze(0)) & (idx.unsqueeze(0) - idx.unsqueeze(1) < max_width)
+    starts, ends = torch.nonzero(valid & (best_c > 0), as_tuple=True)
+    candidates = sorted(
+        zip(best_p[starts, ends].tolist(), starts.tolist(), ends.tolist(), best_c[starts, ends].tolist(), strict=True),
+        reverse=True,
+    )
+    taken = [False] * n_words
+    spans = []
+    for _, i, j, c in candidates:
+        if not any(taken[i : j + 1]):
+            spans.append((i, j, c))
+            for k in range(i, j + 1):
+                taken[k] = True
+    return sorted(spans)
+
+
+def spans_to_tag_ids(spans: list[tuple[int, int, int]], n_words: int, num_types: int) -> list[int]:
+    """Spans (type index ≥ 1) -> BIO tag ids in the order O, B-type1, I-type1, B-type2, …"""
+    tags = [0] * n_words
+    for i, j, c in spans:
+        tags[i] = 2 * c - 1
+        for k in range(i + 1, j + 1):
+            tags[k] = 2 * c
+    return tags
+
+
+def tag_ids_to_spans(tags: list[int]) -> list[tuple[int, int, int]]:
+    """BIO tag ids (O, B-1, I-1, …) -> spans (start, end, type index ≥ 1); strict IOB2 reading."""
+    spans, start, ctype = [], None, 0
+    for k, tag in enumerate([*tags, 0]):
+        if tag > 0 and tag % 2 == 0 and start is not None and tag // 2 == ctype:
+            continue
+        if start is not None:
+            spans.append((start, k - 1, ctype))
+            start = None
+        if tag % 2 == 1:
+            start, ctype = k, (tag + 1) // 2
+    return spans
+
+
+def bio_constraints(num_types: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """BIO transition masks for tags O, B-1, I-1, …: I-x only after B-x or I-x, never first."""
+    n = 2 * num_types + 1
+    allowed = torch.ones(n, n, dtype=torch.bool)
+    start_allowed = torch.ones(n, dtype=torch.bool)
+    for c in range(1, num_types + 1):
+        inside = 2 * c
+        allowed[:, inside] = False
+        allowed[2 * c - 1, inside] = True
+        allowed[inside, inside] = True
+        start_allowed[inside] = False
+    return allowed, start_allowed
+
+
+class SpanNerModel(nn.Module):
+    """Encoder -> first sub-token of each word -> BiLSTM -> (CRF over BIO tags, biaffine span scorer).
+
+    Inputs carry ``word_index`` (batch, n_words): the position of each word's first sub-token, -1 for padding and
+    for words cut off by truncation; ``labels`` (batch, n_words) are BIO tag ids (-100 on padding).
+
+    Args:
+        encoder: a transformers base model.
+        num_types: number of entity types (tags are O, B-t, I-t for each type).
+        lstm_size: hidden size of each LSTM direction.
+        max_width: longest span (in words) the biaffine scorer proposes.
+        decoder: ``biaffine`` (default) or ``crf``.
+    """
+
+    def __init__(
+        self, encoder: nn.Module, num_types: int, lstm_size: int = 256, max_width: int = 32, decoder: str = "biaffine"
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.num_types = num_types
+        self.max_width = max_width
+        self.decoder = decoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(0.1)
+        self.lstm = nn.LSTM(hidden, lstm_size, batch_first=True, bidirectional=True)
+        self.emissions = nn.Linear(2 * lstm_size, 2 * num_types + 1)
+        allowed, start_allowed = bio_constraints(num_types)
+        self.crf = LinearChainCrf(2 * num_types + 1, allowed, start_allowed)
+        self.biaffine = BiaffineSpanScorer(2 * lstm_size, num_types)
+
+    def word_vectors(self, input_ids, attention_mask, word_index, token_type_ids=None):
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        mask = word_index >= 0
+        gathered = hidden.gather(1, word_index.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+        words = self.dropout(gathered * mask.unsqueeze(-1))
+        lengths = mask.sum(1).clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(words, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=words.shape[1])
+        return self.dropout(out), mask
+
+    def forward(self, input_ids, word_index, attention_mask=None, token_type_ids=None, labels=None):
+        words, mask = self.word_vectors(input_ids, attention_mask, word_index, token_type_ids)
+        emissions = self.emissions(words)
+        span_scores = self.biaffine(words)
+        loss = None
+        if labels is not None:
+            loss = self.crf.neg_log_likelihood(emissions, labels.clamp(min=0), mask)
+            loss = loss + self._span_loss(span_scores, labels, mask)
+        if self.training:
+            return {"loss": loss, "logits": emissions}
+        logits = self.decode(emissions, span_scores, mask)
+        return {"loss": loss, "logits": logits} if loss is not None else {"logits": logits}
+
+    def _span_loss(self, span_scores, labels, mask):
+        gold = torch.zeros(span_scores.shape[:3], dtype=torch.long, device=span_scores.device)
+        for b, row in enumerate(labels.tolist()):
+            n = int(mask[b].sum())
+            for i, j, c in tag_ids_to_spans([max(t, 0) for t in row[:n]]):
+                gold[b, i, j] = c
+        n = span_scores.shape[1]
+        idx = torch.arange(n, device=span_scores.device)
+        upper = (idx.unsqueeze(1) <= idx.unsqueeze(0)) & (idx.unsqueeze(0) - idx.unsqueeze(1) < self.max_width)
+        valid = upper.unsqueeze(0) & mask.unsqueeze(1) & mask.unsqueeze(2)
+        return nn.functional.cross_entropy(span_scores[valid], gold[valid])
+
+    @torch.no_grad()
+    def decode(self, emissions, span_scores, mask) -> torch.Tensor:
+        """Word-level BIO tag ids, (batch, n_words), -100 on padding."""
+        out = torch.full(mask.shape, IGNORE, dtype=torch.long, device=mask.device)
+        if self.decoder == "crf":
+            paths = self.crf.viterbi(emissions, mask)
+        else:
+            paths = []
+            for b in range(mask.shape[0]):
+                n = int(mask[b].sum())
+                spans = decode_spans(span_scores[b], n, self.max_width)
+                paths.append(spans_to_tag_ids(spans, n, self.num_types))
+        for b, path in enumerate(paths):
+            out[b, : len(path)] = torch.tensor(path, dtype=torch.long, device=mask.device)
+        return out

@@ -1,0 +1,321 @@
+"""Compare fine-tuning results: mean ± std per task, unweighted averages, bootstrap tests, published rows.
+
+Example::
+
+    from biomed.eval.report import ReportConfig, run_report
+
+    result = run_report(ReportConfig(runs=["eval/mine", "eval/camembert-bio"], references=["cbio"], bootstrap=True))
+    print(result.markdown)
+
+Each input folder is the output of ``biomed eval run`` for one model. The report writes ``report.md`` (one table
+per suite, the metric definition beside every column, truncation counts, the bootstrap table), ``report.png`` (a
+bar chart with one bar per model and task, error bars = std over seeds), ``report.json`` and ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biomed.errors import BiomedError
+from biomed.eval.metrics import METRIC_LABELS, SHORT_LABELS, metric_counts, metric_from_counts
+from biomed.eval.references import REFERENCES, ReferenceRow
+from biomed.eval.tasks import SUITE_TITLES, SUITES, TASKS, suite_of
+
+
+@dataclass
+class ReportConfig:
+    """Config of ``biomed eval report``.
+
+    Attributes:
+        runs: output folders of ``biomed eval run``, one per model, in display order.
+        output_dir: where report.md, report.png and report.json go.
+        references: suites whose published rows are shown (``fr``, ``cbio``, ``en``).
+        bootstrap: run a paired bootstrap test of the first model against each other model.
+        bootstrap_samples: resamples of the test set.
+        seed: seed of the resampling.
+        title: the report's heading.
+    """
+
+    runs: list[Path] = field(default_factory=list)
+    output_dir: Path = Path("eval_report")
+    references: list[str] = field(default_factory=list)
+    bootstrap: bool = False
+    bootstrap_samples: int = 1000
+    seed: int = 0
+    title: str = "Fine-tuning evaluation"
+
+
+@dataclass
+class ReportResult:
+    """Paths of what ``run_report`` wrote and the Markdown text."""
+
+    markdown_path: Path
+    chart_path: Path
+    json_path: Path
+    markdown: str
+
+
+def load_runs(folder: Path) -> list[dict[str, Any]]:
+    """Every per-run JSON under ``folder/runs`` (finished runs only)."""
+    runs_dir = Path(folder) / "runs"
+    if not runs_dir.is_dir():
+        raise BiomedError(f"{folder} has no runs/ folder; pass the output folder of `biomed eval run`")
+    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(runs_dir.rglob("seed-*.json"))]
+
+
+def aggregate_runs(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per task: mean and sample std (ddof=1) of the primary test metric over seeds, with its definition."""
+    by_task: dict[str, list[dict]] = {}
+    for run in runs:
+        by_task.setdefault(run["task"], []).append(run)
+    order = {name: i for i, name in enumerate(TASKS)}
+    table = {}
+    for task in sorted(by_task, key=lambda t: order.get(t, len(order))):
+        group = sorted(by_task[task], key=lambda r: r["seed"])
+        metric = group[0]["metric"]
+        scores = np.array([r["test"][metric] for r in group], dtype=float)
+        table[task] = {
+            "title": group[0]["title"],
+            "suite": group[0]["suite"],
+            "kind": group[0]["kind"],
+            "metric": metric,
+            "metric_label": METRIC_LABELS[metric],
+            "mean": float(scores.mean()),
+            "std": float(scores.std(ddof=1)) if len(scores) > 1 else 0.0,
+            "n": len(scores),
+            "seeds": [r["seed"] for r in group],
+            "scores": scores.tolist(),
+            "truncation_test": group[0]["truncation"]["test"],
+            "max_length": group[0]["max_length"],
+        }
+    return table
+
+
+def unweighted_average(tasks: dict[str, dict[str, Any]], suite: str) -> tuple[float | None, int]:
+    """Mean of the per-task means of one suite, and how many of the suite's tasks it covers."""
+    means = [row["mean"] for name, row in tasks.items() if suite_of(name) == suite]
+    return (float(np.mean(means)) if means else None), len(means)
+
+
+def paired_bootstrap(
+    counts_a: np.ndarray, counts_b: np.ndarray, metric: str, samples: int = 1000, seed: int = 0
+) -> dict[str, float]:
+    """Paired bootstrap over test examples (Berg-Kirkpatrick, Burkett & Klein 2012).
+
+    Args:
+        counts_a: per-seed per-example counts of model A, shape (seeds_a, n_examples, n_labels, 3).
+        counts_b: the same for model B on the same examples (seed counts may differ).
+        metric: the F1 key to compare.
+        samples: resamples.
+        seed: resampling seed.
+
+    Returns:
+        ``delta`` (A − B, each the mean over its seeds), the 95% percentile interval of the resampled delta and
+        ``p_value``: the share of resamples whose delta is at least twice the observed one, i.e. how often A's
+        advantage would be as large by chance (one-sided, in the direction observed).
+    """
+
+    def score(counts: np.ndarray) -> float:
+        return float(np.mean([metric_from_counts(metric, c.sum(axis=0)) for c in counts]))
+
+    if counts_a.shape[1] != counts_b.shape[1]:
+        raise BiomedError("bootstrap needs both models scored on the same test examples")
+    delta = score(counts_a) - score(counts_b)
+    rng = np.random.default_rng(seed)
+    n = counts_a.shape[1]
+    deltas = np.empty(samples)
+    for k in range(samples):
+        idx = rng.integers(0, n, n)
+        deltas[k] = score(counts_a[:, idx]) - score(counts_b[:, idx])
+    if delta == 0:
+        p_value = 1.0
+    else:
+        p_value = float(np.mean(np.sign(delta) * deltas >= 2 * abs(delta)))
+    low, high = np.percentile(deltas, [2.5, 97.5])
+    return {"delta": delta, "ci_low": float(low), "ci_high": float(high), "p_value": p_value, "samples": samples}
+
+
+def bootstrap_task(runs_a: list[dict], runs_b: list[dict], samples: int, seed: int) -> dict[str, float]:
+    """Paired bootstrap on one task from the runs' stored test predictions."""
+    first = runs_a[0]
+    if any(r["test_gold"] != first["test_gold"] for r in runs_b):
+        raise BiomedError(f"{first['task']}: the two models were scored on different test sets; cannot pair them")
+    labels = first["labels"]
+
+    def stack(runs):
+        return np.stack(
+            [metric_counts(r["kind"], r["metric"], r["test_gold"], r["test_predictions"], labels) for r in runs]
+        )
+
+    return paired_bootstrap(stack(runs_a), stack(runs_b), first["metric"], samples, seed)
+
+
+def run_report(cfg: ReportConfig) -> ReportResult:
+    """Aggregate each model's runs, write report.md / report.png / report.json beside the resolved config."""
+    from biomed.config import save_config
+
+    if not cfg.runs and not cfg.references:
+        raise BiomedError("nothing to report: pass run folders and/or --reference SUITE")
+    for suite in cfg.references:
+        if suite not in REFERENCES:
+            raise BiomedError(f"no published rows for suite {suite!r}; valid: {', '.join(REFERENCES)}")
+    models: list[tuple[str, list[dict], dict[str, dict]]] = []
+    for folder in cfg.runs:
+        runs = load_runs(Path(folder))
+        if not runs:
+            raise BiomedError(f"{folder}/runs holds no finished run yet")
+        name = runs[0]["name"]
+        if any(name == other for other, _, _ in models):
+            name = f"{name} ({Path(folder).name})"
+        models.append((name, runs, aggregate_runs(runs)))
+    comparisons = _bootstraps(models, cfg) if cfg.bootstrap else []
+    out = Path(cfg.output_dir)
+    save_config(cfg, out)
+    markdown = render_markdown(cfg, models, comparisons)
+    (out / "report.md").write_text(markdown, encoding="utf-8")
+    draw_chart(models, [r for s in cfg.references for r in REFERENCES[s]], out / "report.png")
+    payload = {
+        "models": {name: table for name, _, table in models},
+        "averages": {
+            name: {s: unweighted_average(table, s)[0] for s in {suite_of(t) for t in table}}
+            for name, _, table in models
+        },
+        "bootstrap": comparisons,
+        "references": {s: [r.__dict__ for r in REFERENCES[s]] for s in cfg.references},
+    }
+    (out / "report.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
+    return ReportResult(out / "report.md", out / "report.png", out / "report.json", markdown)
+
+
+def _bootstraps(models, cfg: ReportConfig) -> list[dict[str, Any]]:
+    if len(models) < 2:
+        raise BiomedError("--bootstrap compares two models: pass at least two run folders")
+    base_name, base_runs, _ = models[0]
+    rows = []
+    for other_name, other_runs, _ in models[1:]:
+        for task in TASKS:
+            runs_a = [r for r in base_runs if r["task"] == task]
+            runs_b = [r for r in other_runs if r["task"] == task]
+            if runs_a and runs_b:
+                result = bootstrap_task(runs_a, runs_b, cfg.bootstrap_samples, cfg.seed)
+                rows.append({"a": base_name, "b": other_name, "task": task, "metric": runs_a[0]["metric"], **result})
+    return rows
+
+
+def _cell(row: dict | None) -> str:
+    if row is None:
+        return "–"
+    return f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} ({row['n']})"
+
+
+def render_markdown(cfg: ReportConfig, models, comparisons) -> str:
+    """The report's Markdown: one table per suite, metric definitions, truncation, bootstrap."""
+    references = {s: REFERENCES[s] for s in cfg.references}
+    suites = [s for s in SUITES if s != "demo"]
+    present = [s for s in suites if any(suite_of(t) == s for _, _, table in models for t in table) or s in references]
+    lines = [f"# {cfg.title}", ""]
+    lines.append(
+        "Cells: mean ± sample std over seeds, in points (F1 × 100), seed count in parentheses; the metric of each "
+        "column is named under its title. *Average* is the unweighted mean of the per-task means (k/N: tasks "
+        "covered). Rows in italics are published results."
+    )
+    for suite in present:
+        tasks = [t for t in SUITES[suite] if any(t in table for _, _, table in models)]
+        refs = references.get(suite, [])
+        for ref in refs:
+            tasks.extend(t for t in ref.tasks if t not in tasks)
+        tasks.sort(key=list(TASKS).index)
+        lines += ["", f"## {SUITE_TITLES[suite]}", ""]
+        header = ["Model"] + [f"{TASKS[t].title}<br>*{SHORT_LABELS[TASKS[t].metric]}*" for t in tasks] + ["Average"]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for name, _, table in models:
+            if not any(t in table for t in tasks):
+                continue
+            average, covered = unweighted_average({t: table[t] for t in tasks if t in table}, suite)
+            avg = f"**{100 * average:.1f}** ({covered}/{len(SUITES[suite])})" if average is not None else "–"
+            lines.append("| " + " | ".join([name] + [_cell(table.get(t)) for t in tasks] + [avg]) + " |")
+        for ref in refs:
+            cells = [f"*{ref.tasks[t]:.1f}*" if t in ref.tasks else "–" for t in tasks]
+            lines.append("| " + " | ".join([f"*{ref.model} (published)*"] + cells + [f"*{ref.average:.2f}*"]) + " |")
+        lines += ["", "Metrics:"]
+        for t in tasks:
+            lines.append(f"- {TASKS[t].title}: {METRIC_LABELS[TASKS[t].metric]} (`{TASKS[t].metric}`)")
+        described: dict[tuple[str, str], list[str]] = {}
+        for ref in refs:
+            described.setdefault((ref.metric, ref.source), []).append(ref.model)
+        for (metric, source), names in described.items():
+            lines.append(f"- published rows ({', '.join(names)}): {metric}. Source: {source}.")
+    truncation = [
+        (name, t, row["truncation_test"], row["max_length"])
+        for name, _, table in models
+        for t, row in table.items()
+        if row["truncation_test"].get("examples_truncated")
+    ]
+    lines += ["", "## Truncation (test split)", ""]
+    if truncation:
+        lines.append("| Model | Task | Max length | Examples truncated | Entities lost | Sub-tokens lost |")
+        lines.append("|---|---|---|---|---|---|")
+        for name, t, stats, length in truncation:
+            lines.append(
+                f"| {name} | {TASKS[t].title} | {length} | {stats['examples_truncated']}/{stats['examples']} | "
+                f"{stats.get('entities_lost', '–')} | {stats.get('subtokens_lost', '–')} |"
+            )
+        lines.append("")
+        lines.append("Cut-off words are scored as predicted O: lost entities count as misses in the numbers above.")
+    else:
+        lines.append("No test example exceeded its maximum length.")
+    if comparisons:
+        lines += ["", "## Paired bootstrap (test set)", ""]
+        lines.append("| A | B | Task | Metric | Δ (A − B) | 95% interval | p |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for row in comparisons:
+            lines.append(
+                f"| {row['a']} | {row['b']} | {TASKS[row['task']].title} | {SHORT_LABELS[row['metric']]} | "
+                f"{100 * row['delta']:+.2f} | [{100 * row['ci_low']:+.2f}, {100 * row['ci_high']:+.2f}] | "
+                f"{row['p_value']:.3f} |"
+            )
+        lines.append("")
+        lines.append(
+            f"{comparisons[0]['samples']} resamples of the test examples; each model's score is the mean over its "
+            "seeds; p = share of resamples with a delta at least twice the observed one (Berg-Kirkpatrick et al. "
+            "2012), one-sided in the observed direction."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def draw_chart(models, references: list[ReferenceRow], path: Path) -> None:
+    """Grouped bars: one group per task, one bar per model (error bar = std), published per-task scores hatched."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and in CI
+    import matplotlib.pyplot as plt
+
+    tasks = [t for t in TASKS if any(t in table for _, _, table in models) or any(t in r.tasks for r in references)]
+    series = [
+        (name, {t: (100 * r["mean"], 100 * r["std"]) for t, r in table.items()}, False) for name, _, table in models
+    ]
+    series += [
+        (f"{r.model} (published)", {t: (v, 0.0) for t, v in r.tasks.items()}, True) for r in references if r.tasks
+    ]
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(tasks) * max(1, len(series)) / 2), 4.5))
+    width = 0.8 / max(1, len(series))
+    for k, (name, values, published) in enumerate(series):
+        xs = [i + k * width for i, t in enumerate(tasks) if t in values]
+        ys = [values[t][0] for t in tasks if t in values]
+        errs = [values[t][1] for t in tasks if t in values]
+        ax.bar(xs, ys, width, yerr=errs, capsize=2, label=name, hatch="//" if published else None)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(tasks))])
+    ax.set_xticklabels([f"{TASKS[t].title}\n({SHORT_LABELS[TASKS[t].metric]})" for t in tasks], fontsize=7)
+    ax.set_ylabel("score (points)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
