@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -37,20 +37,20 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 
 ConfigOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--config", "-c", help="YAML recipe with the stage's config keys (see recipes/).", show_default=False
     ),
 ]
 SetOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option(
         "--set", help="Override one config key, KEY=VALUE (dotted keys for sections); repeatable; wins over --config."
     ),
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit without running.")]
 WorkersOpt = Annotated[
-    Optional[int], typer.Option("--workers", "-w", help="Tasks run in parallel (processes).", show_default=False)
+    int | None, typer.Option("--workers", "-w", help="Tasks run in parallel (processes).", show_default=False)
 ]
 
 
@@ -63,7 +63,7 @@ def _print_config(cfg) -> None:
 @data_app.command("extract")
 def extract_command(
     inputs: Annotated[
-        Optional[list[Path]],
+        list[Path] | None,
         typer.Argument(
             help="Folders of .xml/.nxml articles and/or PMC OA bulk packages (.tar.gz, read as a stream). "
             "Default: the embedded sample.",
@@ -71,10 +71,10 @@ def extract_command(
         ),
     ] = None,
     out: Annotated[
-        Optional[Path], typer.Option("--out", "-o", help="Output folder for Parquet shards.", show_default=False)
+        Path | None, typer.Option("--out", "-o", help="Output folder for Parquet shards.", show_default=False)
     ] = None,
     file_list: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--file-list",
             help="PMC OA file list CSV (Accession ID, PMID, License columns); its licence wins over the article's.",
@@ -82,11 +82,11 @@ def extract_command(
         ),
     ] = None,
     min_tokens: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--min-tokens", help="Drop paragraphs shorter than this many word tokens.", show_default=False),
     ] = None,
     tasks: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--tasks", help="Number of output shards (tasks); 0 = one per worker.", show_default=False),
     ] = None,
     workers: WorkersOpt = None,
@@ -120,6 +120,450 @@ def extract_command(
         raise typer.Exit(1)
 
 
+# --- biomed data annotate (owner: annotate stage) ---------------------------------------------------------------
+@data_app.command("annotate")
+def annotate_command(
+    input_dir: Annotated[
+        Path | None,
+        typer.Argument(help="Output folder of `biomed data extract` (its data/*.parquet).", show_default=False),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Output folder (annotations.parquet, summary.json, cache/).", show_default=False
+        ),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            help="LLM server URL: TGI (http://host:8080), vLLM (http://host:8000/v1) or any OpenAI-compatible "
+            "base URL. Without it, Hugging Face Inference Providers (needs a token).",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model name sent to the server (default: meta-llama/Llama-3.1-70B-Instruct).",
+            show_default=False,
+        ),
+    ] = None,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            help="chat (OpenAI-compatible chat completions) or generate (TGI's raw /generate route) [default: chat].",
+            show_default=False,
+        ),
+    ] = None,
+    n: Annotated[
+        int | None,
+        typer.Option("--n", help="Paragraphs to sample (all if fewer) (default: 400000).", show_default=False),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Seed of the sample: same seed, same shards, same sample (default: 0).", show_default=False
+        ),
+    ] = None,
+    stratify_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stratify-by",
+            help="Sample each value of this column separately: license_group, article_type or language; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    max_concurrency: Annotated[
+        int | None,
+        typer.Option("--max-concurrency", help="Requests in flight at once (default: 64).", show_default=False),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", help="Seconds to wait for one response before retrying (default: 120).", show_default=False
+        ),
+    ] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            "--prompt", help="Shipped prompt name or a YAML prompt file (default: annotate_v1).", show_default=False
+        ),
+    ] = None,
+    gold: Annotated[
+        str | None,
+        typer.Option(
+            "--gold",
+            help="Gold labels JSONL to report agreement with (accuracy, macro F1, kappa, confusion); "
+            "'sample' = the embedded sample's labels.",
+            show_default=False,
+        ),
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option(
+            "--token-env",
+            help="Environment variable holding the API token (e.g. OPENAI_API_KEY); default: "
+            "HF_TOKEN or the `hf auth login` token. The token is never printed or saved.",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the resolved config, the rendered prompt of a few paragraphs and the "
+            "token and cost estimate; send nothing.",
+        ),
+    ] = False,
+) -> None:
+    """Label a reproducible sample of paragraphs with an LLM: type, domain and educational score (1-5).
+
+    Writes OUT/annotations.parquet (one row per sampled paragraph), OUT/summary.json and OUT/config.yaml.
+
+    A failed answer is a row with status=failed and its reason, never a default label.
+
+    Every answer is cached as it arrives: rerunning a killed run sends only the requests never answered.
+    """
+    from biomed.config import resolve_config
+    from biomed.dataset_builder.annotate import AnnotateConfig, plan_annotate, run_annotate
+
+    options = {
+        "input_dir": str(input_dir) if input_dir else None,
+        "output_dir": str(out) if out else None,
+        "prompt": prompt,
+        "gold": gold,
+        "sample.n": n,
+        "sample.seed": seed,
+        "sample.stratify_by": stratify_by,
+        "client.endpoint": endpoint,
+        "client.model": model,
+        "client.api": api,
+        "client.max_concurrency": max_concurrency,
+        "client.timeout_s": timeout,
+        "client.token_env": token_env,
+    }
+    cfg = resolve_config(AnnotateConfig, config, set_ or (), options)
+    if dry_run:
+        _print_config(cfg)
+        typer.echo(plan_annotate(cfg).render())
+        return
+    typer.echo(run_annotate(cfg).render())
+
+
+# --- end biomed data annotate ------------------------------------------------------------------------------------
+
+
+# --- biomed train / push-model (owned by the train stage) ----------------------------------------------------------
+
+
+@app.command("train")
+def train_command(
+    size: Annotated[
+        str | None,
+        typer.Option("--size", help="Model size of the paper's recipe: base or large.", show_default=False),
+    ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Language of the paper's recipe: en (ModernBERT-bio) or fr (ModernCamemBERT-bio).",
+            show_default=False,
+        ),
+    ] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            "--objective",
+            help="Schedule: detour (CLM phase, then MLM decay) or mlm (its MLM twin, same data and compute).",
+            show_default=False,
+        ),
+    ] = None,
+    freeze_layers: Annotated[
+        str | None,
+        typer.Option(
+            "--freeze-layers",
+            help="Layers that get no update during the phases in freeze.phases (default: phase 1), e.g. 0-7 or 8-14.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (checkpoints, final/ model).", show_default=False),
+    ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Continued pre-training of an encoder: the CLM detour or MLM, on a weighted, packed data mixture.
+
+    Without --config, --size/--lang/--objective pick the paper's recipe from recipes/pretrain/ (default: base, en,
+    detour). Writes OUT/checkpoint-N/ every save_every_tokens and OUT/final/ (a standard *ForMaskedLM folder with
+    tokenizer, config.yaml, data_manifest.json, loss.png, lr.png and README.md). Rerunning the same command resumes
+    from the newest checkpoint, in the right phase. Several GPUs: `accelerate launch -m biomed.cli train ...`.
+    """
+    from biomed.config import resolve_config
+    from biomed.train.config import PretrainConfig, find_recipe
+
+    if config is not None and (size or lang or objective):
+        raise BiomedError("pass either --config or --size/--lang/--objective (they pick a recipe), not both")
+    recipe = config or find_recipe(lang or "en", size or "base", objective or "detour")
+    options = {"output_dir": str(out) if out else None, "freeze.layers": freeze_layers}
+    cfg = resolve_config(PretrainConfig, recipe, set_ or (), options)
+    if dry_run:
+        _print_config(cfg)
+        return
+    from biomed.train.trainer import run_pretrain
+
+    result = run_pretrain(cfg)
+    if result.final_dir is None:
+        typer.echo(f"stopped at step {result.global_step}/{result.total_steps}; rerun the same command to resume")
+        raise typer.Exit(1)
+    typer.echo(f"trained {result.tokens_seen:,} tokens in {result.global_step} steps: {result.final_dir}")
+
+
+@app.command("push-model")
+def push_model_command(
+    checkpoint: Annotated[
+        Path, typer.Argument(help="A model folder: OUT/final or an intermediate OUT/checkpoint-N.", show_default=False)
+    ],
+    repo_id: Annotated[str, typer.Argument(help="Hub repository, owner/name (created if missing).")],
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            "--revision", help="Branch to push to (created if missing), e.g. step-2000; default main.", show_default=False
+        ),
+    ] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Also tag the pushed commit, e.g. v1.0.", show_default=False)
+    ] = None,
+    private: Annotated[bool, typer.Option("--private", help="Create the repository as private.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Push without asking for confirmation.")] = False,
+) -> None:
+    """Publish a trained encoder (weights, tokenizer, card, recipe, curves) so that from_pretrained loads it.
+
+    Optimizer and scheduler states stay local. The card is re-rendered with REPO_ID. Uses HF_TOKEN / the token
+    of `hf auth login`, and HF_ENDPOINT when set.
+    """
+    from biomed.train.push import checkpoint_files, push_model
+
+    files = checkpoint_files(checkpoint)
+    branch = revision or "main"
+    if not yes:
+        typer.echo(f"{len(files)} files from {checkpoint} -> {repo_id}@{branch}", err=True)
+        if not typer.confirm("Push?", err=True):
+            raise typer.Exit(1)
+    result = push_model(checkpoint, repo_id, revision=revision, tag=tag, private=private or None)
+    typer.echo(result.render())
+
+
+# --- end biomed train / push-model ---------------------------------------------------------------------------------
+
+
+# --- biomed data build / data rehydrate / push-dataset (owner: build stage) ----------------------------------------
+@data_app.command("build")
+def build_command(
+    input_dir: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Scored shards: the output folder of `biomed data classify score` (its data/*.parquet).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Dataset folder to write (replaced when the build ends).", show_default=False
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", help="Build only this config (a variant or subset name); repeatable.", show_default=False
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed of the fractional upsampling draws (default: 0).", show_default=False),
+    ] = None,
+    workers: WorkersOpt = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Build recipe: the variants and subsets, thresholds, factors, prefix, card text. "
+            "Default: recipes/build/biomed-enriched.yaml (the paper's release).",
+            show_default=False,
+        ),
+    ] = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Build the release: every variant and subset of the recipe as a Hub config, with its dataset card.
+
+    Writes OUT/data/<config>/train-*.parquet, OUT/README.md (card with counts, drop reasons, plots, licences),
+    OUT/images/*.png, OUT/build_summary.json and OUT/config.yaml. Text of non_commercial and other articles is
+    withheld (null). Rerunning after a crash redoes only the unfinished tasks.
+    """
+    from biomed.config import resolve_config
+    from biomed.dataset_builder.build import BuildConfig, default_recipe, run_build
+
+    options = {
+        "input_dir": str(input_dir) if input_dir else None,
+        "output_dir": str(out) if out else None,
+        "only": only or None,
+        "seed": seed,
+        "workers": workers,
+    }
+    cfg = resolve_config(BuildConfig, config or default_recipe(), set_ or (), options)
+    if dry_run:
+        _print_config(cfg)
+        return
+    summary = run_build(cfg)
+    typer.echo(summary.render())
+    typer.echo(summary.load_instructions())
+
+
+@data_app.command("rehydrate")
+def rehydrate_command(
+    dataset: Annotated[
+        Path,
+        typer.Argument(
+            help="Dataset folder: a release built by this kit, or the published Biomed-Enriched (article_id, path).",
+            show_default=False,
+        ),
+    ],
+    pmc_xml: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--pmc-xml",
+            help="Your PMC-OA copy: a folder of .xml/.nxml files or of bulk .tar.gz packages; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Where to write the rehydrated copy (default: DATASET-rehydrated).", show_default=False
+        ),
+    ] = None,
+    file_list: Annotated[
+        Path | None,
+        typer.Option(
+            "--file-list",
+            help="PMC OA file list CSV, to find articles whose XML lacks the PMID by their PMCID.",
+            show_default=False,
+        ),
+    ] = None,
+    fill_changed: Annotated[
+        bool | None,
+        typer.Option(
+            "--fill-changed",
+            help="Also fill articles that changed since the release (default: leave them empty and report them).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: WorkersOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Re-insert the withheld text of a release from your own PMC-OA dump, by (article_id, path).
+
+    Builds and caches its own PMID→file index of the dump, parses the needed articles with the extraction rules
+    of the build, and writes the filled copy. Rows it cannot fill (article not in the dump, paragraph not found,
+    article changed since the release) keep a null text and are listed in OUT/rehydrate_missing.jsonl; the
+    command then exits 1. Rerunning after a crash resumes.
+    """
+    from biomed.config import resolve_config
+    from biomed.dataset_builder.rehydrate import RehydrateConfig, run_rehydrate
+
+    options = {
+        "dataset": str(dataset),
+        "pmc_xml": [str(p) for p in pmc_xml] if pmc_xml else None,
+        "output_dir": str(out) if out else None,
+        "file_list": str(file_list) if file_list else None,
+        "fill_changed": fill_changed,
+        "workers": workers,
+    }
+    cfg = resolve_config(RehydrateConfig, config, set_ or (), options)
+    if dry_run:
+        _print_config(cfg)
+        return
+    summary = run_rehydrate(cfg)
+    typer.echo(summary.render())
+    if summary.not_found:
+        raise typer.Exit(1)
+
+
+@app.command("push-dataset")
+def push_dataset_command(
+    folder: Annotated[Path, typer.Argument(help="Dataset folder written by `biomed data build`.", show_default=False)],
+    repo_id: Annotated[str, typer.Argument(help="Hub dataset repo, namespace/name (created if missing).")],
+    private: Annotated[
+        bool | None, typer.Option("--private", help="Create the repo private.", show_default=False)
+    ] = None,
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            "--revision", help="Branch to publish to, created if missing (default: main).", show_default=False
+        ),
+    ] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Tag the published commit, e.g. v1.0.", show_default=False)
+    ] = None,
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="Commit message on the branch.", show_default=False)
+    ] = None,
+    allow_restricted_text: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-restricted-text",
+            help="Push text of non_commercial/other articles; only with --private.",
+            show_default=False,
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Push without asking for confirmation.")] = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Publish a built dataset folder on the Hub in one commit, so the branch never shows half a release.
+
+    Checks the card and that no text of non_commercial/other articles is in any file, uploads what changed to a
+    staging branch (resumable: rerun after an interruption), then commits it to the branch in one step. Nothing
+    changed: nothing is sent. Uses HF_TOKEN or the `hf auth login` token (never printed), and HF_ENDPOINT.
+    """
+    from biomed.config import resolve_config
+    from biomed.dataset_builder.push import PushConfig, push_dataset
+
+    options = {
+        "folder": str(folder),
+        "repo_id": repo_id,
+        "private": private,
+        "revision": revision,
+        "tag": tag,
+        "commit_message": message,
+        "allow_restricted_text": allow_restricted_text,
+    }
+    cfg = resolve_config(PushConfig, config, set_ or (), options)
+    if dry_run:
+        _print_config(cfg)
+        return
+    result = push_dataset(cfg, confirm=None if yes else lambda plan: typer.confirm(plan.describe(), err=True))
+    typer.echo(result.render())
+    if not result.pushed and not result.plan.empty:
+        raise typer.Exit(1)
+
+
+# --- end biomed data build / data rehydrate / push-dataset ---------------------------------------------------------
+
+
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for everything the demo writes.")] = Path(
@@ -134,7 +578,13 @@ def demo_command(
 
 def main() -> None:
     """Console entry point: the only place that sets up logging and turns user errors into one line."""
-    logging.basicConfig(level=os.environ.get("BIOMED_LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    level = os.environ.get("BIOMED_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(level=level, stream=sys.stderr)
+    if level not in ("DEBUG", "INFO"):
+        from loguru import logger
+
+        # datatrove logs every task's start, pipeline and stats at INFO; its failures still raise
+        logger.disable("datatrove")
     try:
         app()
     except BiomedError as err:

@@ -1,0 +1,95 @@
+"""The command line: help everywhere, thin commands over the library, one-line errors, exit codes."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from biomed.cli import app
+from biomed.config import ConfigError
+from biomed.dataset_builder.extract import embedded_sample_dir
+
+
+runner = CliRunner()
+
+
+def _commands(command, path: tuple[str, ...] = ()):
+    yield path, command
+    if hasattr(command, "commands"):  # a group (Typer vendors its own click)
+        for name, sub in command.commands.items():
+            yield from _commands(sub, (*path, name))
+
+
+ALL_COMMANDS = list(_commands(typer.main.get_command(app)))
+
+
+@pytest.mark.parametrize("path, command", ALL_COMMANDS, ids=[" ".join(p) or "biomed" for p, _ in ALL_COMMANDS])
+def test_every_command_has_help_for_every_option(path, command):
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert command.help, f"biomed {' '.join(path)} has no description"
+    for param in command.params:
+        if param.param_type_name == "option" and param.name != "help":
+            assert param.help, f"biomed {' '.join(path)} {param.opts[0]} has no help text"
+
+
+def test_help_is_instant_because_heavy_libraries_are_not_imported():
+    code = "import sys, biomed.cli; print(sorted(m for m in ('torch', 'transformers', 'datasets', 'datatrove') if m in sys.modules))"  # noqa: E501
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_extract_happy_path(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["data", "extract", "--out", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Extracted 130 paragraphs from 15 articles" in result.output
+    assert len(list((out / "data").glob("*.parquet"))) == 1
+    assert yaml.safe_load((out / "config.yaml").read_text())["executor"]["workers"] == 1
+
+
+def test_extract_dry_run_prints_the_resolved_config(tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("min_tokens: 32\nexecutor:\n  workers: 4\n")
+    result = runner.invoke(
+        app, ["data", "extract", "in1", "in2", "--config", str(recipe), "--min-tokens", "48", "--set", "executor.tasks=9",
+              "--dry-run"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    printed = yaml.safe_load(result.output)
+    assert printed["inputs"] == ["in1", "in2"]
+    assert printed["min_tokens"] == 48  # the flag beats the recipe
+    assert printed["executor"] == {**printed["executor"], "workers": 4, "tasks": 9}
+    assert not (tmp_path / "extracted").exists()
+
+
+def test_unknown_set_key_is_a_config_error():
+    result = runner.invoke(app, ["data", "extract", "--set", "min_token=3", "--dry-run"])
+    assert isinstance(result.exception, ConfigError)
+    assert "unknown config key 'min_token'" in str(result.exception) and "min_tokens" in str(result.exception)
+
+
+def _biomed(*args):
+    return subprocess.run([sys.executable, "-m", "biomed.cli", *args], capture_output=True, text=True)
+
+
+def test_user_errors_are_one_line_with_exit_code_2(tmp_path):
+    result = _biomed("data", "extract", str(tmp_path / "missing"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"Error: input {tmp_path / 'missing'} does not exist; pass folders of .xml/.nxml files or .tar.gz packages"
+    ]
+
+
+def test_skipped_files_give_exit_code_1(tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    shutil.copy(embedded_sample_dir() / "articles" / "Cardiol_Case_J_2021_99000001.nxml", articles)
+    (articles / "broken.xml").write_text("<article><front>")
+    result = _biomed("data", "extract", str(articles), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1, result.stderr
+    assert "skipped 1 articles/files: truncated_xml 1" in result.stdout
