@@ -55,10 +55,8 @@ def test_extract_happy_path(tmp_path):
 def test_extract_dry_run_prints_the_resolved_config(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("min_tokens: 32\nexecutor:\n  workers: 4\n")
-    result = runner.invoke(
-        app, ["data", "extract", "in1", "in2", "--config", str(recipe), "--min-tokens", "48", "--set", "executor.tasks=9",
-              "--dry-run"],
-    )  # fmt: skip
+    args = ["data", "extract", "in1", "in2", "--config", str(recipe), "--min-tokens", "48"]
+    result = runner.invoke(app, [*args, "--set", "executor.tasks=9", "--dry-run"])
     assert result.exit_code == 0, result.output
     printed = yaml.safe_load(result.output)
     assert printed["inputs"] == ["in1", "in2"]
