@@ -1,0 +1,588 @@
+"""``biomed data annotate``: an LLM labels a sample of paragraphs with type, domain and educational quality.
+
+Example::
+
+    from biomed.config import resolve_config
+    from biomed.dataset_builder.annotate import AnnotateConfig, run_annotate
+
+    cfg = resolve_config(AnnotateConfig, options={
+        "input_dir": "extracted", "output_dir": "annotations", "sample.n": 1000,
+        "client.endpoint": "http://localhost:8080", "gold": "sample",
+    })
+    print(run_annotate(cfg).render())
+
+Steps: draw ``sample.n`` paragraphs reproducibly from the extracted shards (``biomed.dataset_builder.sampling``),
+skip those whose answer is already cached, send the others to the LLM through ``max_concurrency`` workers
+(``biomed.dataset_builder.llm_client``), append each answer to the cache as it arrives
+(``biomed.dataset_builder.annotation_cache``), then write ``OUT/annotations.parquet`` (one row per sampled
+paragraph, in sample order, the prompt version in every row and in the file metadata), ``OUT/summary.json``
+(label distributions, failures by reason, tokens) and ``OUT/config.yaml``. A killed run, rerun with the same
+command, sends only the requests whose answer never arrived. ``annotate_from_gold`` writes the same Parquet from
+the hand-made gold labels of the embedded sample (what ``biomed demo`` does when no endpoint is given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from biomed.config import save_config
+from biomed.dataset_builder.agreement import compare_with_gold, read_gold_labels, shipped_gold_path
+from biomed.dataset_builder.annotation_cache import AnnotationCache, answer_key
+from biomed.dataset_builder.annotation_prompt import DEFAULT_PROMPT, AnnotationPrompt, load_prompt
+from biomed.dataset_builder.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS
+from biomed.dataset_builder.llm_client import LlmAnnotator, LlmAnswer, LlmClientConfig, resolve_token
+from biomed.dataset_builder.sampling import SamplingConfig, find_shards, sample_paragraphs
+from biomed.errors import BiomedError
+
+
+__all__ = [
+    "AnnotateConfig",
+    "AnnotateSummary",
+    "AnnotatePlan",
+    "run_annotate",
+    "plan_annotate",
+    "annotate_from_gold",
+    "ANNOTATION_SCHEMA",
+]
+
+logger = logging.getLogger(__name__)
+
+ANNOTATION_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("path", pa.string()),
+        ("text", pa.string()),
+        ("type", pa.string()),
+        ("domain", pa.string()),
+        ("educational_score", pa.int8()),
+        ("model", pa.string()),
+        ("prompt_version", pa.string()),
+        ("raw_answer", pa.string()),
+        ("latency_s", pa.float32()),
+        ("tokens_in", pa.int32()),
+        ("tokens_out", pa.int32()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+# What the cache stores per answer: the annotation columns that do not come from the sample.
+_ANSWER_FIELDS = (
+    "type",
+    "domain",
+    "educational_score",
+    "raw_answer",
+    "latency_s",
+    "tokens_in",
+    "tokens_out",
+    "status",
+    "error",
+    "reason",
+)
+# A typical constrained answer, to estimate output tokens before any request.
+_TYPICAL_ANSWER = '{"type": "clinical_case", "domain": "biomedical", "educational_score": 3}'
+
+
+@dataclass
+class EstimateConfig:
+    """How ``--dry-run`` estimates tokens and cost (no tokenizer is downloaded for it).
+
+    Attributes:
+        chars_per_token: characters per token of the model's tokenizer on English scientific text (about 4 for
+            the Llama 3 tokenizer).
+        usd_per_mtok_in: price of a million prompt tokens; a placeholder of the order of hosted 70B models: set
+            your provider's price, or 0 for your own GPUs.
+        usd_per_mtok_out: price of a million generated tokens.
+        examples: paragraphs whose rendered prompt is printed.
+    """
+
+    chars_per_token: float = 4.0
+    usd_per_mtok_in: float = 0.6
+    usd_per_mtok_out: float = 0.6
+    examples: int = 3
+
+
+@dataclass
+class AnnotateConfig:
+    """Configuration of ``biomed data annotate``.
+
+    Attributes:
+        input_dir: output folder of ``biomed data extract`` (its ``data/*.parquet``), or a Parquet file.
+        output_dir: folder receiving ``annotations.parquet``, ``summary.json``, ``config.yaml`` and ``cache/``.
+        prompt: a shipped prompt name (``annotate_v1``) or a YAML prompt file; its ``version`` is recorded.
+        gold: gold labels JSONL to report agreement with (``sample`` = the embedded sample's); empty = none.
+        cache_dir: folder of the answer cache (default ``OUTPUT_DIR/cache``); share it between output folders to
+            reuse answers.
+        sample: which paragraphs (``sample.n``, ``sample.seed``, ``sample.stratify_by``, ``sample.allocation``).
+        client: the LLM endpoint and how hard to try (``client.endpoint``, ``client.model``, ...).
+        estimate: token and cost estimate of ``--dry-run``.
+    """
+
+    input_dir: str = ""
+    output_dir: str = "annotations"
+    prompt: str = DEFAULT_PROMPT
+    gold: str = ""
+    cache_dir: str = ""
+    sample: SamplingConfig = field(default_factory=SamplingConfig)
+    client: LlmClientConfig = field(default_factory=LlmClientConfig)
+    estimate: EstimateConfig = field(default_factory=EstimateConfig)
+
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir or Path(self.output_dir) / "cache") / "answers.jsonl"
+
+
+@dataclass
+class AnnotateSummary:
+    """What a run produced; saved as ``summary.json`` beside ``annotations.parquet``.
+
+    Attributes:
+        source: ``llm`` (answers of ``model``) or ``gold`` (hand-made labels, no LLM involved).
+        n_paragraphs: rows of ``annotations.parquet``.
+        n_cached: answers reused from the cache instead of requested.
+        n_requested: paragraphs sent to the LLM by this run; ``requests`` counts HTTP requests (retries included).
+        failures: per reason, ``count`` and ``rate`` (over ``n_paragraphs``).
+        labels: per field, counts of each label among successful rows.
+        tokens: ``in``/``out`` over all rows (as reported by the server), ``run_in``/``run_out`` for this run.
+    """
+
+    output_dir: str
+    source: str
+    model: str
+    prompt_version: str
+    n_paragraphs: int
+    n_ok: int
+    n_failed: int
+    n_cached: int = 0
+    n_requested: int = 0
+    requests: int = 0
+    failures: dict[str, dict[str, float]] = field(default_factory=dict)
+    labels: dict[str, dict[str, int]] = field(default_factory=dict)
+    tokens: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    agreement: dict[str, Any] | None = None
+    agreement_text: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("agreement_text")
+        return data
+
+    def render(self) -> str:
+        who = "gold labels (hand-made, no LLM)" if self.source == "gold" else f"{self.model} ({self.prompt_version})"
+        lines = [f"Annotated {self.n_paragraphs:,} paragraphs with {who} → {self.output_dir}/annotations.parquet"]
+        if self.source == "llm":
+            lines.append(
+                f"  {self.n_cached:,} answers from cache, {self.n_requested:,} paragraphs requested "
+                f"({self.requests:,} HTTP requests) in {self.seconds:.1f}s; tokens in {self.tokens.get('in', 0):,}, "
+                f"out {self.tokens.get('out', 0):,}"
+            )
+        lines.append(
+            f"  ok {self.n_ok:,}, failed {self.n_failed:,}"
+            + (
+                ": " + ", ".join(f"{reason} {v['count']:,}" for reason, v in self.failures.items())
+                if self.failures
+                else ""
+            )
+        )
+        for name, counts in self.labels.items():
+            lines.append(f"  {name}: " + ", ".join(f"{label} {count:,}" for label, count in counts.items()))
+        if self.agreement_text:
+            lines.append(self.agreement_text)
+        return "\n".join(lines)
+
+
+@dataclass
+class AnnotatePlan:
+    """What ``--dry-run`` shows: the sample, what is cached, example prompts and the estimated tokens and cost."""
+
+    n_sampled: int
+    n_cached: int
+    prompt_version: str
+    prompt_source: str
+    system: str
+    examples: list[dict[str, Any]]
+    tokens_in: int
+    tokens_out: int
+    tokens_out_max: int
+    usd: float
+    estimate: EstimateConfig
+
+    def render(self) -> str:
+        to_send = self.n_sampled - self.n_cached
+        lines = [
+            f"# sample: {self.n_sampled:,} paragraphs; {self.n_cached:,} already cached; {to_send:,} to send",
+            f"# prompt: {self.prompt_version} ({self.prompt_source})",
+            "",
+            f"[system] (the same for every paragraph, {len(self.system):,} characters)",
+            self.system,
+        ]
+        for i, example in enumerate(self.examples, start=1):
+            lines += ["", f"[user] example {i}: {example['article_id']} {example['path']}", example["user"]]
+        per = to_send or 1
+        lines += [
+            "",
+            f"# estimated tokens for {to_send:,} requests (≈{self.estimate.chars_per_token:g} characters/token): "
+            f"in {self.tokens_in:,} (≈{self.tokens_in / per:,.0f} per paragraph), out ≈{self.tokens_out:,} "
+            f"(at most {self.tokens_out_max:,})",
+            f"# estimated cost: ${self.usd:,.2f} at ${self.estimate.usd_per_mtok_in:g}/M input and "
+            f"${self.estimate.usd_per_mtok_out:g}/M output tokens (estimate.usd_per_mtok_in/out); "
+            "retries of invalid answers add to it",
+        ]
+        return "\n".join(lines)
+
+
+def plan_annotate(cfg: AnnotateConfig) -> AnnotatePlan:
+    """Sample, count cached answers and estimate the run without sending anything (``--dry-run``)."""
+    prompt = load_prompt(cfg.prompt)
+    sample = _sample(cfg)
+    ids, paths, sections, texts = _columns(sample)
+    cached = AnnotationCache.read_keys(cfg.cache_path())
+    keys = [answer_key(cfg.client.model, prompt.version, *row) for row in zip(ids, paths, texts, strict=True)]
+    todo = [i for i in _first_index(keys) if keys[i] not in cached]
+    per_token = cfg.estimate.chars_per_token
+    fixed = len(prompt.system)
+    tokens_in = sum(math.ceil((fixed + len(_render_user(prompt, sections[i], texts[i]))) / per_token) for i in todo)
+    tokens_out = len(todo) * math.ceil(len(_TYPICAL_ANSWER) / per_token)
+    usd = (tokens_in * cfg.estimate.usd_per_mtok_in + tokens_out * cfg.estimate.usd_per_mtok_out) / 1e6
+    examples = [
+        {"article_id": ids[i], "path": paths[i], "user": _render_user(prompt, sections[i], texts[i])}
+        for i in range(min(cfg.estimate.examples, len(ids)))
+    ]
+    return AnnotatePlan(
+        n_sampled=len(ids),
+        n_cached=len(ids) - len(todo),
+        prompt_version=prompt.version,
+        prompt_source=prompt.source,
+        system=prompt.system,
+        examples=examples,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        tokens_out_max=len(todo) * cfg.client.max_tokens,
+        usd=usd,
+        estimate=cfg.estimate,
+    )
+
+
+def run_annotate(cfg: AnnotateConfig, progress: bool = True) -> AnnotateSummary:
+    """Annotate the sample of ``cfg`` and write its outputs; returns the summary (also ``summary.json``).
+
+    Args:
+        cfg: the resolved config.
+        progress: show a progress bar on stderr (rate, ETA, failures, tokens).
+
+    Raises:
+        BiomedError: bad input, no endpoint and no token, an endpoint refusing every request, or an interruption
+            (answers received until then are cached: the same command resumes).
+    """
+    prompt = load_prompt(cfg.prompt)
+    token = resolve_token(cfg.client.token_env)
+    if not cfg.client.endpoint and not token:
+        raise BiomedError(
+            "no --endpoint given and no Hugging Face token found: pass --endpoint URL of a TGI, vLLM or "
+            "OpenAI-compatible server, or log in (`hf auth login`) to use Inference Providers"
+        )
+    gold = read_gold_labels(_gold_path(cfg.gold)) if cfg.gold else None
+    sample = _sample(cfg)
+    out = Path(cfg.output_dir)
+    save_config(cfg, out)
+    ids, paths, sections, texts = _columns(sample)
+    keys = [answer_key(cfg.client.model, prompt.version, *row) for row in zip(ids, paths, texts, strict=True)]
+    started = time.perf_counter()
+    with AnnotationCache(cfg.cache_path()) as cache:
+        if cache.skipped_lines:
+            logger.warning("skipped %d unreadable line(s) of %s (cut by a kill)", cache.skipped_lines, cache.path)
+        todo = [i for i in _first_index(keys) if keys[i] not in cache]
+        n_cached = len(set(keys)) - len(todo)
+        run = _RunCounters()
+        uncached: dict[str, dict[str, Any]] = {}
+        try:
+            asyncio.run(
+                _annotate_all(
+                    cfg, prompt, token, todo, (ids, paths, sections, texts), keys, cache, uncached, run, progress
+                )
+            )
+        except KeyboardInterrupt:
+            raise BiomedError(
+                f"interrupted after {run.done:,} of {len(todo):,} requests; the answers are cached in {cache.path}: "
+                "rerun the same command to resume"
+            ) from None
+        entries = [cache.get(key) or uncached[key] for key in keys]
+    table = _annotation_table(ids, paths, texts, entries, cfg.client.model, prompt.version)
+    _write_parquet(table, out / "annotations.parquet", _metadata("llm", cfg.client.model, prompt, cfg.sample.seed))
+    summary = _summarise(out, "llm", cfg.client.model, prompt.version, entries, time.perf_counter() - started)
+    summary.n_cached, summary.n_requested, summary.requests = n_cached, len(todo), run.requests
+    summary.tokens.update(run_in=run.tokens_in, run_out=run.tokens_out)
+    if gold is not None:
+        report = compare_with_gold(
+            table.select(["article_id", "path", "status", "type", "domain", "educational_score"]).to_pylist(), gold
+        )
+        summary.agreement, summary.agreement_text = report.to_dict(), report.render()
+    (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def annotate_from_gold(
+    extracted_dir: str | Path, out_dir: str | Path, gold_path: str | Path | None = None
+) -> AnnotateSummary:
+    """Write ``annotations.parquet`` from hand-made gold labels instead of an LLM (the demo without an endpoint).
+
+    Every extracted paragraph with a gold label becomes an ``ok`` row with ``model = prompt_version = "gold"``;
+    paragraphs without one are left out and logged.
+
+    Args:
+        extracted_dir: output folder of ``biomed data extract`` (e.g. on the embedded sample).
+        out_dir: folder receiving ``annotations.parquet``, ``summary.json`` and ``config.yaml``.
+        gold_path: gold labels JSONL; default: the embedded sample's ``gold_labels.jsonl``.
+    """
+    gold_path = Path(gold_path) if gold_path else shipped_gold_path()
+    gold = read_gold_labels(gold_path)
+    cfg = AnnotateConfig(input_dir=str(extracted_dir), output_dir=str(out_dir), gold=str(gold_path))
+    out = Path(out_dir)
+    save_config(cfg, out)
+    started = time.perf_counter()
+    table = pa.concat_tables(
+        pq.read_table(shard, columns=["article_id", "path", "text"]) for shard in find_shards(extracted_dir)
+    )
+    ids, paths, texts = (table.column(name).to_pylist() for name in ("article_id", "path", "text"))
+    keep = [i for i, key in enumerate(zip(ids, paths, strict=True)) if key in gold]
+    if len(keep) < len(ids):
+        logger.warning(
+            "%d of %d extracted paragraphs have no gold label in %s and are left out",
+            len(ids) - len(keep),
+            len(ids),
+            gold_path,
+        )
+    entries = [
+        {"status": "ok", **{name: gold[(ids[i], paths[i])][name] for name in ("type", "domain", "educational_score")}}
+        for i in keep
+    ]
+    ids, paths, texts = [ids[i] for i in keep], [paths[i] for i in keep], [texts[i] for i in keep]
+    gold_table = _annotation_table(ids, paths, texts, entries, "gold", "gold")
+    _write_parquet(gold_table, out / "annotations.parquet", _metadata("gold", "gold", None, None, str(gold_path)))
+    summary = _summarise(out, "gold", "gold", "gold", entries, time.perf_counter() - started)
+    (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+@dataclass
+class _RunCounters:
+    done: int = 0
+    failed: int = 0
+    requests: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+async def _annotate_all(
+    cfg: AnnotateConfig,
+    prompt: AnnotationPrompt,
+    token: str | None,
+    todo: list[int],
+    columns: tuple[list, list, list, list],
+    keys: list[str],
+    cache: AnnotationCache,
+    uncached: dict[str, dict[str, Any]],
+    run: _RunCounters,
+    show_progress: bool,
+) -> None:
+    ids, paths, sections, texts = columns
+    pending = iter(todo)
+    with _progress_bar(len(todo), show_progress and bool(todo)) as (bar, task):
+
+        async def worker(annotator: LlmAnnotator) -> None:
+            # Workers share one iterator: each takes the next paragraph when its previous request is done, so at
+            # most `max_concurrency` requests (retries and backoff included) are ever in flight.
+            for i in pending:
+                answer = await annotator.annotate(sections[i], texts[i], tag=f"{ids[i]} {paths[i]}")
+                entry = _entry(answer)
+                if answer.transient:
+                    uncached[keys[i]] = entry  # in this run's output, retried by the next run
+                else:
+                    cache.append(keys[i], entry)
+                run.done += 1
+                run.failed += answer.status != "ok"
+                run.requests += answer.requests
+                run.tokens_in += answer.tokens_in or 0
+                run.tokens_out += answer.tokens_out or 0
+                bar.update(task, advance=1, failed=run.failed, tokens=run.tokens_in + run.tokens_out)
+
+        async with LlmAnnotator(cfg.client, prompt, token) as annotator:
+            workers = [
+                asyncio.ensure_future(worker(annotator)) for _ in range(min(cfg.client.max_concurrency, len(todo)))
+            ]
+            try:
+                await asyncio.gather(*workers)
+            finally:
+                for task_ in workers:
+                    task_.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+
+
+def _entry(answer: LlmAnswer) -> dict[str, Any]:
+    return {name: getattr(answer, name) for name in _ANSWER_FIELDS}
+
+
+@contextmanager
+def _progress_bar(total: int, enabled: bool) -> Iterator[tuple[Progress, TaskID]]:
+    progress = Progress(
+        TextColumn("annotating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[failed]:,} failed · {task.fields[tokens]:,} tokens"),
+        console=Console(stderr=True),
+        disable=not enabled,
+        refresh_per_second=4,
+    )
+    with progress:
+        yield progress, progress.add_task("annotating", total=total, failed=0, tokens=0)
+
+
+class _RateColumn(ProgressColumn):
+    """Requests per second over rich's recent-speed window (its own speed column formats bytes)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.1f} req/s" if task.speed else "-- req/s", style="progress.data.speed")
+
+
+def _sample(cfg: AnnotateConfig) -> pa.Table:
+    if not cfg.input_dir:
+        raise BiomedError("no input: pass the output folder of `biomed data extract` (INPUT argument or input_dir)")
+    return sample_paragraphs(cfg.input_dir, cfg.sample)
+
+
+def _columns(sample: pa.Table) -> tuple[list, list, list, list]:
+    ids = sample.column("article_id").to_pylist()
+    paths = sample.column("path").to_pylist()
+    texts = sample.column("text").to_pylist()
+    sections = sample.column("section").to_pylist() if "section" in sample.column_names else [""] * len(ids)
+    return ids, paths, sections, texts
+
+
+def _first_index(keys: list[str]) -> list[int]:
+    """Indices of the first occurrence of each key: a paragraph present twice is requested once."""
+    seen: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        seen.setdefault(key, i)
+    return list(seen.values())
+
+
+def _render_user(prompt: AnnotationPrompt, section: str | None, text: str) -> str:
+    return prompt.messages(section, text)[1]["content"]
+
+
+def _gold_path(gold: str) -> Path:
+    return shipped_gold_path() if gold == "sample" else Path(gold)
+
+
+def _annotation_table(
+    ids: list, paths: list, texts: list, entries: list[dict[str, Any]], model: str, prompt_version: str
+) -> pa.Table:
+    n = len(ids)
+    column = {name: [entry.get(name) for entry in entries] for name in _ANSWER_FIELDS}
+    return pa.table(
+        {
+            "article_id": ids,
+            "path": paths,
+            "text": texts,
+            "type": column["type"],
+            "domain": column["domain"],
+            "educational_score": column["educational_score"],
+            "model": [model] * n,
+            "prompt_version": [prompt_version] * n,
+            "raw_answer": column["raw_answer"],
+            "latency_s": column["latency_s"],
+            "tokens_in": column["tokens_in"],
+            "tokens_out": column["tokens_out"],
+            "status": column["status"],
+            "error": column["error"],
+        },
+        schema=ANNOTATION_SCHEMA,
+    )
+
+
+def _metadata(
+    source: str, model: str, prompt: AnnotationPrompt | None, seed: int | None, gold: str = ""
+) -> dict[str, str]:
+    meta = {
+        "biomed.source": source,
+        "biomed.model": model,
+        "biomed.prompt_version": prompt.version if prompt else "gold",
+        "biomed.labels.type": ",".join(TYPE_LABELS),
+        "biomed.labels.domain": ",".join(DOMAIN_LABELS),
+    }
+    if prompt is not None:
+        meta["biomed.prompt_digest"] = prompt.digest()
+    if seed is not None:
+        meta["biomed.sample_seed"] = str(seed)
+    if gold:
+        meta["biomed.gold_file"] = Path(gold).name
+    return meta
+
+
+def _write_parquet(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    pq.write_table(table, partial)
+    os.replace(partial, path)  # readers never see a half-written file
+
+
+def _summarise(
+    out: Path, source: str, model: str, prompt_version: str, entries: list[dict[str, Any]], seconds: float
+) -> AnnotateSummary:
+    ok = [entry for entry in entries if entry.get("status") == "ok"]
+    reasons = Counter(entry.get("reason") or "unknown" for entry in entries if entry.get("status") != "ok")
+    n = len(entries)
+    labels = {
+        "type": _ordered_counts((e["type"] for e in ok), TYPE_LABELS),
+        "domain": _ordered_counts((e["domain"] for e in ok), DOMAIN_LABELS),
+        "educational_score": _ordered_counts((e["educational_score"] for e in ok), EDU_SCORES),
+    }
+    return AnnotateSummary(
+        output_dir=str(out),
+        source=source,
+        model=model,
+        prompt_version=prompt_version,
+        n_paragraphs=n,
+        n_ok=len(ok),
+        n_failed=n - len(ok),
+        failures={reason: {"count": count, "rate": count / n} for reason, count in reasons.most_common()},
+        labels=labels,
+        tokens={
+            "in": sum(e.get("tokens_in") or 0 for e in entries),
+            "out": sum(e.get("tokens_out") or 0 for e in entries),
+        },
+        seconds=seconds,
+    )
+
+
+def _ordered_counts(values, label_set) -> dict[str, int]:
+    counts = Counter(values)
+    return {str(label): counts.get(label, 0) for label in label_set}
