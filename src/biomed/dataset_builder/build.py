@@ -1,0 +1,671 @@
+"""Build the released dataset: every variant and subset of a recipe, from scored shards, into a Hub-ready folder.
+
+Example::
+
+    biomed data build scored/ --config recipes/build/biomed-enriched.yaml --out release/
+    python -c "import datasets; print(datasets.load_dataset('release', 'BE-Educational', split='train'))"
+
+or from Python::
+
+    from biomed.config import resolve_config
+    from biomed.dataset_builder.build import BuildConfig, run_build
+
+    cfg = resolve_config(BuildConfig, "recipes/build/biomed-enriched.yaml", options={"input_dir": "scored"})
+    summary = run_build(cfg)
+
+The output folder holds ``data/<config>/train-0000i-of-0000n.parquet`` per config, ``README.md`` (the dataset
+card, whose YAML ``configs:`` declares every config), ``images/*.png`` (plots shown in the card),
+``build_summary.json`` (every count of the card) and ``config.yaml`` (the resolved build config).
+
+How it works: each input shard is read once and every spec plans, on that one table, which rows it keeps and
+how many times it writes each (article-level upsampling, see ``variants.py``); rows are written block by block
+(original rows, then first copies, …) to one rolling Parquet writer per config. Memory therefore grows with the
+shard, not with the corpus. Shards are split into contiguous tasks; each finished task leaves a done-marker with
+its counts under ``OUT/.build/<hash>/``, so a rerun after a crash redoes only the unfinished tasks, and the final
+files, concatenated in name order, hold the rows in input order whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from biomed.dataset_builder.variants import VariantSpec
+from biomed.errors import BiomedError
+
+
+logger = logging.getLogger(__name__)
+
+BUILDER_VERSION = "biomed-build-v1"
+"""Version of the build procedure itself (file layout, withholding, copy order); recorded next to each spec."""
+
+PARQUET_METADATA_KEY = b"biomed"
+"""Key of the JSON that every output Parquet file carries in its schema metadata (spec, versions, seed)."""
+
+KEY_COLUMNS = ("article_id", "path")
+REQUIRED_COLUMNS = ("article_id", "path", "text", "license_group", "n_tokens")
+COUNTED_COLUMNS = ("type", "domain", "educational_score_int", "license_group", "language")
+"""Columns whose value counts are reported per config in the summary and the card."""
+
+EDU_BINS = np.linspace(1.0, 5.0, 41)
+
+
+@dataclass
+class CardConfig:
+    """What the dataset card says beyond the counts the build measures.
+
+    Attributes:
+        pretty_name: the card's title and ``pretty_name``.
+        repo_id: where the dataset will live on the Hub, used in the card's code snippets.
+        summary: one paragraph that opens the card.
+        license: Hub licence id for the YAML header (``other`` for a mix of article licences).
+        license_name: short name when ``license`` is ``other``.
+        license_link: page that explains the licences when ``license`` is ``other``.
+        task_categories: Hub task categories.
+        language_min_share: languages listed in the card's header are those of at least this share of paragraphs.
+        tags: Hub tags.
+        annotations: optional path to ``annotations.parquet`` (``biomed data annotate``): the card reports its
+            LLM, prompt version and number of annotated paragraphs.
+        classifier_metrics: optional path to a JSON mapping of the classifier's test metrics, shown in the card.
+        paper: link to the paper.
+        plots: draw the PNG plots shown in the card (matplotlib, about a second).
+        citation: BibTeX shown in the card.
+    """
+
+    pretty_name: str = "Biomed-Enriched"
+    repo_id: str = ""
+    summary: str = ""
+    license: str = "other"
+    license_name: str = "pmc-open-access-subset"
+    license_link: str = "https://www.ncbi.nlm.nih.gov/pmc/tools/openftlist/"
+    task_categories: list[str] = field(default_factory=lambda: ["text-generation", "fill-mask"])
+    language_min_share: float = 0.0
+    tags: list[str] = field(default_factory=list)
+    annotations: str = ""
+    classifier_metrics: str = ""
+    paper: str = ""
+    citation: str = ""
+    plots: bool = True
+
+
+@dataclass
+class BuildConfig:
+    """``biomed data build``: from scored shards to the release folder.
+
+    Attributes:
+        input_dir: the scored shards: ``biomed data classify score`` output (``DIR/data/*.parquet`` or ``DIR/*``).
+        output_dir: the dataset folder to write (replaced at the end of a successful build).
+        variants: the configs to build, variants and subsets (see ``VariantSpec``), in card order.
+        default_config: the config ``load_dataset(repo)`` returns without a name; empty = the first one.
+        only: build just these configs (names); empty = all.
+        withhold_text_groups: licence groups whose text is withheld (set to null) in every config.
+        withheld_columns: the columns nulled for those rows; keys and scores stay so the text can be re-inserted.
+        seed: seed of the fractional upsampling draws.
+        shard_size_mb: start a new Parquet file after this much (uncompressed Arrow) data in a config.
+        row_group_mb: Parquet row group size (uncompressed); small enough for streaming and the dataset viewer.
+        compression: Parquet codec.
+        workers: processes building tasks in parallel.
+        tasks: contiguous groups of input shards, each resumable on its own; 0 = one per worker.
+        card: what the dataset card says beyond the measured counts.
+    """
+
+    input_dir: str = ""
+    output_dir: str = "biomed-enriched"
+    variants: list[VariantSpec] = field(default_factory=list)
+    default_config: str = ""
+    only: list[str] = field(default_factory=list)
+    withhold_text_groups: list[str] = field(default_factory=lambda: ["non_commercial", "other"])
+    withheld_columns: list[str] = field(default_factory=lambda: ["text"])
+    seed: int = 0
+    shard_size_mb: int = 512
+    row_group_mb: int = 32
+    compression: str = "zstd"
+    workers: int = 1
+    tasks: int = 0
+    card: CardConfig = field(default_factory=CardConfig)
+
+    def __post_init__(self) -> None:
+        names = [spec.name for spec in self.variants]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"variant names must be unique; repeated: {', '.join(duplicates)}")
+        unknown = [name for name in [*self.only, self.default_config] if name and name not in names]
+        if unknown:
+            raise ValueError(f"unknown config {unknown[0]!r}; variants: {', '.join(names) or '(none)'}")
+        if set(self.withheld_columns) & set(KEY_COLUMNS):
+            raise ValueError(f"withheld_columns cannot include the key columns {KEY_COLUMNS}")
+
+    def selected_variants(self) -> list[VariantSpec]:
+        return [spec for spec in self.variants if not self.only or spec.name in self.only]
+
+    def default_name(self) -> str:
+        selected = [spec.name for spec in self.selected_variants()]
+        if self.default_config in selected:
+            return self.default_config
+        return selected[0]
+
+
+@dataclass
+class BuildSummary:
+    """What a build wrote, with every count the card reports.
+
+    Attributes:
+        output_dir: the dataset folder.
+        default_config: the default config's name.
+        configs: per config: ``spec`` (the spec as a dict), ``rows``, ``articles``, ``tokens``, ``withheld_rows``,
+            ``dropped`` (reason → rows), ``upsampled`` (rule → matched rows), ``counts`` (column → value → rows),
+            ``files`` (relative paths).
+        input: counts over the input: ``rows``, ``articles``, ``tokens``, ``shards``, ``counts``,
+            ``edu_hist`` (educational_score histogram over ``EDU_BINS``), ``type_by_edu``,
+            ``classifier_versions``.
+        seconds: wall time of the build.
+        resumed_tasks: tasks found finished from an earlier run and not redone.
+    """
+
+    output_dir: Path
+    default_config: str
+    configs: dict[str, dict[str, Any]]
+    input: dict[str, Any]
+    seconds: float = 0.0
+    resumed_tasks: int = 0
+
+    @property
+    def published(self) -> list[str]:
+        """Configs with at least one row: those in the card's ``configs:`` (datasets cannot load empty ones)."""
+        return [name for name, stats in self.configs.items() if stats["files"]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "builder_version": BUILDER_VERSION,
+            "default_config": self.default_config,
+            "configs": self.configs,
+            "input": self.input,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def render(self) -> str:
+        """A short table for the terminal."""
+        lines = [f"Built {len(self.configs)} configs from {self.input['rows']:,} paragraphs in {self.seconds:.1f}s"]
+        width = max(len(name) for name in self.configs)
+        for name, stats in self.configs.items():
+            star = " (default)" if name == self.default_config else ""
+            lines.append(
+                f"  {name:<{width}}  {stats['rows']:>12,} rows  {stats['tokens']:>14,} tokens  "
+                f"{stats['withheld_rows']:>10,} withheld{star}"
+            )
+        lines.append(f"Wrote {self.output_dir}")
+        return "\n".join(lines)
+
+    def load_instructions(self) -> str:
+        """How to load each config with ``datasets``."""
+        lines = ["from datasets import load_dataset", ""]
+        for name in self.published:
+            lines.append(f'load_dataset("{self.output_dir}", "{name}", split="train")')
+        return "\n".join(lines)
+
+
+def run_build(cfg: BuildConfig) -> BuildSummary:
+    """Build every selected config of ``cfg`` into ``cfg.output_dir`` and write its card; see the module doc."""
+    from biomed.config import config_to_dict, save_config
+    from biomed.dataset_builder.dataset_card import write_dataset_card
+
+    start = time.perf_counter()
+    specs = cfg.selected_variants()
+    if not specs:
+        raise BiomedError(
+            "the build config lists no variants: pass a recipe, e.g. --config recipes/build/biomed-enriched.yaml"
+        )
+    shards = find_input_shards(cfg.input_dir)
+    schema = _check_input_schema(shards, specs)
+    classifier_versions = _distinct_values(shards, "classifier_version")
+
+    output_dir = Path(cfg.output_dir)
+    fingerprint = _fingerprint(config_to_dict(cfg), shards)
+    work_dir = output_dir / ".build" / fingerprint
+    work_dir.mkdir(parents=True, exist_ok=True)
+    n_tasks = min(cfg.tasks or max(cfg.workers, 1), len(shards))
+    groups = [[str(p) for p in chunk] for chunk in np.array_split(np.array(shards, dtype=object), n_tasks)]
+    out_schema = _output_schema(schema, cfg.withheld_columns)
+    file_metadata = {
+        spec.name: json.dumps(
+            {
+                "variant": spec.to_metadata(),
+                "builder_version": BUILDER_VERSION,
+                "seed": cfg.seed,
+                "withhold_text_groups": list(cfg.withhold_text_groups),
+                "withheld_columns": list(cfg.withheld_columns),
+                "classifier_versions": classifier_versions,
+            },
+            sort_keys=True,
+        )
+        for spec in specs
+    }
+    jobs = []
+    resumed = 0
+    for task, group in enumerate(groups):
+        if (work_dir / "tasks" / f"{task:05d}.json").exists():
+            resumed += 1
+            continue
+        jobs.append(_TaskJob(task, group, str(work_dir), cfg, schema, out_schema, file_metadata))
+    _run_jobs(jobs, cfg.workers, total=len(groups), done=resumed)
+
+    stats = [json.loads((work_dir / "tasks" / f"{task:05d}.json").read_text()) for task in range(len(groups))]
+    input_stats = _merge([s["input"] for s in stats])
+    input_stats.update(shards=len(shards), classifier_versions=classifier_versions)
+    config_stats: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        merged = _merge([s["configs"][spec.name] for s in stats])
+        # reasons and rules in the order the spec lists them, as the card shows them
+        reasons = [c.drop_reason for c in spec.keep]
+        merged["dropped"] = {r: merged["dropped"][r] for r in reasons if merged["dropped"].get(r)}
+        merged["upsampled"] = {rule.name: merged["upsampled"].get(rule.name, 0) for rule in spec.upsample}
+        files = _finalize_files(work_dir / "data" / spec.name)
+        merged["files"] = [f"data/{spec.name}/{name}" for name in files]
+        merged["spec"] = spec.to_metadata()
+        config_stats[spec.name] = merged
+
+    if not config_stats[cfg.default_name()]["files"]:
+        raise BiomedError(
+            f"the default config {cfg.default_name()!r} selected no paragraph of {cfg.input_dir}: "
+            "pick another one with --set default_config=NAME"
+        )
+    _swap_in(work_dir, output_dir)
+    summary = BuildSummary(
+        output_dir=output_dir,
+        default_config=cfg.default_name(),
+        configs=config_stats,
+        input=input_stats,
+        resumed_tasks=resumed,
+    )
+    save_config(cfg, output_dir)
+    summary.seconds = time.perf_counter() - start
+    (output_dir / "build_summary.json").write_text(json.dumps(summary.to_json(), indent=1, sort_keys=True) + "\n")
+    write_dataset_card(output_dir, summary, cfg)
+    shutil.rmtree(output_dir / ".build", ignore_errors=True)
+    return summary
+
+
+def find_input_shards(input_dir: str | Path) -> list[Path]:
+    """The scored Parquet shards under ``input_dir`` (its ``data/`` folder when present), in name order."""
+    if not str(input_dir):
+        raise BiomedError("no input: pass the scored shards folder (biomed data classify score output)")
+    root = Path(input_dir)
+    if not root.is_dir():
+        raise BiomedError(f"input folder {root} does not exist; pass the scored shards folder")
+    folder = root / "data" if (root / "data").is_dir() else root
+    shards = sorted(p for p in folder.glob("*.parquet") if p.is_file())
+    if not shards:
+        raise BiomedError(f"no .parquet shards in {folder}; pass the output folder of biomed data classify score")
+    return shards
+
+
+@dataclass
+class _TaskJob:
+    task: int
+    shards: list[str]
+    work_dir: str
+    cfg: BuildConfig
+    in_schema: pa.Schema
+    out_schema: pa.Schema
+    file_metadata: dict[str, str]
+
+
+def _run_jobs(jobs: list[_TaskJob], workers: int, total: int, done: int) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        bar = progress.add_task("Building", total=total, completed=done)
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                _run_task(job)
+                progress.advance(bar)
+            return
+        # spawn: Arrow's thread pools are running in this process, and forking them is unsafe
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            for _ in pool.map(_run_task, jobs):
+                progress.advance(bar)
+
+
+def _run_task(job: _TaskJob) -> None:
+    """Build one task's share of every config; write its done-marker last."""
+    cfg = job.cfg
+    specs = cfg.selected_variants()
+    work_dir = Path(job.work_dir)
+    writers = {}
+    for spec in specs:
+        folder = work_dir / "data" / spec.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(f"t{job.task:05d}-*"):  # partial files of a crashed run of this task
+            stale.unlink()
+        writers[spec.name] = _ConfigWriter(
+            folder,
+            f"t{job.task:05d}",
+            job.out_schema,
+            job.file_metadata[spec.name],
+            shard_bytes=cfg.shard_size_mb << 20,
+            row_group_bytes=cfg.row_group_mb << 20,
+            compression=cfg.compression,
+        )
+    input_stats: dict[str, Any] = {}
+    config_stats: dict[str, dict[str, Any]] = {spec.name: _empty_config_stats() for spec in specs}
+    for shard in job.shards:
+        table = _read_shard(shard, job.in_schema)
+        input_stats = _merge([input_stats, _input_stats(table)])
+        withheld = _withheld_mask(table, cfg.withhold_text_groups)
+        public = _withhold(table, withheld, cfg.withheld_columns)
+        for spec in specs:
+            plan = spec.plan(table, seed=cfg.seed)
+            stats = config_stats[spec.name]
+            _add_into(stats["dropped"], plan.dropped)
+            _add_into(stats["upsampled"], plan.upsampled_rows)
+            if not plan.rows_out:
+                continue
+            source = spec.apply_prefix(public) if spec.prefix else public
+            _write_copies(writers[spec.name], source, plan.copies)
+            _count_output(stats, table, plan.copies, withheld)
+    for writer in writers.values():
+        writer.close()
+    marker = work_dir / "tasks" / f"{job.task:05d}.json"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"input": input_stats, "configs": config_stats}, sort_keys=True))
+    os.replace(tmp, marker)
+
+
+def _write_copies(writer: _ConfigWriter, table: pa.Table, copies: np.ndarray) -> None:
+    # Block order: the selected rows in input order, then the first duplicate of every upsampled row, and so on.
+    # An article's copies never sit side by side, and the order is the same on every run.
+    for copy_index in range(int(copies.max())):
+        rows = np.flatnonzero(copies > copy_index)
+        block = table.take(pa.array(rows)) if len(rows) != table.num_rows else table
+        block = block.append_column("copy_index", pa.array(np.full(len(rows), copy_index, dtype=np.int16)))
+        writer.write(block)
+
+
+class _ConfigWriter:
+    """Rolling Parquet writer of one config: new file every ``shard_bytes``, row groups of ``row_group_bytes``."""
+
+    def __init__(self, folder, prefix, schema, metadata, shard_bytes, row_group_bytes, compression):
+        self.folder = Path(folder)
+        self.prefix = prefix
+        self.schema = schema.with_metadata({PARQUET_METADATA_KEY: metadata.encode()})
+        self.shard_bytes = shard_bytes
+        self.row_group_bytes = row_group_bytes
+        self.compression = compression
+        self.buffer: list[pa.Table] = []
+        self.buffered = 0
+        self.file_bytes = 0
+        self.index = 0
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        self.buffer.append(table)
+        self.buffered += table.nbytes
+        if self.buffered >= self.row_group_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.buffer:
+            return
+        table = pa.concat_tables(self.buffer).cast(self.schema)
+        self.buffer, self.buffered = [], 0
+        if self.writer is None:
+            path = self.folder / f"{self.prefix}-{self.index:05d}.parquet"
+            self.writer = _parquet_writer(path, self.schema, self.compression)
+        rows_per_group = max(1, int(table.num_rows * self.row_group_bytes / max(table.nbytes, 1)))
+        self.writer.write_table(table, row_group_size=rows_per_group)
+        self.file_bytes += table.nbytes
+        if self.file_bytes >= self.shard_bytes:
+            self.writer.close()
+            self.writer, self.file_bytes = None, 0
+            self.index += 1
+
+    def close(self) -> None:
+        self._flush()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def _parquet_writer(path: Path, schema: pa.Schema, compression: str) -> pq.ParquetWriter:
+    # Content-defined chunking keeps page boundaries stable when rows are inserted or removed, so the Hub's
+    # Xet storage deduplicates a rebuilt release against the previous one instead of uploading it again.
+    return pq.ParquetWriter(
+        path, schema, compression=compression, use_content_defined_chunking=True, write_page_index=True
+    )
+
+
+def _finalize_files(folder: Path) -> list[str]:
+    """Rename the task files of a config to ``train-0000i-of-0000n.parquet``; none for a config without rows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = sorted(p for p in folder.glob("t*.parquet"))
+    if not parts and not any(folder.glob("train-*.parquet")):
+        # datasets cannot load a split without rows ("corresponds to no data"): such a config is not published
+        shutil.rmtree(folder)
+        return []
+    names = []
+    for i, part in enumerate(parts):
+        name = f"train-{i:05d}-of-{len(parts):05d}.parquet"
+        part.rename(folder / name)
+        names.append(name)
+    return names or sorted(p.name for p in folder.glob("train-*.parquet"))
+
+
+def _swap_in(work_dir: Path, output_dir: Path) -> None:
+    """Replace the release's ``data/`` by the new one with renames, so it is never half old, half new."""
+    new_data = work_dir / "data"
+    old = output_dir / "data"
+    graveyard = output_dir / ".build" / "previous"
+    shutil.rmtree(graveyard, ignore_errors=True)
+    if old.exists():
+        old.rename(graveyard)
+    new_data.rename(old)
+    shutil.rmtree(graveyard, ignore_errors=True)
+    for stale in ("images", "README.md", "build_summary.json"):
+        path = output_dir / stale
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _check_input_schema(shards: list[Path], specs: list[VariantSpec]) -> pa.Schema:
+    schema = pq.read_schema(shards[0])
+    needed = set(REQUIRED_COLUMNS) | {c for spec in specs for c in spec.columns}
+    for shard in shards:
+        names = set(pq.read_schema(shard).names)
+        missing = sorted(needed - names)
+        if missing:
+            raise BiomedError(
+                f"{shard} lacks column(s) {', '.join(missing)}: the build needs scored shards "
+                "(biomed data classify score output)"
+            )
+    return schema.remove_metadata()
+
+
+def _output_schema(schema: pa.Schema, withheld_columns: Iterable[str]) -> pa.Schema:
+    fields = []
+    for f in schema:
+        fields.append(f.with_nullable(True) if f.name in withheld_columns else f)
+    return pa.schema(fields).append(pa.field("copy_index", pa.int16()))
+
+
+def _read_shard(path: str, schema: pa.Schema) -> pa.Table:
+    table = pq.read_table(path).select(schema.names)
+    try:
+        return table.cast(schema.remove_metadata())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        raise BiomedError(f"{path}: its columns do not match the first shard's ({err})") from None
+
+
+def _withheld_mask(table: pa.Table, groups: list[str]) -> np.ndarray:
+    if not groups:
+        return np.zeros(table.num_rows, dtype=bool)
+    mask = pc.is_in(table["license_group"], value_set=pa.array(groups, pa.string()))
+    # a row without a licence group is treated as restricted: withholding too much is the safe mistake
+    mask = pc.or_kleene(mask, pc.is_null(table["license_group"]))
+    return pc.fill_null(mask, True).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _withhold(table: pa.Table, withheld: np.ndarray, columns: list[str]) -> pa.Table:
+    if not withheld.any():
+        return table
+    mask = pa.array(withheld)
+    for name in columns:
+        if name not in table.column_names:
+            continue
+        index = table.column_names.index(name)
+        column = table[name]
+        table = table.set_column(index, name, pc.if_else(mask, pa.scalar(None, column.type), column))
+    return table
+
+
+def _input_stats(table: pa.Table) -> dict[str, Any]:
+    stats: dict[str, Any] = {
+        "rows": table.num_rows,
+        "articles": pc.count_distinct(table["article_id"]).as_py(),
+        "tokens": int(pc.sum(table["n_tokens"]).as_py() or 0),
+        "counts": {c: _value_counts(table[c]) for c in COUNTED_COLUMNS if c in table.column_names},
+    }
+    if "educational_score" in table.column_names:
+        scores = pc.fill_null(table["educational_score"], np.nan).to_numpy(zero_copy_only=False).astype(float)
+        stats["edu_hist"] = np.histogram(scores[~np.isnan(scores)], bins=EDU_BINS)[0].tolist()
+    if {"type", "educational_score_int"} <= set(table.column_names):
+        pairs = pc.binary_join_element_wise(
+            pc.fill_null(table["type"], "null"),
+            pc.fill_null(pc.cast(table["educational_score_int"], pa.string()), "null"),
+            "|",
+        )
+        stats["type_by_edu"] = _value_counts(pairs)
+    return stats
+
+
+def _count_output(stats: dict[str, Any], table: pa.Table, copies: np.ndarray, withheld: np.ndarray) -> None:
+    written = copies > 0
+    stats["rows"] += int(copies.sum())
+    stats["paragraphs"] += int(written.sum())
+    stats["withheld_rows"] += int(copies[withheld].sum())
+    stats["tokens"] += int(np.dot(table["n_tokens"].to_numpy().astype(np.int64), copies))
+    codes = pc.dictionary_encode(table["article_id"]).combine_chunks()
+    articles = np.bincount(
+        codes.indices.to_numpy(zero_copy_only=False), weights=written, minlength=len(codes.dictionary)
+    )
+    stats["articles"] += int((articles > 0).sum())
+    for column in COUNTED_COLUMNS:
+        if column in table.column_names:
+            _add_into(stats["counts"].setdefault(column, {}), _value_counts(table[column], copies))
+
+
+def _empty_config_stats() -> dict[str, Any]:
+    return {
+        "rows": 0,
+        "paragraphs": 0,
+        "articles": 0,
+        "tokens": 0,
+        "withheld_rows": 0,
+        "dropped": {},
+        "upsampled": {},
+        "counts": {},
+    }
+
+
+def _value_counts(column: pa.ChunkedArray, weights: np.ndarray | None = None) -> dict[str, int]:
+    """Counts per value (``null`` for missing), optionally weighted by the number of copies of each row."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    indices = encoded.indices
+    null_count = (
+        int(np.sum(weights[indices.is_null().to_numpy(zero_copy_only=False)]))
+        if weights is not None
+        else indices.null_count
+    )
+    codes = pc.fill_null(indices, -1).to_numpy(zero_copy_only=False)
+    valid = codes >= 0
+    counts = np.bincount(
+        codes[valid], weights=None if weights is None else weights[valid], minlength=len(encoded.dictionary)
+    )
+    result = {
+        str(value): int(count) for value, count in zip(encoded.dictionary.to_pylist(), counts, strict=True) if count
+    }
+    if null_count:
+        result["null"] = result.get("null", 0) + null_count
+    return result
+
+
+def _distinct_values(shards: list[Path], column: str) -> list[str]:
+    values: set[str] = set()
+    for shard in shards:
+        if column in pq.read_schema(shard).names:
+            values.update(str(v) for v in pc.unique(pq.read_table(shard, columns=[column])[column]).to_pylist() if v)
+    return sorted(values)
+
+
+def _add_into(target: dict[str, int], source: dict[str, int]) -> None:
+    for key, value in source.items():
+        target[key] = target.get(key, 0) + value
+
+
+def _merge(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sum nested count dictionaries (numbers add, lists add element-wise, dicts merge)."""
+    result: dict[str, Any] = {}
+    for item in items:
+        for key, value in item.items():
+            if key not in result:
+                result[key] = json.loads(json.dumps(value))
+            elif isinstance(value, dict):
+                result[key] = _merge([result[key], value])
+            elif isinstance(value, list):
+                result[key] = [a + b for a, b in zip(result[key], value, strict=True)]
+            else:
+                result[key] += value
+    return result
+
+
+def _fingerprint(config: dict[str, Any], shards: list[Path]) -> str:
+    # Resuming is only safe when neither the recipe nor the input changed since the crashed run.
+    config = {k: v for k, v in config.items() if k not in ("workers", "card")}
+    inputs = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in shards]
+    blob = json.dumps([BUILDER_VERSION, config, inputs], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def demo_build(scored_dir: str | Path, out_dir: str | Path, recipe: str | Path | None = None) -> str:
+    """Build every variant and subset of the release recipe from the scored sample; return what to print.
+
+    Args:
+        scored_dir: scored shards (the classify stage's output on the embedded sample).
+        out_dir: the dataset folder to write.
+        recipe: the build recipe; default ``recipes/build/biomed-enriched.yaml`` of this repository checkout.
+    """
+    from biomed.config import resolve_config
+
+    recipe = Path(recipe) if recipe else default_recipe()
+    cfg = resolve_config(BuildConfig, recipe, options={"input_dir": str(scored_dir), "output_dir": str(out_dir)})
+    summary = run_build(cfg)
+    return f"{summary.render()}\n\nLoad a config:\n{summary.load_instructions()}"
+
+
+def default_recipe() -> Path:
+    """The release recipe of this repository checkout, ``recipes/build/biomed-enriched.yaml``."""
+    recipe = Path(__file__).resolve().parents[3] / "recipes" / "build" / "biomed-enriched.yaml"
+    if not recipe.is_file():
+        raise BiomedError(
+            f"build recipe {recipe} not found (the recipes ship with the repository, not the wheel): "
+            "pass one with --config"
+        )
+    return recipe

@@ -1,0 +1,137 @@
+"""Scored shards for the build, push and rehydrate tests: the columns of `biomed data classify score`.
+
+Two sources: `scored_table(articles)` builds rows by hand from a compact description (every label chosen by the
+test), and `score_extracted(extracted, scored)` adds deterministic scores to the real extraction of the embedded
+sample and `../shared/pmc` (so that rehydration can find the texts again in real JATS files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+TYPES = ("review", "study", "clinical_case", "other")
+DOMAINS = ("clinical", "biomedical", "other")
+SHARED_PMC = Path(__file__).resolve().parents[2] / ".." / "shared" / "pmc"
+
+SCORE_FIELDS = [
+    ("type", pa.string()),
+    ("type_probs", pa.list_(pa.float32())),
+    ("domain", pa.string()),
+    ("domain_probs", pa.list_(pa.float32())),
+    ("educational_score", pa.float32()),
+    ("educational_score_int", pa.int8()),
+    ("classifier_version", pa.string()),
+]
+EXTRACT_FIELDS = [
+    ("article_id", pa.string()),
+    ("pmcid", pa.string()),
+    ("pmid", pa.string()),
+    ("doi", pa.string()),
+    ("file", pa.string()),
+    ("path", pa.string()),
+    ("paragraph_index", pa.int32()),
+    ("section", pa.string()),
+    ("text", pa.string()),
+    ("article_type", pa.string()),
+    ("journal", pa.string()),
+    ("year", pa.int32()),
+    ("language", pa.string()),
+    ("license", pa.string()),
+    ("license_group", pa.string()),
+    ("n_chars", pa.int32()),
+    ("n_tokens", pa.int32()),
+]
+SCHEMA = pa.schema(EXTRACT_FIELDS + SCORE_FIELDS)
+
+
+def paragraph(type_: str = "study", domain: str = "biomedical", edu: float = 3.0, language: str = "en") -> dict:
+    """One paragraph's labels, for `scored_table`."""
+    return {"type": type_, "domain": domain, "edu": edu, "language": language}
+
+
+def scored_table(articles: dict[str, tuple[str, list[dict]]]) -> pa.Table:
+    """Rows for ``{article_id: (license_group, [paragraph(...), ...])}``; texts are unique and name their key."""
+    rows = []
+    for article_id, (group, paragraphs) in articles.items():
+        for i, p in enumerate(paragraphs):
+            text = f"TEXT {article_id} p{i} {p['type']} {p['domain']} " + "lorem " * (5 + i)
+            one_hot_t = [float(t == p["type"]) for t in TYPES]
+            one_hot_d = [float(d == p["domain"]) for d in DOMAINS]
+            rows.append(
+                {
+                    "article_id": article_id,
+                    "pmcid": f"PMC{article_id}",
+                    "pmid": article_id,
+                    "doi": None,
+                    "file": f"{article_id}.nxml",
+                    "path": f"sec[0]/p[{i}]",
+                    "paragraph_index": i,
+                    "section": "Results",
+                    "text": text,
+                    "article_type": "research-article",
+                    "journal": "J Test",
+                    "year": 2021,
+                    "language": p["language"],
+                    "license": {"commercial": "CC BY", "non_commercial": "CC BY-NC"}.get(group, "other"),
+                    "license_group": group,
+                    "n_chars": len(text),
+                    "n_tokens": len(text.split()),
+                    "type": p["type"],
+                    "type_probs": one_hot_t,
+                    "domain": p["domain"],
+                    "domain_probs": one_hot_d,
+                    "educational_score": p["edu"],
+                    "educational_score_int": None if p["edu"] is None else int(np.clip(round(p["edu"]), 1, 5)),
+                    "classifier_version": "clf-test-v1",
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def write_shards(folder: Path, tables: list[pa.Table]) -> Path:
+    """Write ``tables`` as ``folder/data/0000i.parquet``; return ``folder``."""
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    for i, table in enumerate(tables):
+        pq.write_table(table, folder / "data" / f"{i:05d}.parquet")
+    return folder
+
+
+def score_extracted(extracted: Path, scored: Path) -> Path:
+    """Add deterministic score columns (a hash of each key) to the extraction shards of ``extracted``."""
+    (scored / "data").mkdir(parents=True, exist_ok=True)
+    for shard in sorted((extracted / "data").glob("*.parquet")):
+        table = pq.read_table(shard)
+        ids, paths = table["article_id"].to_pylist(), table["path"].to_pylist()
+        draws = [hashlib.sha256(f"{a}|{p}".encode()).digest() for a, p in zip(ids, paths, strict=True)]
+        types = [TYPES[d[0] % 4] for d in draws]
+        domains = [DOMAINS[d[1] % 3] for d in draws]
+        edu = [1.0 + 4.0 * d[2] / 255 for d in draws]
+        columns = {
+            "type": pa.array(types),
+            "type_probs": pa.array([[float(t == x) for x in TYPES] for t in types], pa.list_(pa.float32())),
+            "domain": pa.array(domains),
+            "domain_probs": pa.array([[float(d == x) for x in DOMAINS] for d in domains], pa.list_(pa.float32())),
+            "educational_score": pa.array(edu, pa.float32()),
+            "educational_score_int": pa.array([int(np.clip(round(e), 1, 5)) for e in edu], pa.int8()),
+            "classifier_version": pa.array(["clf-test-v1"] * table.num_rows),
+        }
+        for name, column in columns.items():
+            table = table.append_column(name, column)
+        pq.write_table(table, scored / "data" / shard.name)
+    return scored
+
+
+def extract_sample(out: Path) -> Path:
+    """The real extraction (kit rules) of the embedded sample and the shared PMC articles, into ``out``."""
+    from biomed.dataset_builder.extract import ExtractConfig, embedded_sample_dir, run_extract
+
+    run_extract(
+        ExtractConfig(inputs=[str(embedded_sample_dir() / "articles"), str(SHARED_PMC / "pmc")], output_dir=str(out))
+    )
+    return out
