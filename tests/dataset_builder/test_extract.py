@@ -235,3 +235,35 @@ def test_cluster_executors_are_wired_from_the_config(tmp_path):
     ray = build_executor(ExecutorConfig(kind="ray", tasks=8, workers=2, cpus_per_task=2), [], tmp_path / "logs")
     assert type(ray).__name__ == "RayPipelineExecutor"
     assert (ray.tasks, ray.workers, ray.cpus_per_task) == (8, 2, 2)
+
+
+def test_real_kill_then_rerun_loses_and_duplicates_nothing(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus = tmp_path / "corpus"
+    for copy in range(12):
+        target = corpus / f"batch{copy:02d}"
+        target.mkdir(parents=True)
+        for path in SAMPLE.glob("*.nxml"):
+            data = path.read_bytes()  # distinct PMCIDs and PMIDs per copy
+            data = data.replace(b"99000", f"9{copy:02d}00".encode()).replace(b"39000", f"3{copy:02d}00".encode())
+            (target / path.name).write_bytes(data)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "biomed.cli", "data", "extract", str(corpus), "--out", str(out), "--tasks", "24"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    completions = out / "logs" / "completions"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (completions.exists() and any(completions.iterdir())):
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_at_kill = len(list(completions.iterdir()))
+    assert 0 < done_at_kill < 24, "the kill must land mid-run"
+
+    assert subprocess.run(command, capture_output=True).returncode == 0
+    rows = _rows(out)
+    keys = [(r["article_id"], r["path"]) for r in rows]
+    assert len(keys) == len(set(keys)) == 12 * 130
