@@ -97,3 +97,42 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
     return build_tokenizer()
+
+
+def _fake_run(task, seed, score, name="m", gold=None, pred=None):
+    gold = gold or [["a"], ["b"], ["a"], ["b"]]
+    return {
+        "task": task,
+        "title": task.split("/")[1],
+        "suite": task.split("/")[0],
+        "kind": "single_label",
+        "seed": seed,
+        "name": name,
+        "metric": "f1_macro",
+        "test": {"f1_macro": score},
+        "labels": ["a", "b"],
+        "truncation": {"test": {"examples": 4, "examples_truncated": 1, "subtokens_lost": 7}},
+        "max_length": 64,
+        "test_gold": gold,
+        "test_predictions": pred or gold,
+    }
+
+
+def _write_runs(folder, runs):
+    for run in runs:
+        path = folder / "runs" / run["task"] / f"seed-{run['seed']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(run), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def fake_run():
+    """A per-run record as `biomed eval run` writes it (single-label task, known score)."""
+    return _fake_run
+
+
+@pytest.fixture
+def write_runs():
+    """Lay per-run records out as an output folder of `biomed eval run`."""
+    return _write_runs

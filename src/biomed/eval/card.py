@@ -38,7 +38,6 @@ def eval_results(tasks: dict[str, dict[str, Any]]) -> list[EvalResult]:
                 metric_type="f1" if row["metric"].startswith("f1") else row["metric"],
                 metric_name=f"{row['metric_label']} (mean of {row['n']} seeds, ± {100 * row['std']:.2f})",
                 metric_value=round(100 * row["mean"], 2),
-                source_name="biomed eval",
             )
         )
     return results

@@ -1,0 +1,96 @@
+"""The span head: CRF likelihood and Viterbi, biaffine span decoding, on hand-made numbers."""
+
+import itertools
+
+import torch
+from transformers import BertConfig, BertModel
+
+from biomed.eval.heads import (
+    LinearChainCrf,
+    SpanNerModel,
+    bio_constraints,
+    decode_spans,
+    spans_to_tag_ids,
+    tag_ids_to_spans,
+)
+
+
+def test_crf_likelihood_equals_brute_force_and_viterbi_finds_the_best_path():
+    torch.manual_seed(0)
+    crf = LinearChainCrf(3)
+    with torch.no_grad():
+        crf.transitions.copy_(torch.randn(3, 3))
+        crf.start.copy_(torch.randn(3))
+        crf.end.copy_(torch.randn(3))
+    emissions = torch.randn(1, 4, 3)
+    mask = torch.tensor([[1, 1, 1, 0]])
+
+    def path_score(path):
+        s = crf.start[path[0]] + emissions[0, 0, path[0]] + crf.end[path[-1]]
+        for t in range(1, len(path)):
+            s = s + crf.transitions[path[t - 1], path[t]] + emissions[0, t, path[t]]
+        return s
+
+    paths = list(itertools.product(range(3), repeat=3))
+    scores = torch.stack([path_score(p) for p in paths])
+    gold = (0, 2, 1)
+    expected = torch.logsumexp(scores, 0) - path_score(gold)
+    nll = crf.neg_log_likelihood(emissions, torch.tensor([[0, 2, 1, 0]]), mask)
+    assert torch.isclose(nll, expected, atol=1e-5)
+    assert crf.viterbi(emissions, mask) == [list(paths[int(scores.argmax())])]
+
+
+def test_bio_constraints_forbid_inside_without_begin():
+    allowed, start_allowed = bio_constraints(1)  # tags O, B-X, I-X
+    crf = LinearChainCrf(3, allowed, start_allowed)
+    # emissions favour "O I-X I-X", which BIO forbids: the best legal path is O B-X I-X
+    emissions = torch.tensor([[[5.0, 0.0, 0.0], [0.0, 1.0, 3.0], [0.0, 0.0, 3.0]]])
+    assert crf.viterbi(emissions, torch.ones(1, 3)) == [[0, 1, 2]]
+
+
+def test_biaffine_decoding_takes_best_non_overlapping_spans():
+    n, classes = 5, 3  # no-entity + 2 types
+    scores = torch.zeros(n, n, classes)
+    scores[..., 0] = 5.0  # everything is "no entity"…
+    scores[0, 1, 1] = 9.0  # …except span 0-1 type 1 (confident)
+    scores[1, 2, 2] = 7.0  # overlaps 0-1 and is less confident: dropped
+    scores[3, 3, 2] = 8.0  # a single-word type-2 entity
+    scores[3, 4, 1] = 8.5  # wider than max_width=1 if we cap it, else overlaps 3-3 and wins
+    assert decode_spans(scores, n, max_width=2) == [(0, 1, 1), (3, 4, 1)]
+    assert decode_spans(scores, n, max_width=1) == [(3, 3, 2)]
+    assert decode_spans(scores, 3, max_width=2) == [(0, 1, 1)]  # words past n_words are never proposed
+
+
+def test_span_and_tag_conversions_round_trip():
+    spans = [(0, 1, 1), (3, 3, 2)]
+    tags = spans_to_tag_ids(spans, 5, 2)
+    assert tags == [1, 2, 0, 3, 0]
+    assert tag_ids_to_spans(tags) == spans
+    assert tag_ids_to_spans([2, 2, 0, 1]) == [(3, 3, 1)]  # strict reading: I- without B- is no entity
+
+
+def test_span_model_trains_and_decodes_word_level_tags():
+    torch.manual_seed(0)
+    encoder = BertModel(
+        BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    )
+    model = SpanNerModel(encoder, num_types=2, lstm_size=16)
+    inputs = {
+        "input_ids": torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 15, 3, 0, 0]]),
+        "attention_mask": torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]]),
+        "word_index": torch.tensor([[1, 3, 4], [1, 2, -1]]),
+        "labels": torch.tensor([[1, 0, 3], [3, 4, -100]]),
+    }
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model.train()
+    first = None
+    for _ in range(30):
+        loss = model(**inputs)["loss"]
+        first = first if first is not None else loss.item()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < first / 2
+    model.eval()
+    out = model(**inputs)["logits"]
+    assert out.tolist() == [[1, 0, 3], [3, 4, -100]]

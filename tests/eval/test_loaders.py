@@ -1,0 +1,104 @@
+"""Loaders: CoNLL BIO, BRAT standoff, local tables, BigBio KB rows; conversion losses are counted."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from biomed.errors import BiomedError
+from biomed.eval.loaders import _kb_row, load_task_data, parse_brat_ann, read_conll, text_to_bio, to_bio
+from biomed.eval.tasks import TASKS
+
+
+def test_io_tags_become_bio_and_bio_stays():
+    assert to_bio(["DISO", "DISO", "O", "CHEM", "DISO"]) == ["B-DISO", "I-DISO", "O", "B-CHEM", "B-DISO"]
+    assert to_bio(["B-X", "I-X", "B-X", "O", "I-Y"]) == ["B-X", "I-X", "B-X", "O", "B-Y"]
+
+
+def test_conll_reader(tmp_path):
+    path = tmp_path / "train.txt"
+    path.write_text("-DOCSTART- O\n\nLe O\ndiabète B-DISO\nsucré I-DISO\n\nFoie ANAT\n", encoding="utf-8")
+    assert read_conll(path) == [
+        {"tokens": ["Le", "diabète", "sucré"], "tags": ["O", "B-DISO", "I-DISO"]},
+        {"tokens": ["Foie"], "tags": ["B-ANAT"]},
+    ]
+    path.write_text("lonely\n", encoding="utf-8")
+    with pytest.raises(BiomedError, match="line 1"):
+        read_conll(path)
+
+
+def test_brat_discontinuous_overlap_and_sentences():
+    text = "Une cirrhose du foie est notée.\nPas de fièvre."
+    stats = Counter()
+    ann = (
+        "T1\tDISO 4 20\tcirrhose du foie\nT2\tANAT 16 20\tfoie\nT3\tDISO 39 45;45 45\tfièvre\nR1\tX Arg1:T1 Arg2:T2\n"
+    )
+    spans = parse_brat_ann(ann, "doc.ann", stats)
+    records = text_to_bio(text, spans, stats)
+    assert records == [
+        {
+            "tokens": ["Une", "cirrhose", "du", "foie", "est", "notée", "."],
+            "tags": ["O", "B-DISO", "I-DISO", "I-DISO", "O", "O", "O"],
+        },
+        {"tokens": ["Pas", "de", "fièvre", "."], "tags": ["O", "O", "B-DISO", "O"]},
+    ]
+    assert stats == {"overlapping_entities_dropped": 1, "discontinuous_entities_joined": 1}
+
+
+def test_bundled_fixtures_load_with_their_losses_counted():
+    brat = load_task_data(TASKS["fixtures/ner-brat"])
+    assert brat.labels == ["ANAT", "CHEM", "DISO"]
+    assert brat.stats["overlapping_entities_dropped"] == 2 and brat.stats["discontinuous_entities_joined"] == 1
+    bio = load_task_data(TASKS["fixtures/ner-bio"])
+    assert [len(bio.splits[s]) for s in ("train", "dev", "test")] == [48, 12, 12]
+    multi = load_task_data(TASKS["fixtures/cls-multi"])
+    assert multi.labels == ["douleur", "fièvre", "oedème", "toux"]
+    assert any(r["labels"] == [] for r in multi.splits["train"])  # no label at all is a valid multi-label example
+    single = load_task_data(TASKS["fixtures/cls-single"], limit=5)
+    assert all(len(r["labels"]) == 1 for r in single.splits["train"]) and len(single.splits["train"]) == 5
+
+
+def test_local_copy_wins_and_missing_dev_is_carved(tmp_path):
+    folder = tmp_path / "cas1"
+    folder.mkdir()
+    for split, n in (("train", 20), ("test", 3)):
+        (folder / f"{split}.txt").write_text("\n\n".join(f"mot{i} O\nfoie B-ANAT" for i in range(n)), encoding="utf-8")
+    task = TASKS["cbio/cas1"]
+    task = type(task)(**{**task.__dict__, "source": type(task.source)(format="conll", local_format="conll")})
+    data = load_task_data(task, data_dir=tmp_path)
+    assert (len(data.splits["train"]), len(data.splits["dev"])) == (18, 2)
+    assert data.stats["dev_carved_from_train"] == 2 and data.labels == ["ANAT"]
+    with pytest.raises(BiomedError, match="does not exist"):
+        load_task_data(task, data_paths={task.name: str(tmp_path / "nope")})
+
+
+def test_local_table_formats_and_label_check(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]
+    (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    (tmp_path / "dev.tsv").write_text("text\tlabel\nc\tx\n", encoding="utf-8")
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "test.parquet")
+    data = load_task_data(TASKS["fixtures/cls-single"], data_paths={"fixtures/cls-single": str(tmp_path)})
+    assert data.splits["dev"] == [{"text": "c", "labels": ["x"]}] and data.labels == ["x", "y"]
+    with pytest.raises(BiomedError, match=r"labels \['x', 'y'\] in the data are not in the task's label set"):
+        load_task_data(TASKS["en/chemprot"], data_paths={"en/chemprot": str(tmp_path)})
+
+
+def test_bigbio_kb_rows_become_bio():
+    row = {
+        "passages": [
+            {"text": ["Aspirin and cancer."], "offsets": [[0, 19]]},
+            {"text": ["Tamoxifen works."], "offsets": [[20, 36]]},
+        ],
+        "entities": [
+            {"type": "Chemical", "offsets": [[0, 7]]},
+            {"type": "Disease", "offsets": [[12, 18]]},
+            {"type": "Chemical", "offsets": [[20, 29]]},
+        ],
+    }
+    assert _kb_row(row, Counter()) == [
+        {"tokens": ["Aspirin", "and", "cancer", "."], "tags": ["B-Chemical", "O", "B-Disease", "O"]},
+        {"tokens": ["Tamoxifen", "works", "."], "tags": ["B-Chemical", "O", "O"]},
+    ]

@@ -1,0 +1,75 @@
+"""The task table carries each paper's protocol; every suite resolves; data behind agreements says where to go."""
+
+import pytest
+
+from biomed.errors import BiomedError
+from biomed.eval.loaders import load_task_data
+from biomed.eval.metrics import METRIC_LABELS
+from biomed.eval.tasks import SUITES, TASKS
+
+
+def test_suites_list_the_papers_tasks():
+    assert [TASKS[t].title for t in SUITES["fr"]] == [
+        "FrACCO-30",
+        "FrACCO-100",
+        "CANTEMIST (fr)",
+        "DisTEMIST (fr)",
+        "MedDialog-FR",
+        "DiaMED",
+        "QUAERO EMEA",
+        "QUAERO MEDLINE",
+    ]
+    assert [TASKS[t].title for t in SUITES["cbio"]] == ["CAS1", "CAS2", "E3C", "EMEA", "MEDLINE"]
+    assert len(SUITES["en"]) == 11
+    assert all(name in TASKS for names in SUITES.values() for name in names)
+
+
+def test_every_task_is_consistent():
+    for name, task in TASKS.items():
+        assert task.name == name and "/" in name
+        assert task.metric in METRIC_LABELS
+        assert task.metric.endswith(("_strict", "_default")) == (task.kind == "ner"), name
+        source = task.source
+        assert source.hub_id or source.package_path or source.note, f"{name}: no way to get the data documented"
+
+
+def test_french_detour_protocol():
+    cls, ner = TASKS["fr/fracco-30"], TASKS["fr/quaero-emea"]
+    assert (cls.protocol.learning_rate, cls.protocol.batch_size, cls.protocol.epochs) == (2e-5, 4, 15)
+    assert (cls.protocol.warmup, cls.protocol.weight_decay, cls.protocol.seeds) == (0.1, 0.01, 9)
+    assert cls.max_length == 4096 and cls.protocol.multi_label_loss == "weighted_bce" and cls.metric == "f1_macro"
+    assert TASKS["fr/diamed"].max_length == 2048 and TASKS["fr/diamed"].kind == "single_label"
+    p = ner.protocol
+    assert (p.head, p.max_steps, p.learning_rate, p.head_learning_rate, p.batch_size) == ("span", 4000, 5e-5, 1e-3, 16)
+    assert ner.max_length == 1024 and ner.metric == "f1_micro_strict"
+
+
+def test_camembert_bio_and_english_protocols():
+    p = TASKS["cbio/cas1"].protocol
+    assert (p.head, p.learning_rate, p.warmup, p.batch_size, p.max_steps, p.seeds) == (
+        "linear",
+        5e-5,
+        0.224,
+        16,
+        2000,
+        10,
+    )
+    assert TASKS["cbio/emea"].metric == "f1_micro_strict"
+    for name in SUITES["en"]:
+        p = TASKS[name].protocol
+        assert (p.learning_rate, p.weight_decay, p.batch_size, p.seeds, p.early_stopping_patience) == (
+            5e-5,
+            0.01,
+            16,
+            5,
+            3,
+        )
+        assert p.epochs == (20 if TASKS[name].kind == "ner" else 10)
+        assert TASKS[name].max_length == (8192 if name in ("en/phenotype", "en/deid") else 512)
+
+
+def test_data_behind_an_agreement_says_where_to_get_it():
+    with pytest.raises(BiomedError, match="data-use agreement.*--data-dir"):
+        load_task_data(TASKS["cbio/cas1"])
+    with pytest.raises(BiomedError, match="PhysioNet"):
+        load_task_data(TASKS["en/phenotype"])
