@@ -242,3 +242,14 @@ def test_cli_help_and_bad_option():
         assert option in result.stdout
     bad = runner.invoke(app, ["data", "annotate", "x", "--api", "grpc", "--dry-run"])
     assert bad.exit_code != 0 and "client.api must be one of chat, generate" in str(bad.exception)
+
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "annotate"
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES.glob("*.yaml")), ids=lambda path: path.stem)
+def test_recipes_resolve_and_dry_run(recipe, extracted, tmp_path):
+    cfg = resolve_config(AnnotateConfig, recipe, [f"input_dir={extracted}", f"output_dir={tmp_path / 'out'}"])
+    assert cfg.client.endpoint or cfg.gold  # each recipe says where its answers come from or what it checks
+    plan = plan_annotate(cfg)
+    assert plan.n_sampled == 24 and plan.tokens_in > 0

@@ -168,6 +168,8 @@ class AnnotateSummary:
         failures: per reason, ``count`` and ``rate`` (over ``n_paragraphs``).
         labels: per field, counts of each label among successful rows.
         tokens: ``in``/``out`` over all rows (as reported by the server), ``run_in``/``run_out`` for this run.
+        seconds: wall time of the run; ``request_seconds`` of its request phase (``n_requested / request_seconds``
+            is the throughput).
     """
 
     output_dir: str
@@ -184,6 +186,7 @@ class AnnotateSummary:
     labels: dict[str, dict[str, int]] = field(default_factory=dict)
     tokens: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    request_seconds: float = 0.0
     agreement: dict[str, Any] | None = None
     agreement_text: str = ""
 
@@ -198,8 +201,8 @@ class AnnotateSummary:
         if self.source == "llm":
             lines.append(
                 f"  {self.n_cached:,} answers from cache, {self.n_requested:,} paragraphs requested "
-                f"({self.requests:,} HTTP requests) in {self.seconds:.1f}s; tokens in {self.tokens.get('in', 0):,}, "
-                f"out {self.tokens.get('out', 0):,}"
+                f"({self.requests:,} HTTP requests) in {self.request_seconds:.1f}s; tokens in "
+                f"{self.tokens.get('in', 0):,}, out {self.tokens.get('out', 0):,}"
             )
         lines.append(
             f"  ok {self.n_ok:,}, failed {self.n_failed:,}"
@@ -320,6 +323,7 @@ def run_annotate(cfg: AnnotateConfig, progress: bool = True) -> AnnotateSummary:
         n_cached = len(set(keys)) - len(todo)
         run = _RunCounters()
         uncached: dict[str, dict[str, Any]] = {}
+        requests_started = time.perf_counter()
         try:
             asyncio.run(
                 _annotate_all(
@@ -331,11 +335,13 @@ def run_annotate(cfg: AnnotateConfig, progress: bool = True) -> AnnotateSummary:
                 f"interrupted after {run.done:,} of {len(todo):,} requests; the answers are cached in {cache.path}: "
                 "rerun the same command to resume"
             ) from None
+        request_seconds = time.perf_counter() - requests_started
         entries = [cache.get(key) or uncached[key] for key in keys]
     table = _annotation_table(ids, paths, texts, entries, cfg.client.model, prompt.version)
     _write_parquet(table, out / "annotations.parquet", _metadata("llm", cfg.client.model, prompt, cfg.sample.seed))
     summary = _summarise(out, "llm", cfg.client.model, prompt.version, entries, time.perf_counter() - started)
     summary.n_cached, summary.n_requested, summary.requests = n_cached, len(todo), run.requests
+    summary.request_seconds = request_seconds
     summary.tokens.update(run_in=run.tokens_in, run_out=run.tokens_out)
     if gold is not None:
         report = compare_with_gold(
