@@ -135,3 +135,37 @@ def extract_sample(out: Path) -> Path:
         ExtractConfig(inputs=[str(embedded_sample_dir() / "articles"), str(SHARED_PMC / "pmc")], output_dir=str(out))
     )
     return out
+
+
+def mixed_articles(n: int = 12) -> dict[str, tuple[str, list[dict]]]:
+    """``n`` articles of every licence group, with clinical cases, French articles and every score."""
+    groups = ("commercial", "non_commercial", "other")
+    articles = {}
+    for a in range(n):
+        paragraphs = []
+        for i in range(3 + a % 4):
+            paragraphs.append(
+                paragraph(
+                    TYPES[(a + i) % 4],
+                    "clinical" if a % 4 == 1 else DOMAINS[(a * 2 + i) % 3],
+                    1.0 + (a + 2 * i) % 5,
+                    "fr" if a % 5 == 0 else "en",
+                )
+            )
+        articles[str(30_000_000 + a)] = (groups[a % 3], paragraphs)
+    return articles
+
+
+def build_release(folder: Path, plots: bool = False, **overrides) -> Path:
+    """The release recipe built from `mixed_articles` into ``folder/release``; returns the release folder."""
+    from biomed.config import resolve_config
+    from biomed.dataset_builder.build import BuildConfig, default_recipe, run_build
+
+    articles = mixed_articles()
+    ids = list(articles)
+    scored = write_shards(
+        folder / "scored",
+        [scored_table({k: articles[k] for k in ids[:7]}), scored_table({k: articles[k] for k in ids[7:]})],
+    )
+    options = {"input_dir": str(scored), "output_dir": str(folder / "release"), "card.plots": plots, **overrides}
+    return run_build(resolve_config(BuildConfig, default_recipe(), options=options)).output_dir

@@ -300,3 +300,25 @@ def test_release_recipe_declares_the_paper_configs():
     assert by_name["BE-All"].prefix and cfg.default_config == "BE-Base"
     assert all(spec.kind == "subset" for spec in cfg.variants[7:])
     assert cfg.withhold_text_groups == ["non_commercial", "other"]
+
+
+def test_cli_builds_the_release_recipe(tmp_path):
+    from typer.testing import CliRunner
+
+    from biomed.cli import app
+
+    scored = write_shards(tmp_path / "scored", [scored_table(ARTICLES_1), scored_table(ARTICLES_2)])
+    out = tmp_path / "release"
+    args = ["data", "build", str(scored), "--out", str(out), "--only", "BE-Base", "--only", "clinical_case"]
+    runner = CliRunner()
+
+    dry = runner.invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 0 and "- BE-Base\n- clinical_case" in dry.output and not out.exists()
+    result = runner.invoke(app, [*args, "--set", "card.plots=false"])
+
+    assert result.exit_code == 0, result.output
+    assert "BE-Base" in result.output and f'load_dataset("{out}", "clinical_case", split="train")' in result.output
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["BE-Base", "clinical_case"]
+    bad = runner.invoke(app, [*args, "--only", "BE-Nope"])
+    assert bad.exit_code != 0 and "BE-Nope" in str(bad.exception or bad.output)
+    assert "--only" in runner.invoke(app, ["data", "build", "--help"]).output

@@ -136,7 +136,7 @@ class PushResult:
         if self.plan.empty:
             return self.plan.describe() + (f"; tag {self.tag} points at {self.commit[:10]}" if self.tag else "")
         if not self.pushed:
-            return "Nothing pushed: " + self.plan.describe()
+            return f"Nothing pushed to {self.plan.repo_id}."
         lines = [
             f"Pushed {len(self.plan.upload)} file(s), deleted {len(self.plan.delete)}, "
             f"{len(self.plan.unchanged)} unchanged: {self.url} @ {self.plan.revision} ({self.commit[:10]})"
@@ -407,27 +407,43 @@ def _escape(path: str) -> str:
 @contextmanager
 def _hub_errors(repo_id: str):
     """Turn Hub and network failures into one-line ``BiomedError``s that never contain the token."""
-    from huggingface_hub.errors import HfHubHTTPError
-
     resume = "nothing was published on the target branch; rerun the same command to resume"
     try:
         yield
     except BiomedError:
         raise
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        if status == 401:
-            raise BiomedError(
-                "the Hub rejected the token (401): run `hf auth login` again or set HF_TOKEN to a valid token"
-            ) from None
-        if status == 403:
-            raise BiomedError(
-                f"the token may not write to {repo_id} (403): use a token with write access to that "
-                "namespace (a fine-grained token needs 'write' on the repo)"
-            ) from None
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BiomedError(f"the Hub answered {status}: {first_line}; {resume}") from None
     except Exception as exc:
-        if isinstance(exc, (OSError, ConnectionError)) or type(exc).__module__.startswith(("httpx", "httpcore")):
-            raise BiomedError(f"the connection to the Hub failed ({type(exc).__name__}: {exc}); {resume}") from None
+        http, network = _hub_cause(exc)
+        if http is not None:
+            status = http.response.status_code if http.response is not None else None
+            if status == 401:
+                raise BiomedError(
+                    "the Hub rejected the token (401): run `hf auth login` again or set HF_TOKEN to a valid token"
+                ) from None
+            if status == 403:
+                raise BiomedError(
+                    f"the token may not write to {repo_id} (403): use a token with write access to that "
+                    "namespace (a fine-grained token needs 'write' on the repo)"
+                ) from None
+            first_line = str(http).splitlines()[0] if str(http) else type(http).__name__
+            raise BiomedError(f"the Hub answered {status}: {first_line}; {resume}") from None
+        if network is not None:
+            raise BiomedError(
+                f"the connection to the Hub failed ({type(network).__name__}: {network}); {resume}"
+            ) from None
         raise
+
+
+def _hub_cause(exc: BaseException):
+    """The Hub HTTP error or the network error behind ``exc`` (huggingface_hub wraps some in RuntimeError)."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, HfHubHTTPError):
+            return exc, None
+        if isinstance(exc, (OSError, ConnectionError)) or type(exc).__module__.startswith(("httpx", "httpcore")):
+            return None, exc
+        exc = exc.__cause__ or exc.__context__
+    return None, None

@@ -484,7 +484,9 @@ def _fill_file(job: _FillJob) -> dict[str, Any]:
     metadata = table.schema.metadata or {}
     if "text" not in table.column_names:
         # the published release ships keys only: text becomes the third column, as the authors' tool does
-        table = table.add_field(min(2, table.num_columns), pa.field("text", pa.string()), pa.nulls(len(table)))
+        table = table.add_column(
+            min(2, table.num_columns), pa.field("text", pa.string()), pa.nulls(len(table), pa.string())
+        )
     report: dict[str, Any] = {
         "rows": table.num_rows,
         "filled": 0,
