@@ -225,6 +225,8 @@ class AnnotatePlan:
 
     n_sampled: int
     n_cached: int
+    endpoint: str
+    model: str
     prompt_version: str
     prompt_source: str
     system: str
@@ -239,6 +241,8 @@ class AnnotatePlan:
         to_send = self.n_sampled - self.n_cached
         lines = [
             f"# sample: {self.n_sampled:,} paragraphs; {self.n_cached:,} already cached; {to_send:,} to send",
+            f"# requests go to {self.endpoint or 'Hugging Face Inference Providers (no --endpoint)'}, "
+            f"model {self.model}",
             f"# prompt: {self.prompt_version} ({self.prompt_source})",
             "",
             f"[system] (the same for every paragraph, {len(self.system):,} characters)",
@@ -279,6 +283,8 @@ def plan_annotate(cfg: AnnotateConfig) -> AnnotatePlan:
     return AnnotatePlan(
         n_sampled=len(ids),
         n_cached=len(ids) - len(todo),
+        endpoint=cfg.client.endpoint,
+        model=cfg.client.model,
         prompt_version=prompt.version,
         prompt_source=prompt.source,
         system=prompt.system,

@@ -58,7 +58,10 @@ class LlmClientConfig:
             ``/generate`` route, with ``grammar`` and the prompt's ``generate_template``).
         token_env: name of an environment variable holding the API token (e.g. ``OPENAI_API_KEY``); empty uses
             ``HF_TOKEN`` or the ``hf auth login`` token. The token itself never appears in any config.
-        structured_output: send the answer's JSON schema so that the server constrains decoding to it.
+        structured_output: send the answer's JSON schema so that the server constrains decoding to it. For an
+            endpoint URL, huggingface_hub sends it in TGI's form (``{"type": "json_object", "value": schema}``):
+            TGI enforces the schema; other OpenAI-compatible servers may apply plain JSON mode only, or reject the
+            field (then set ``false``). Answers are checked on our side in every case.
         max_concurrency: requests in flight at once (match the server's batch capacity).
         timeout_s: seconds to wait for one response before retrying.
         max_retries: retries of one request after a 429/5xx, a timeout or a dropped connection.
