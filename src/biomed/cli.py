@@ -335,7 +335,9 @@ def push_model_command(
     revision: Annotated[
         str | None,
         typer.Option(
-            "--revision", help="Branch to push to (created if missing), e.g. step-2000; default main.", show_default=False
+            "--revision",
+            help="Branch to push to (created if missing), e.g. step-2000; default main.",
+            show_default=False,
         ),
     ] = None,
     tag: Annotated[

@@ -1,0 +1,492 @@
+"""The training stream: read each source, tokenise, pack into fixed-length rows, cache, then mix by weight.
+
+Example::
+
+    from biomed.train.data import build_mixture
+
+    dataset, manifest = build_mixture(cfg.data, tokenizer, n_samples=cfg.total_steps * cfg.global_batch_size)
+    dataset[0]  # {"input_ids": LongTensor[max_length], "index": 0}
+
+Packing: documents are tokenised without special tokens and concatenated with an end-of-sequence token after
+each one (``[SEP]`` for ModernBERT, ``</s>`` for CamemBERT); the stream is cut into rows of ``max_length`` tokens,
+each starting with the tokenizer's ``[CLS]``/``<s>``. A row can hold the end of one document and the start of the
+next: there is no padding at all, so every position trains. The tail shorter than a row is dropped.
+
+Cache: the packed rows of a source live in ``cache_dir/sources/<key>/`` where the key hashes the source (Hub id,
+config, split and revision, or the local files' names, sizes and modification times), its row filter and
+template, the tokenizer (its full ``tokenizer.json`` and special tokens) and ``max_length``. ``meta.json`` is
+written last: a folder without it is an interrupted pack and is redone. The mixture order is cached beside it,
+keyed by those keys plus the weights, the shuffle seed and the number of samples.
+
+Mixing: sample ``i`` of the stream comes from a source drawn with probability proportional to its weight
+(``numpy`` generator seeded with ``shuffle_seed``); each source is read through its own permutation, re-drawn per
+epoch when a small source must be repeated. A detour run and its MLM twin therefore see the same rows in the same
+order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biomed.errors import BiomedError
+from biomed.train.config import DataConfig, SourceConfig
+
+
+logger = logging.getLogger(__name__)
+
+PACKING_VERSION = "pack_v1"  # bump when the row layout changes: it is part of every cache key
+_LOCAL_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
+
+
+@dataclass(frozen=True)
+class PackedSource:
+    """A source's packed rows on disk (``tokens.u32``: ``rows x max_length`` uint32)."""
+
+    name: str
+    folder: Path
+    rows: int
+    max_length: int
+    meta: dict
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.folder / "tokens.u32"
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+
+
+def local_files(source: SourceConfig) -> list[Path]:
+    """The data files of a local source, sorted; errors say where the data should come from."""
+    root = Path(source.path).expanduser()
+    if not root.exists():
+        hint = source.access or (
+            "build it with `biomed data build` or point `path` to a folder of .parquet/.jsonl files"
+        )
+        raise BiomedError(f"data source {source.name!r}: {root} does not exist; {hint}")
+    folder = root
+    if source.config:
+        folder = root / "data" / source.config
+        if not folder.is_dir():
+            available = (
+                sorted(p.name for p in (root / "data").iterdir() if p.is_dir()) if (root / "data").is_dir() else []
+            )
+            raise BiomedError(
+                f"data source {source.name!r}: no variant {source.config!r} in {root / 'data'}; "
+                f"available: {', '.join(available) or 'none'}"
+            )
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name.endswith(_LOCAL_SUFFIXES))
+    if not files:
+        raise BiomedError(f"data source {source.name!r}: no .parquet/.jsonl files under {folder}")
+    return files
+
+
+def source_fingerprint(source: SourceConfig) -> dict[str, Any]:
+    """What identifies a source's content: Hub coordinates + revision, or local file names, sizes and mtimes."""
+    base = {
+        "text_column": source.text_column,
+        "template": source.template,
+        "where": source.where,
+    }
+    if source.hub:
+        return {**base, "hub": source.hub, "config": source.config, "split": source.split, "revision": source.revision}
+    root = Path(source.path).expanduser()
+    files = [(str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in local_files(source)]
+    return {**base, "path": str(root.resolve()), "config": source.config, "files": files}
+
+
+def _row_matches(row: dict, where: dict) -> bool:
+    for column, rule in where.items():
+        value = row.get(column)
+        if isinstance(rule, dict):
+            for op, bound in rule.items():
+                if value is None or not _compare(value, op, bound):
+                    return False
+        elif isinstance(rule, list):
+            if value not in rule:
+                return False
+        elif value != rule:
+            return False
+    return True
+
+
+def _compare(value, op: str, bound) -> bool:
+    if op == ">=":
+        return value >= bound
+    if op == ">":
+        return value > bound
+    if op == "<=":
+        return value <= bound
+    if op == "<":
+        return value < bound
+    if op == "!=":
+        return value != bound
+    if op == "==":
+        return value == bound
+    raise BiomedError(f"`where` operator {op!r} is not one of >=, >, <=, <, ==, !=")
+
+
+def _row_text(row: dict, source: SourceConfig) -> str | None:
+    if source.template:
+        try:
+            return source.template.format_map(row)
+        except KeyError as err:
+            raise BiomedError(
+                f"data source {source.name!r}: template uses column {err.args[0]!r}, columns are {', '.join(row)}"
+            ) from None
+    text = row.get(source.text_column)
+    if text is None and source.text_column not in row:
+        raise BiomedError(
+            f"data source {source.name!r}: no column {source.text_column!r}; columns are {', '.join(row)} "
+            "(set text_column or template)"
+        )
+    return text
+
+
+def iter_documents(source: SourceConfig) -> Iterator[str]:
+    """The source's texts in a fixed order, filtered by ``where``; empty texts are skipped."""
+    for row in _iter_rows(source):
+        if source.where and not _row_matches(row, source.where):
+            continue
+        text = _row_text(row, source)
+        if text and text.strip():
+            yield text
+
+
+def _iter_rows(source: SourceConfig) -> Iterator[dict]:
+    if source.hub:
+        from datasets import load_dataset
+
+        try:
+            stream = load_dataset(
+                source.hub, source.config, split=source.split, revision=source.revision, streaming=True
+            )
+        except Exception as err:  # datasets raises many types for "not reachable / not found"
+            raise BiomedError(f"data source {source.name!r}: cannot open Hub dataset {source.hub!r}: {err}") from None
+        yield from stream
+        return
+    import pyarrow.parquet as pq
+
+    for path in local_files(source):
+        if path.name.endswith(".parquet"):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+                yield from batch.to_pylist()
+        else:
+            opener = gzip.open if path.name.endswith(".gz") else open
+            with opener(path, "rt", encoding="utf-8") as handle:
+                for line_number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as err:
+                        raise BiomedError(f"{path}, line {line_number}: not valid JSON ({err.msg})") from None
+
+
+# ---------------------------------------------------------------------------------------------------- packing
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """Hash of everything that decides token ids: the serialised tokenizer and its special tokens."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    body = backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab().items()))
+    special = json.dumps(
+        {k: str(v) for k, v in sorted(tokenizer.special_tokens_map.items())}, sort_keys=True, ensure_ascii=False
+    )
+    return hashlib.sha256((body + special).encode("utf-8")).hexdigest()[:16]
+
+
+def row_special_tokens(tokenizer) -> tuple[int | None, int]:
+    """``(row_start_id, document_end_id)``: [CLS]/<s> opens each row, [SEP]/</s> ends each document."""
+    start = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+    end = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    if end is None:
+        raise BiomedError("the tokenizer has neither a sep nor an eos token to separate packed documents")
+    return start, end
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:20]
+
+
+def source_cache_key(source: SourceConfig, tokenizer, max_length: int) -> str:
+    return _hash(
+        {
+            "source": source_fingerprint(source),
+            "tokenizer": tokenizer_fingerprint(tokenizer),
+            "max_length": max_length,
+            "packing": PACKING_VERSION,
+        }
+    )
+
+
+_WORKER_TOKENIZER = None
+
+
+def _init_worker(tokenizer) -> None:
+    global _WORKER_TOKENIZER  # one tokenizer per worker process, set once by the pool initializer
+    _WORKER_TOKENIZER = tokenizer
+
+
+def _encode_batch(texts: list[str]) -> list[list[int]]:
+    return _WORKER_TOKENIZER(texts, add_special_tokens=False)["input_ids"]
+
+
+def _batches(texts: Iterator[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def pack_source(
+    source: SourceConfig,
+    tokenizer,
+    *,
+    max_length: int,
+    cache_dir: str | Path,
+    num_proc: int = 1,
+    batch_size: int = 1000,
+    progress: bool = True,
+) -> PackedSource:
+    """Tokenise and pack one source into its cache folder, or reuse the folder when its key already exists.
+
+    Streams: documents are read, tokenised and written in batches, so corpora larger than memory are fine.
+    """
+    key = source_cache_key(source, tokenizer, max_length)
+    folder = Path(cache_dir).expanduser() / "sources" / key
+    meta_file = folder / "meta.json"
+    if meta_file.is_file():
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        logger.info("reusing packed %s (%d rows) from %s", source.name, meta["rows"], folder)
+        return PackedSource(source.name, folder, meta["rows"], max_length, meta)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    start_id, end_id = row_special_tokens(tokenizer)
+    body = max_length - (1 if start_id is not None else 0)
+    prefix = np.array([start_id] if start_id is not None else [], dtype=np.uint32)
+    tmp = folder / "tokens.u32.tmp"
+    rows = docs = stream_tokens = 0
+    buffer = np.empty(0, dtype=np.uint32)
+    started = time.monotonic()
+    with tmp.open("wb") as out, _progress(progress, f"packing {source.name}") as (bar, task):
+        pool = (
+            multiprocessing.get_context("spawn").Pool(num_proc, _init_worker, (tokenizer,)) if num_proc > 1 else None
+        )
+        try:
+            if pool is None:
+                _init_worker(tokenizer)
+                encoded_batches = map(_encode_batch, _batches(iter_documents(source), batch_size))
+            else:
+                encoded_batches = pool.imap(_encode_batch, _batches(iter_documents(source), batch_size))
+            for encoded in encoded_batches:
+                pieces = [buffer]
+                for ids in encoded:
+                    pieces.append(np.asarray(ids, dtype=np.uint32))
+                    pieces.append(np.array([end_id], dtype=np.uint32))
+                    stream_tokens += len(ids) + 1
+                docs += len(encoded)
+                buffer = np.concatenate(pieces)
+                full = len(buffer) // body
+                if full:
+                    block = buffer[: full * body].reshape(full, body)
+                    if len(prefix):
+                        block = np.concatenate([np.broadcast_to(prefix, (full, 1)), block], axis=1)
+                    np.ascontiguousarray(block, dtype=np.uint32).tofile(out)
+                    rows += full
+                    buffer = buffer[full * body :]
+                if bar is not None:
+                    elapsed = max(time.monotonic() - started, 1e-6)
+                    bar.update(task, completed=stream_tokens, rate=f"{stream_tokens / elapsed:,.0f}")
+        finally:
+            if pool is not None:
+                pool.close()
+                pool.join()
+    if rows == 0:
+        tmp.unlink(missing_ok=True)
+        raise BiomedError(
+            f"data source {source.name!r} has {stream_tokens} tokens, fewer than one row of {max_length}; "
+            "add text or lower data.max_length"
+        )
+    os.replace(tmp, folder / "tokens.u32")
+    meta = {
+        "name": source.name,
+        "source": source_fingerprint(source),
+        "tokenizer": tokenizer_fingerprint(tokenizer),
+        "max_length": max_length,
+        "packing": PACKING_VERSION,
+        "rows": rows,
+        "documents": docs,
+        "stream_tokens": stream_tokens,
+        "dropped_tail_tokens": int(len(buffer)),
+    }
+    meta_file.write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")  # written last: done marker
+    return PackedSource(source.name, folder, rows, max_length, meta)
+
+
+class _progress:
+    """A rich progress line on stderr with tokens seen and tokens per second (nothing when disabled)."""
+
+    def __init__(self, enabled: bool, description: str):
+        self.enabled, self.description, self.bar = enabled, description, None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None, None
+        from rich.console import Console
+        from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:,.0f} tokens"),
+            TextColumn("{task.fields[rate]} tokens/s"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
+        self.bar.__enter__()
+        return self.bar, self.bar.add_task(self.description, total=None, rate="0")
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
+# ---------------------------------------------------------------------------------------------------- mixing
+
+
+def mixture_order(rows: list[int], weights: list[float], n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(source_ids, row_ids)`` of each of ``n_samples`` stream positions (deterministic in all arguments)."""
+    rng = np.random.default_rng(seed)
+    probs = np.asarray(weights, dtype=np.float64) / float(sum(weights))
+    source_ids = rng.choice(len(rows), size=n_samples, p=probs).astype(np.int32)
+    row_ids = np.empty(n_samples, dtype=np.int64)
+    for k, n_rows in enumerate(rows):
+        positions = np.flatnonzero(source_ids == k)
+        draws = np.arange(len(positions))
+        epochs = int(draws[-1] // n_rows) + 1 if len(draws) else 0
+        order = (
+            np.concatenate([np.random.default_rng([seed, k, epoch]).permutation(n_rows) for epoch in range(epochs)])
+            if epochs
+            else np.empty(0, dtype=np.int64)
+        )
+        row_ids[positions] = order[draws]
+    return source_ids, row_ids
+
+
+class MixtureDataset:
+    """Map-style dataset over the mixed stream: item ``i`` is ``{"input_ids": LongTensor, "index": i}``.
+
+    The memory maps are opened lazily in each process, so the dataset pickles cheaply to dataloader workers.
+    """
+
+    def __init__(self, sources: list[PackedSource], source_ids: np.ndarray, row_ids: np.ndarray):
+        self.sources = sources
+        self.source_ids = source_ids
+        self.row_ids = row_ids
+        self._maps: dict[int, np.memmap] = {}
+
+    def __len__(self) -> int:
+        return len(self.source_ids)
+
+    def _rows(self, k: int) -> np.memmap:
+        if k not in self._maps:
+            src = self.sources[k]
+            self._maps[k] = np.memmap(src.tokens_file, dtype=np.uint32, mode="r", shape=(src.rows, src.max_length))
+        return self._maps[k]
+
+    def __getitem__(self, index: int) -> dict:
+        import torch
+
+        k, row = int(self.source_ids[index]), int(self.row_ids[index])
+        return {"input_ids": torch.from_numpy(self._rows(k)[row].astype(np.int64)), "index": index}
+
+    def __getstate__(self):
+        return {**self.__dict__, "_maps": {}}
+
+
+def build_mixture(
+    cfg: DataConfig, tokenizer, n_samples: int, *, progress: bool = True
+) -> tuple[MixtureDataset, dict[str, Any]]:
+    """Pack every source (or reuse its cache) and lay out ``n_samples`` rows of the weighted, shuffled stream.
+
+    Returns the dataset and a manifest (per source: where it comes from, revision, rows, tokens, weight, epochs)
+    that goes beside the checkpoint and into the model card.
+    """
+    if not cfg.sources:
+        raise BiomedError("data.sources is empty: list at least one source (path or hub) in the recipe")
+    packed = [
+        pack_source(
+            source,
+            tokenizer,
+            max_length=cfg.max_length,
+            cache_dir=cfg.cache_dir,
+            num_proc=cfg.num_proc,
+            batch_size=cfg.tokenize_batch_size,
+            progress=progress,
+        )
+        for source in cfg.sources
+    ]
+    weights = [source.weight for source in cfg.sources]
+    key = _hash(
+        {
+            "sources": [p.folder.name for p in packed],
+            "weights": weights,
+            "seed": cfg.shuffle_seed,
+            "n": n_samples,
+        }
+    )
+    order_file = Path(cfg.cache_dir).expanduser() / "mixtures" / f"{key}.npz"
+    if order_file.is_file():
+        with np.load(order_file) as saved:
+            source_ids, row_ids = saved["source_ids"], saved["row_ids"]
+    else:
+        source_ids, row_ids = mixture_order([p.rows for p in packed], weights, n_samples, cfg.shuffle_seed)
+        order_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = order_file.with_suffix(".tmp.npz")
+        np.savez(tmp, source_ids=source_ids, row_ids=row_ids)
+        os.replace(tmp, order_file)
+    counts = np.bincount(source_ids, minlength=len(packed))
+    manifest = {
+        "max_length": cfg.max_length,
+        "shuffle_seed": cfg.shuffle_seed,
+        "samples": n_samples,
+        "tokens": n_samples * cfg.max_length,
+        "mixture_key": key,
+        "sources": [
+            {
+                "name": source.name,
+                "hub": source.hub,
+                "path": source.path,
+                "config": source.config,
+                "split": source.split if source.hub else None,
+                "revision": source.revision if source.hub else _hash(p.meta["source"]),
+                "weight": source.weight,
+                "share": round(source.weight / sum(weights), 6),
+                "rows": p.rows,
+                "documents": p.meta["documents"],
+                "tokens": p.rows * cfg.max_length,
+                "samples_drawn": int(counts[k]),
+                "epochs": round(int(counts[k]) / p.rows, 4),
+                "cache": p.folder.name,
+            }
+            for k, (source, p) in enumerate(zip(cfg.sources, packed))
+        ],
+    }
+    return MixtureDataset(packed, source_ids, row_ids), manifest

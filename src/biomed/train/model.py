@@ -1,0 +1,110 @@
+"""Load the encoder to train, pick its attention backend, reach its layers, group its parameters.
+
+Example::
+
+    from biomed.train.model import load_model, encoder_layers
+
+    model, tokenizer = load_model(cfg.model)
+    len(encoder_layers(model))
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+from biomed.errors import BiomedError
+from biomed.train.config import ModelConfig
+
+
+logger = logging.getLogger(__name__)
+
+
+def pick_attn_implementation(requested: str, device_type: str) -> str:
+    """``auto``: flash_attention_2 if flash-attn is installed (CUDA), else flex_attention on CUDA, else sdpa.
+
+    On CUDA the sliding-window layers are where the backend matters: sdpa has no banded kernel and attends to the
+    whole 8192-token sequence behind a materialised mask, flash and flex attention skip the masked blocks.
+    """
+    if requested != "auto":
+        return requested
+    if device_type == "cuda":
+        if importlib.util.find_spec("flash_attn") is not None:
+            return "flash_attention_2"
+        return "flex_attention"
+    return "sdpa"
+
+
+def default_device_type() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_model(cfg: ModelConfig, device_type: str | None = None):
+    """``(model, tokenizer)`` for training: a ``*ForMaskedLM`` in float32 (bf16 autocast does the rest).
+
+    ModernBERT is switched to sparse prediction (the head runs only where a label is set) on the instance, so
+    the saved config stays the upstream one.
+    """
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    impl = pick_attn_implementation(cfg.attn_implementation, device_type or default_device_type())
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.init, revision=cfg.revision)
+        model = AutoModelForMaskedLM.from_pretrained(cfg.init, revision=cfg.revision, attn_implementation=impl)
+    except OSError as err:
+        raise BiomedError(
+            f"cannot load model.init={cfg.init!r}: {err}. Use a local *ForMaskedLM folder or a Hub id reachable "
+            "from this machine (set HF_HUB_OFFLINE=1 to use the local cache only)."
+        ) from None
+    if hasattr(model, "sparse_prediction"):
+        model.sparse_prediction = True
+    logger.info("loaded %s (%s attention)", cfg.init, impl)
+    return model, tokenizer
+
+
+def encoder_layers(model):
+    """The ``nn.ModuleList`` of transformer layers, for ModernBERT (``model.layers``) and BERT-likes
+    (``encoder.layer``)."""
+    body = model.base_model
+    layers = getattr(body, "layers", None)
+    if layers is None and hasattr(body, "encoder"):
+        layers = getattr(body.encoder, "layer", None)
+    if layers is None:
+        raise BiomedError(f"cannot find the transformer layers of {type(model).__name__}; freezing needs them")
+    return layers
+
+
+def frozen_parameters(model, layer_indices: list[int]) -> list:
+    """Parameters of the listed layers (an index past the last layer is an error naming the depth)."""
+    layers = encoder_layers(model)
+    bad = [i for i in layer_indices if i >= len(layers)]
+    if bad:
+        raise BiomedError(
+            f"freeze.layers asks for layer {bad[0]} but {type(model).__name__} has {len(layers)} layers (0-"
+            f"{len(layers) - 1})"
+        )
+    return [p for i in layer_indices for p in layers[i].parameters()]
+
+
+def parameter_groups(model, weight_decay: float) -> list[dict]:
+    """AdamW groups: decay on weight matrices and embeddings, none on biases and normalisation weights."""
+    import torch
+
+    norm_types = (torch.nn.LayerNorm, torch.nn.GroupNorm, getattr(torch.nn, "RMSNorm", torch.nn.LayerNorm))
+    no_decay = set()
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            if isinstance(module, norm_types) or name == "bias" or "norm" in type(module).__name__.lower():
+                no_decay.add(id(param))
+    decay_params, plain_params, seen = [], [], set()
+    for param in model.parameters():  # deduplicated: a tied decoder weight appears once
+        if id(param) in seen:
+            continue
+        seen.add(id(param))
+        (plain_params if id(param) in no_decay else decay_params).append(param)
+    return [
+        {"params": decay_params, "weight_decay": weight_decay},
+        {"params": plain_params, "weight_decay": 0.0},
+    ]

@@ -1,0 +1,114 @@
+"""Tiny encoders built from configs with a tokenizer trained on the fly: for the demo, tests and the CPU bench.
+
+Example::
+
+    from biomed.train.tiny import save_tiny_model
+
+    folder = save_tiny_model(texts, "tiny-modernbert", family="modernbert")
+    # AutoModelForMaskedLM.from_pretrained(folder) works; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+
+Family = Literal["modernbert", "roberta"]
+
+_SPECIALS = {
+    "modernbert": {"cls": "[CLS]", "sep": "[SEP]", "pad": "[PAD]", "unk": "[UNK]", "mask": "[MASK]"},
+    "roberta": {"cls": "<s>", "sep": "</s>", "pad": "<pad>", "unk": "<unk>", "mask": "<mask>"},
+}
+
+
+def train_tiny_tokenizer(texts: Iterable[str], family: Family = "modernbert", vocab_size: int = 512):
+    """A fast BPE tokenizer trained on ``texts`` with the family's special tokens (ids 0-4)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    sp = _SPECIALS[family]
+    order = [sp["cls"], sp["pad"], sp["sep"], sp["unk"], sp["mask"]]
+    backend = Tokenizer(models.BPE(unk_token=sp["unk"]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=order, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    backend.train_from_iterator(list(texts), trainer=trainer)
+    cls_id, sep_id = backend.token_to_id(sp["cls"]), backend.token_to_id(sp["sep"])
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{sp['cls']} $A {sp['sep']}",
+        pair=f"{sp['cls']} $A {sp['sep']} $B {sp['sep']}",
+        special_tokens=[(sp["cls"], cls_id), (sp["sep"], sep_id)],
+    )
+    extra = {"bos_token": sp["cls"], "eos_token": sp["sep"]} if family == "roberta" else {}
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        cls_token=sp["cls"],
+        sep_token=sp["sep"],
+        pad_token=sp["pad"],
+        unk_token=sp["unk"],
+        mask_token=sp["mask"],
+        model_max_length=8192 if family == "modernbert" else 512,
+        **extra,
+    )
+
+
+def tiny_config(tokenizer, family: Family = "modernbert", *, layers: int = 3, hidden: int = 32, window: int = 8):
+    """A 2-3 layer config; ModernBERT alternates global and sliding-window layers (window ``window`` tokens)."""
+    from transformers import ModernBertConfig, RobertaConfig
+
+    ids = {
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.cls_token_id,
+        "eos_token_id": tokenizer.sep_token_id,
+    }
+    if family == "modernbert":
+        return ModernBertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=hidden,
+            intermediate_size=hidden * 2,
+            num_hidden_layers=layers,
+            num_attention_heads=2,
+            global_attn_every_n_layers=2,
+            local_attention=window,
+            max_position_embeddings=8192,
+            cls_token_id=tokenizer.cls_token_id,
+            sep_token_id=tokenizer.sep_token_id,
+            **ids,
+        )
+    return RobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        max_position_embeddings=514 + 2,
+        type_vocab_size=1,
+        **ids,
+    )
+
+
+def save_tiny_model(
+    texts: Iterable[str],
+    folder: str | Path,
+    family: Family = "modernbert",
+    *,
+    vocab_size: int = 512,
+    layers: int = 3,
+    hidden: int = 32,
+    seed: int = 0,
+) -> Path:
+    """Train a tokenizer on ``texts``, build a randomly initialised ``*ForMaskedLM`` and save both to ``folder``."""
+    import torch
+    from transformers import AutoModelForMaskedLM
+
+    folder = Path(folder)
+    tokenizer = train_tiny_tokenizer(texts, family, vocab_size=vocab_size)
+    torch.manual_seed(seed)
+    model = AutoModelForMaskedLM.from_config(tiny_config(tokenizer, family, layers=layers, hidden=hidden))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -1,0 +1,328 @@
+"""Run a continued pre-training: ``run_pretrain(cfg)`` behind ``biomed train``.
+
+Example::
+
+    from biomed.config import resolve_config
+    from biomed.train.config import PretrainConfig
+    from biomed.train.trainer import run_pretrain
+
+    cfg = resolve_config(PretrainConfig, "recipes/pretrain/modernbert-bio-en-base-detour.yaml")
+    result = run_pretrain(cfg)          # rerun the same call after a crash: it resumes
+    print(result.final_dir)             # a standard *ForMaskedLM folder + card + curves
+
+Multi-GPU / multi-node: ``accelerate launch -m biomed.cli train ...`` or ``torchrun ... -m biomed.cli train``
+(DDP); FSDP through ``training.fsdp`` / ``training.fsdp_config``. Gradient accumulation is derived so that
+``micro-batch x processes x accumulation = global_batch_size``.
+
+The run is one ``transformers.Trainer`` loop over all phases: one optimizer (AdamW, kept across the phase
+switch), one learning-rate scheduler following :class:`~biomed.train.schedule.PhasePlan`, one data stream read
+in order. The phase of a batch is a function of its position in the stream, so resuming from any checkpoint
+(optimizer, scheduler, RNG and data position are in it) lands in the right phase with the same batches.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from biomed.config import ConfigError, save_config
+from biomed.train.config import PretrainConfig, parse_layer_range
+from biomed.train.schedule import PhasePlan
+
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TRAINING = {
+    "per_device_train_batch_size": 8,
+    "logging_steps": 10,
+    "report_to": "none",
+    "save_total_limit": None,
+    "dataloader_num_workers": 2,
+    "adam_beta1": 0.9,
+    "adam_beta2": 0.98,
+    "adam_epsilon": 1e-6,
+    "weight_decay": 1e-5,
+    "max_grad_norm": 1.0,
+}
+
+
+@dataclass
+class PretrainResult:
+    """What a run produced."""
+
+    output_dir: Path
+    final_dir: Path | None  # None when the run stopped before its last step (resume it by running again)
+    global_step: int
+    total_steps: int
+    tokens_seen: int
+    log_history: list[dict] = field(default_factory=list)
+
+
+def training_arguments(cfg: PretrainConfig, plan: PhasePlan, world_size: int | None = None):
+    """``TrainingArguments`` from the recipe's ``training:`` mapping plus the keys the schedule decides."""
+    import torch
+    from transformers import TrainingArguments
+
+    world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
+    values = {**DEFAULT_TRAINING, **cfg.training}
+    if "bf16" not in cfg.training:
+        values["bf16"] = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if "dataloader_pin_memory" not in cfg.training:
+        values["dataloader_pin_memory"] = torch.cuda.is_available()
+    micro = int(values["per_device_train_batch_size"])
+    if cfg.global_batch_size % (micro * world_size):
+        raise ConfigError(
+            f"global_batch_size={cfg.global_batch_size} is not a multiple of per_device_train_batch_size={micro} x "
+            f"{world_size} process(es); change training.per_device_train_batch_size or global_batch_size"
+        )
+    if cfg.freeze.layers and world_size > 1:
+        # Frozen layers stop producing gradients mid-run; DDP must not wait for them.
+        values.setdefault("ddp_find_unused_parameters", True)
+    values.update(
+        output_dir=str(cfg.output_dir),
+        max_steps=plan.total_steps,
+        learning_rate=cfg.phases[0].lr,
+        gradient_accumulation_steps=cfg.global_batch_size // (micro * world_size),
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        seed=cfg.seed,
+        train_sampling_strategy="sequential",  # the mixture is already shuffled; its order is the data position
+        remove_unused_columns=False,
+    )
+    try:
+        return TrainingArguments(**values)
+    except TypeError as err:
+        raise ConfigError(f"training: {err} (keys must be transformers.TrainingArguments fields)") from None
+
+
+def _trainer_classes():
+    """The Trainer subclass and callback, built on first use so that importing this module stays light."""
+    import torch
+    from transformers import Trainer, TrainerCallback
+
+    from biomed.train.model import parameter_groups
+    from biomed.train.objectives import lm_loss
+    from biomed.train.schedule import build_lr_scheduler
+
+    class PretrainTrainer(Trainer):
+        """``Trainer`` with the phased LR schedule, decoupled AdamW groups and the MLM/CLM loss."""
+
+        # compute_loss divides by the labelled tokens of the whole accumulated batch (num_items_in_batch)
+        loss_is_scaled_for_ga = True
+
+        def __init__(self, *args, plan: PhasePlan, decoupled_weight_decay: bool, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.plan = plan
+            self.decoupled_weight_decay = decoupled_weight_decay
+            self.model_accepts_loss_kwargs = True  # makes the Trainer count labelled tokens across micro-batches
+
+        def create_optimizer(self, model=None):
+            if self.optimizer is None:
+                model = self.model if model is None else model
+                peak = self.args.learning_rate
+                decay = self.args.weight_decay / peak if self.decoupled_weight_decay else self.args.weight_decay
+                groups = parameter_groups(model, decay)
+                on_cuda = all(p.is_cuda for group in groups for p in group["params"])
+                self.optimizer = torch.optim.AdamW(
+                    groups,
+                    lr=peak,
+                    betas=(self.args.adam_beta1, self.args.adam_beta2),
+                    eps=self.args.adam_epsilon,
+                    fused=on_cuda or None,
+                )
+            return self.optimizer
+
+        def create_scheduler(self, num_training_steps: int, optimizer=None):
+            if self.lr_scheduler is None:
+                self.lr_scheduler = build_lr_scheduler(optimizer or self.optimizer, self.plan, self.args.learning_rate)
+                self._created_lr_scheduler = True
+            return self.lr_scheduler
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            causal = bool(inputs.pop("causal", False))
+            loss = lm_loss(
+                model, inputs["input_ids"], inputs["labels"], causal=causal, num_items_in_batch=num_items_in_batch
+            )
+            if (
+                self.args.average_tokens_across_devices
+                and num_items_in_batch is not None
+                and self.accelerator.num_processes > 1
+            ):
+                loss = loss * self.accelerator.num_processes  # DDP averages gradients over processes
+            return (loss, None) if return_outputs else loss
+
+    class PhaseCallback(TrainerCallback):
+        """Applies layer freezing per phase and writes the recipe, data manifest and card into checkpoints."""
+
+        def __init__(self, plan: PhasePlan, frozen: list, freeze_phases: set[int], on_save_files):
+            self.plan, self.frozen, self.freeze_phases = plan, frozen, freeze_phases
+            self.on_save_files = on_save_files
+            self._state: bool | None = None
+
+        def _apply(self, step: int) -> None:
+            freeze = self.plan.span_at(step).number in self.freeze_phases
+            if self.frozen and freeze != self._state:
+                # requires_grad=False: no gradient, so AdamW skips the tensor entirely (no moment update, no
+                # weight decay): the frozen weights stay bitwise identical.
+                for param in self.frozen:
+                    param.requires_grad_(not freeze)
+                self._state = freeze
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self._apply(state.global_step)
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self._apply(state.global_step)
+
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.on_save_files(Path(args.output_dir) / f"checkpoint-{state.global_step}", state)
+
+    return PretrainTrainer, PhaseCallback
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest ``checkpoint-N`` folder with a complete Trainer state, if any."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return None
+    return get_last_checkpoint(str(folder))
+
+
+def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress: bool = True) -> PretrainResult:
+    """Train as the recipe says; rerunning the same config resumes from the newest checkpoint.
+
+    Args:
+        cfg: the resolved config.
+        callbacks: extra ``TrainerCallback`` objects (tests use one to simulate a crash).
+        progress: show progress bars (packing, training).
+    """
+    from biomed.train.data import build_mixture
+    from biomed.train.model import frozen_parameters, load_model
+    from biomed.train.objectives import PretrainCollator
+
+    output_dir = Path(cfg.output_dir)
+    plan = PhasePlan.from_config(cfg)
+    args = training_arguments(cfg, plan)
+    if not progress:
+        args.disable_tqdm = True
+    model, tokenizer = load_model(cfg.model, "cuda" if args.device.type == "cuda" else args.device.type)
+    with args.main_process_first(desc="packing the training data"):
+        dataset, manifest = build_mixture(
+            cfg.data,
+            tokenizer,
+            plan.total_steps * cfg.global_batch_size,
+            progress=progress and args.process_index == 0,
+        )
+    if args.process_index == 0:
+        save_config(cfg, output_dir)
+        (output_dir / "data_manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+
+    collator = PretrainCollator(
+        plan,
+        special_token_ids=list(tokenizer.all_special_ids),
+        mask_token_id=tokenizer.mask_token_id,
+        vocab_size=len(tokenizer),
+        seed=cfg.seed,
+    )
+    frozen = frozen_parameters(model, parse_layer_range(cfg.freeze.layers)) if cfg.freeze.layers else []
+
+    def write_checkpoint_files(folder: Path, state) -> None:
+        save_config(cfg, folder)
+        (folder / "data_manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        write_card(folder, cfg, manifest, plan, state.global_step, bf16=args.bf16)
+
+    trainer_cls, callback_cls = _trainer_classes()
+    trainer = trainer_cls(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=[callback_cls(plan, frozen, set(cfg.freeze.phases), write_checkpoint_files), *(callbacks or [])],
+        plan=plan,
+        decoupled_weight_decay=cfg.decoupled_weight_decay,
+    )
+    resume_from = last_checkpoint(output_dir) if cfg.resume else None
+    if resume_from:
+        logger.warning("resuming from %s", resume_from)
+    trainer.train(resume_from_checkpoint=resume_from)
+
+    state = trainer.state
+    result = PretrainResult(
+        output_dir=output_dir,
+        final_dir=None,
+        global_step=state.global_step,
+        total_steps=plan.total_steps,
+        tokens_seen=state.global_step * cfg.tokens_per_step,
+        log_history=list(state.log_history),
+    )
+    if state.global_step >= plan.total_steps:
+        result.final_dir = export_final(trainer, cfg, manifest, plan)
+    return result
+
+
+def export_final(trainer, cfg: PretrainConfig, manifest: dict, plan: PhasePlan) -> Path:
+    """Write ``output_dir/final``: weights (``model.save_dtype``), tokenizer, recipe, manifest, curves, card."""
+    import torch
+    from transformers import AutoModelForMaskedLM
+
+    from biomed.train.plots import plot_curves
+
+    final = Path(cfg.output_dir) / "final"
+    trainer.save_model(str(final))  # gathers FSDP / unwraps DDP; writes on the main process only
+    if not trainer.is_world_process_zero():
+        return final
+    if cfg.model.save_dtype == "bfloat16":
+        # Reload-and-save rather than casting the live model: works the same for every distributed strategy.
+        model = AutoModelForMaskedLM.from_pretrained(final, dtype=torch.bfloat16)
+        model.save_pretrained(final)
+    for stale in ("training_args.bin",):
+        (final / stale).unlink(missing_ok=True)
+    save_config(cfg, final)
+    (final / "data_manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    plot_curves(trainer.state.log_history, plan, cfg.tokens_per_step, final)
+    write_card(final, cfg, manifest, plan, trainer.state.global_step, bf16=trainer.args.bf16)
+    summary = {
+        "steps": trainer.state.global_step,
+        "tokens_seen": trainer.state.global_step * cfg.tokens_per_step,
+        "phases": [
+            {"name": s.phase.name, "objective": s.phase.objective, "start_step": s.start, "end_step": s.end}
+            for s in plan.spans
+        ],
+        "hardware": hardware_description(),
+    }
+    (final / "training_summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return final
+
+
+def hardware_description() -> str:
+    """E.g. ``4 x NVIDIA H100 80GB HBM3`` or ``CPU``."""
+    import torch
+
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if torch.cuda.is_available():
+        return f"{processes} x {torch.cuda.get_device_name(0)}"
+    return f"{processes} x CPU"
+
+
+def write_card(
+    folder: Path, cfg: PretrainConfig, manifest: dict, plan: PhasePlan, global_step: int, *, bf16: bool
+) -> Path:
+    """Render the encoder card into ``folder/README.md`` and keep its context in ``card.json`` (push-model
+    re-renders it with the repository id)."""
+    from biomed.train.card import card_context, render_encoder_card
+
+    context = card_context(
+        cfg, manifest, plan, global_step, hardware=cfg.card.hardware or hardware_description(), bf16=bf16
+    )
+    (folder / "card.json").write_text(json.dumps(context, indent=1), encoding="utf-8")
+    card = render_encoder_card(context)
+    path = folder / "README.md"
+    card.save(path)
+    return path
