@@ -37,7 +37,7 @@ from biomed.config import save_config
 from biomed.errors import BiomedError
 from biomed.eval.features import PaddingCollator, encode_classification, encode_ner, tag_names
 from biomed.eval.heads import SequenceClassifier, SpanNerModel, TokenTagger
-from biomed.eval.loaders import load_task_data
+from biomed.eval.loaders import TaskData, load_task_data
 from biomed.eval.metrics import METRIC_LABELS, classification_scores, multi_hot, ner_scores
 from biomed.eval.tasks import SUITES, TASKS, Protocol, TaskSpec
 
@@ -142,7 +142,7 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
     out = Path(cfg.output_dir)
     save_config(cfg, out)
     summary = EvalSummary(output_dir=out, name=name)
-    tokenizer = _load_tokenizer(cfg.model)
+    tokenizer = load_tokenizer(cfg.model)
     plan = [(task, cfg.first_seed + k) for task in tasks for k in range(cfg.seeds or task.protocol.seeds)]
     prepared: dict[str, Any] = {}
     with Progress(transient=True) as progress:
@@ -155,7 +155,7 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
                 progress.advance(bar)
                 continue
             if task.name not in prepared:
-                prepared = {task.name: _prepare(task, cfg, tokenizer)}  # one task's data in memory at a time
+                prepared = {task.name: prepare_task(task, cfg, tokenizer)}  # one task's data in memory at a time
             progress.update(bar, description=f"{task.name} seed {seed}")
             result = run_one(task, seed, cfg, tokenizer, prepared[task.name], name)
             result["fingerprint"] = fingerprint
@@ -192,10 +192,11 @@ class PreparedTask:
     max_length: int
 
 
-def _prepare(task: TaskSpec, cfg: EvalConfig, tokenizer) -> PreparedTask:
+def prepare_task(task: TaskSpec, cfg: EvalConfig, tokenizer, data: TaskData | None = None) -> PreparedTask:
+    """Load (unless ``data`` is given) and encode a task once for all its seeds."""
     import datasets
 
-    data = load_task_data(task, cfg.data_dir, cfg.data_paths, cfg.limit)
+    data = data or load_task_data(task, cfg.data_dir, cfg.data_paths, cfg.limit)
     max_length = effective_max_length(task, cfg, tokenizer)
     tags = tag_names(data.labels) if task.kind == "ner" else []
     encoded, positions, truncation, gold = {}, {}, {}, {}
@@ -428,7 +429,8 @@ def score_predictions(prep: PreparedTask, split: str, predictions) -> dict[str, 
 # --- bookkeeping ----------------------------------------------------------------------------------------------
 
 
-def _load_tokenizer(model: str):
+def load_tokenizer(model: str):
+    """The model's fast tokenizer (word alignment needs ``word_ids``) with a padding token."""
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(model)
