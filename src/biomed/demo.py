@@ -31,4 +31,16 @@ def run_demo(out: str | Path, console: Console | None = None) -> dict[str, Path]
     summary = run_extract(ExtractConfig(output_dir=str(extracted), executor=ExecutorConfig(workers=2)))
     console.print(summary.render())
     outputs["extracted"] = extracted
+
+    # --- 2. annotate (annotate stage) ---
+    from biomed.dataset_builder.annotate import annotate_from_gold
+
+    console.rule("2. annotate: type, domain and educational score of each paragraph")
+    console.print(
+        "No LLM endpoint in the demo: the sample's hand-made gold labels stand in for the LLM's answers "
+        "(`biomed data annotate EXTRACTED --endpoint URL` asks a TGI/vLLM/OpenAI-compatible server)."
+    )
+    annotated = out / "annotated"
+    console.print(annotate_from_gold(extracted, annotated).render())
+    outputs["annotated"] = annotated
     return outputs

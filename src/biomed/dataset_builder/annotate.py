@@ -282,7 +282,7 @@ def plan_annotate(cfg: AnnotateConfig) -> AnnotatePlan:
     ]
     return AnnotatePlan(
         n_sampled=len(ids),
-        n_cached=len(ids) - len(todo),
+        n_cached=len(set(keys)) - len(todo),
         endpoint=cfg.client.endpoint,
         model=cfg.client.model,
         prompt_version=prompt.version,
