@@ -6,7 +6,7 @@ Example::
     from biomed.dataset_builder.agreement import compare_with_gold, read_gold_labels
 
     gold = read_gold_labels("src/biomed/dataset_builder/sample/gold_labels.jsonl")
-    report = compare_with_gold(pq.read_table("annotations/annotations.parquet").to_pylist(), gold)
+    report = compare_with_gold(pq.read_table("annotated/annotations.parquet").to_pylist(), gold)
     print(report.render())
 
 Only paragraphs present in both, with a successful annotation, are scored; gold paragraphs whose annotation

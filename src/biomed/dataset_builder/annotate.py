@@ -6,7 +6,7 @@ Example::
     from biomed.dataset_builder.annotate import AnnotateConfig, run_annotate
 
     cfg = resolve_config(AnnotateConfig, options={
-        "input_dir": "extracted", "output_dir": "annotations", "sample.n": 1000,
+        "input_dir": "extracted", "output_dir": "annotated", "sample.n": 1000,
         "client.endpoint": "http://localhost:8080", "gold": "sample",
     })
     print(run_annotate(cfg).render())
@@ -144,7 +144,7 @@ class AnnotateConfig:
     """
 
     input_dir: str = ""
-    output_dir: str = "annotations"
+    output_dir: str = "annotated"
     prompt: str = DEFAULT_PROMPT
     gold: str = ""
     cache_dir: str = ""
