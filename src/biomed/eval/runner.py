@@ -30,7 +30,15 @@ import numpy as np
 import torch
 import transformers
 from torch.utils.data import SequentialSampler
-from transformers import AutoModel, AutoTokenizer, EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoTokenizer,
+    EarlyStoppingCallback,
+    PrinterCallback,
+    Trainer,
+    TrainingArguments,
+)
 
 from biomed import __version__
 from biomed.config import save_config
@@ -220,13 +228,23 @@ def prepare_task(task: TaskSpec, cfg: EvalConfig, tokenizer, data: TaskData | No
 
 
 def effective_max_length(task: TaskSpec, cfg: EvalConfig, tokenizer) -> int:
-    """The task's maximum length, capped by ``cfg.max_length`` and by what the tokenizer allows."""
+    """The task's maximum length, capped by ``cfg.max_length``, the tokenizer and the model's position table.
+
+    A 512-position encoder on a 4096-token protocol runs at 512; the run's JSON records the length used and what
+    it cut off, so such a result is never mistaken for the protocol's.
+    """
     length = task.max_length
     if cfg.max_length is not None:
         length = min(length, cfg.max_length)
     limit = getattr(tokenizer, "model_max_length", None)
     if isinstance(limit, int) and 0 < limit < 1_000_000:
         length = min(length, limit)
+    config = AutoConfig.from_pretrained(cfg.model)
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        # RoBERTa-style models (CamemBERT, XLM-R) reserve padding_idx + 1 positions before the first token
+        offset = config.pad_token_id + 1 if config.model_type in ("roberta", "camembert", "xlm-roberta") else 0
+        length = min(length, positions - (offset or 0))
     return length
 
 
