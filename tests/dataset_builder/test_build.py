@@ -322,3 +322,32 @@ def test_cli_builds_the_release_recipe(tmp_path):
     bad = runner.invoke(app, [*args, "--only", "BE-Nope"])
     assert bad.exit_code != 0 and "BE-Nope" in str(bad.exception or bad.output)
     assert "--only" in runner.invoke(app, ["data", "build", "--help"]).output
+
+
+def test_card_reports_the_annotation_llm_and_the_classifier_test_metrics(tmp_path):
+    annotations = tmp_path / "annotations.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "model": ["meta-llama/Llama-3.1-70B-Instruct"] * 3,
+                "prompt_version": ["annotate_v1"] * 3,
+                "status": ["ok", "ok", "failed"],
+            }
+        ),
+        annotations,
+    )
+    metrics = tmp_path / "metrics.json"
+    test = {"type": {"accuracy": 0.91234, "n": 40, "confusion_matrix": [[1]]}, "educational": {"pearson_r": 0.8}}
+    metrics.write_text(json.dumps({"classifier_version": "clf-test-v1", "test": test, "split_sizes": {"test": 40}}))
+    cfg = _config(tmp_path, specs=SPECS[:1])
+    cfg.card.annotations, cfg.card.classifier_metrics = str(annotations), str(metrics)
+
+    card = (Path(run_build(cfg).output_dir) / "README.md").read_text()
+
+    assert "meta-llama/Llama-3.1-70B-Instruct labelled 2 paragraphs (prompt annotate_v1)" in card
+    assert "| type.accuracy | 0.9123 |" in card and "| educational.pearson_r | 0.8 |" in card
+    assert "split_sizes" not in card and "(version clf-test-v1)" in card
+    cfg.card.classifier_metrics = str(tmp_path / "missing.json")
+    with pytest.raises(BiomedError, match="missing.json does not exist"):
+        run_build(cfg)
+    assert (tmp_path / "release" / "README.md").read_text() == card  # the previous release is untouched

@@ -57,6 +57,9 @@ BUILDER_VERSION = "biomed-build-v1"
 PARQUET_METADATA_KEY = b"biomed"
 """Key of the JSON that every output Parquet file carries in its schema metadata (spec, versions, seed)."""
 
+RELEASE_ENTRIES = ("data", "images", "README.md", "build_summary.json", "config.yaml")
+"""What a build writes in its output folder (anything else there is left alone)."""
+
 KEY_COLUMNS = ("article_id", "path")
 REQUIRED_COLUMNS = ("article_id", "path", "text", "license_group", "n_tokens")
 COUNTED_COLUMNS = ("type", "domain", "educational_score_int", "license_group", "language")
@@ -81,7 +84,7 @@ class CardConfig:
         tags: Hub tags.
         annotations: optional path to ``annotations.parquet`` (``biomed data annotate``): the card reports its
             LLM, prompt version and number of annotated paragraphs.
-        classifier_metrics: optional path to a JSON mapping of the classifier's test metrics, shown in the card.
+        classifier_metrics: optional path to the classifier's ``metrics.json``; its test metrics go in the card.
         paper: link to the paper.
         plots: draw the PNG plots shown in the card (matplotlib, about a second).
         citation: BibTeX shown in the card.
@@ -190,12 +193,12 @@ class BuildSummary:
         return [name for name, stats in self.configs.items() if stats["files"]]
 
     def to_json(self) -> dict[str, Any]:
+        # no timing: the same input gives the same file, so pushing a rebuilt release sends nothing
         return {
             "builder_version": BUILDER_VERSION,
             "default_config": self.default_config,
             "configs": self.configs,
             "input": self.input,
-            "seconds": round(self.seconds, 3),
         }
 
     def render(self) -> str:
@@ -230,6 +233,10 @@ def run_build(cfg: BuildConfig) -> BuildSummary:
         raise BiomedError(
             "the build config lists no variants: pass a recipe, e.g. --config recipes/build/biomed-enriched.yaml"
         )
+    for name in ("annotations", "classifier_metrics"):
+        path = getattr(cfg.card, name)
+        if path and not Path(path).is_file():
+            raise BiomedError(f"card.{name}: {path} does not exist; fix the path in the recipe or drop the key")
     shards = find_input_shards(cfg.input_dir)
     schema = _check_input_schema(shards, specs)
     classifier_versions = _distinct_values(shards, "classifier_version")
@@ -284,7 +291,6 @@ def run_build(cfg: BuildConfig) -> BuildSummary:
             f"the default config {cfg.default_name()!r} selected no paragraph of {cfg.input_dir}: "
             "pick another one with --set default_config=NAME"
         )
-    _swap_in(work_dir, output_dir)
     summary = BuildSummary(
         output_dir=output_dir,
         default_config=cfg.default_name(),
@@ -292,11 +298,14 @@ def run_build(cfg: BuildConfig) -> BuildSummary:
         input=input_stats,
         resumed_tasks=resumed,
     )
-    save_config(cfg, output_dir)
-    summary.seconds = time.perf_counter() - start
-    (output_dir / "build_summary.json").write_text(json.dumps(summary.to_json(), indent=1, sort_keys=True) + "\n")
-    write_dataset_card(output_dir, summary, cfg)
+    # the whole release is written beside the old one, then swapped in: a failure (even in the card) leaves the
+    # previous release as it was
+    save_config(cfg, work_dir)
+    (work_dir / "build_summary.json").write_text(json.dumps(summary.to_json(), indent=1, sort_keys=True) + "\n")
+    write_dataset_card(work_dir, summary, cfg)
+    _swap_in(work_dir, output_dir)
     shutil.rmtree(output_dir / ".build", ignore_errors=True)
+    summary.seconds = time.perf_counter() - start
     return summary
 
 
@@ -390,12 +399,16 @@ def _run_task(job: _TaskJob) -> None:
 
 def _write_copies(writer: _ConfigWriter, table: pa.Table, copies: np.ndarray) -> None:
     # Block order: the selected rows in input order, then the first duplicate of every upsampled row, and so on.
-    # An article's copies never sit side by side, and the order is the same on every run.
-    for copy_index in range(int(copies.max())):
-        rows = np.flatnonzero(copies > copy_index)
+    # An article's copies never sit side by side, and the order is the same on every run. Copy indexes that
+    # write the same rows (all those with at least `level` copies) share one `take`.
+    done = 0
+    for level in np.unique(copies[copies > 0]):
+        rows = np.flatnonzero(copies >= level)
         block = table.take(pa.array(rows)) if len(rows) != table.num_rows else table
-        block = block.append_column("copy_index", pa.array(np.full(len(rows), copy_index, dtype=np.int16)))
-        writer.write(block)
+        for copy_index in range(done, int(level)):
+            column = pa.array(np.full(len(rows), copy_index, dtype=np.int16))
+            writer.write(block.append_column("copy_index", column))
+        done = int(level)
 
 
 class _ConfigWriter:
@@ -468,21 +481,16 @@ def _finalize_files(folder: Path) -> list[str]:
 
 
 def _swap_in(work_dir: Path, output_dir: Path) -> None:
-    """Replace the release's ``data/`` by the new one with renames, so it is never half old, half new."""
-    new_data = work_dir / "data"
-    old = output_dir / "data"
+    """Move the new release from ``work_dir`` into ``output_dir`` with renames (the old one goes away)."""
     graveyard = output_dir / ".build" / "previous"
     shutil.rmtree(graveyard, ignore_errors=True)
-    if old.exists():
-        old.rename(graveyard)
-    new_data.rename(old)
+    graveyard.mkdir(parents=True)
+    for name in RELEASE_ENTRIES:
+        if (output_dir / name).exists():
+            (output_dir / name).rename(graveyard / name)
+        if (work_dir / name).exists():
+            (work_dir / name).rename(output_dir / name)
     shutil.rmtree(graveyard, ignore_errors=True)
-    for stale in ("images", "README.md", "build_summary.json"):
-        path = output_dir / stale
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
 
 
 def _check_input_schema(shards: list[Path], specs: list[VariantSpec]) -> pa.Schema:

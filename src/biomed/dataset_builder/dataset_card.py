@@ -259,7 +259,9 @@ def _provenance(card_cfg, summary: BuildSummary) -> dict[str, Any]:
         path = Path(card_cfg.classifier_metrics)
         if not path.is_file():
             raise BiomedError(f"card.classifier_metrics: {path} does not exist (expected a JSON of test metrics)")
-        info["classifier_metrics"] = _flatten(json.loads(path.read_text(encoding="utf-8")))
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+        # the classifier stage's metrics.json keeps the test metrics under "test" (beside split sizes, the paper's)
+        info["classifier_metrics"] = _flatten(metrics.get("test", metrics) if isinstance(metrics, dict) else {})
     return info
 
 

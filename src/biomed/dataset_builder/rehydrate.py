@@ -77,6 +77,8 @@ class RehydrateConfig:
         output_dir: where the rehydrated dataset is written; empty = ``<dataset>-rehydrated`` beside it.
         file_list: PMC OA file list CSV, to find articles whose XML has no PMID by their PMCID.
         workers: processes for indexing, parsing and filling.
+        cache_dir: where the dump's index, the parsed texts and the progress markers live; empty =
+            ``OUT/.rehydrate``. Point several runs at one folder to index a dump only once.
         fill_changed: also fill rows of articles that changed since the release (off: they are only reported).
     """
 
@@ -85,6 +87,7 @@ class RehydrateConfig:
     output_dir: str = ""
     file_list: str | None = None
     workers: int = 1
+    cache_dir: str = ""
     fill_changed: bool = False
 
     def resolved_output(self) -> Path:
@@ -157,7 +160,7 @@ def run_rehydrate(cfg: RehydrateConfig) -> RehydrateSummary:
     out = cfg.resolved_output()
     if out.resolve() == dataset.resolve():
         raise BiomedError(f"--out {out} is the dataset folder itself: write the rehydrated copy elsewhere")
-    work = out / WORK_DIR
+    work = Path(cfg.cache_dir) if cfg.cache_dir else out / WORK_DIR
     work.mkdir(parents=True, exist_ok=True)
     summary = RehydrateSummary(output_dir=out)
 
@@ -477,7 +480,8 @@ def _fill_file(job: _FillJob) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     target = job.out / job.name
-    report_path = Path(job.reports_dir) / (hashlib.sha1(job.name.encode()).hexdigest()[:20] + ".json")
+    key = f"{job.dataset.resolve()}|{job.out.resolve()}|{job.name}"
+    report_path = Path(job.reports_dir) / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".json")
     if target.exists() and report_path.exists():  # done in an earlier run, against the same text store
         return json.loads(report_path.read_text())
     table = pq.read_table(job.dataset / job.name)
