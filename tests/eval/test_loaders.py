@@ -102,3 +102,35 @@ def test_bigbio_kb_rows_become_bio():
         {"tokens": ["Aspirin", "and", "cancer", "."], "tags": ["B-Chemical", "O", "B-Disease", "O"]},
         {"tokens": ["Tamoxifen", "works", "."], "tags": ["B-Chemical", "O", "O"]},
     ]
+
+
+def test_hub_style_parquet_with_class_labels(tmp_path):
+    import datasets
+
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-DISO", "I-DISO"])),
+        }
+    )
+    rows = {"tokens": [["une", "cirrhose", "hépatique"]], "ner_tags": [[0, 1, 2]]}
+    for split in ("train", "validation", "test"):
+        datasets.Dataset.from_dict(rows, features=features).to_parquet(str(tmp_path / f"{split}.parquet"))
+    task = TASKS["fr/quaero-emea"]
+    source = type(task.source)(
+        format="hub-tokens", hub_id=str(tmp_path), columns={"tokens": "tokens", "tags": "ner_tags"}
+    )
+    data = load_task_data(type(task)(**{**task.__dict__, "source": source}))
+    assert data.splits["test"] == [{"tokens": ["une", "cirrhose", "hépatique"], "tags": ["O", "B-DISO", "I-DISO"]}]
+    assert data.origin.startswith(str(tmp_path))
+
+
+def test_unreachable_hub_dataset_says_how_to_use_a_local_copy(monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(BiomedError, match=r"could not load DrBenchmark/QUAERO.*refs/convert/parquet.*data_paths"):
+        load_task_data(TASKS["cbio/emea"])
