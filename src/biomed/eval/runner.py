@@ -250,7 +250,6 @@ def effective_max_length(task: TaskSpec, cfg: EvalConfig, tokenizer) -> int:
 
 def run_one(task: TaskSpec, seed: int, cfg: EvalConfig, tokenizer, prep: PreparedTask, name: str) -> dict[str, Any]:
     """Fine-tune one seed on train, keep the best dev checkpoint, score dev and test; return the run's record."""
-
     protocol = task.protocol
     transformers.set_seed(seed)
     model = build_model(task, cfg.model, prep)
@@ -283,7 +282,10 @@ def run_one(task: TaskSpec, seed: int, cfg: EvalConfig, tokenizer, prep: Prepare
         scores[split] = score_decoded(prep, split, predictions[split])
     if not cfg.keep_checkpoints:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
-
+    if args.max_steps > 0:
+        examples_seen = train_output.global_step * args.per_device_train_batch_size
+    else:
+        examples_seen = len(prep.gold["train"]) * args.num_train_epochs
     return {
         "format": RESULT_FORMAT,
         "task": task.name,
@@ -306,9 +308,7 @@ def run_one(task: TaskSpec, seed: int, cfg: EvalConfig, tokenizer, prep: Prepare
         "truncation": prep.truncation,
         "data": {"origin": prep.origin, "stats": prep.data_stats, "sizes": {s: len(g) for s, g in prep.gold.items()}},
         "train_seconds": round(elapsed, 3),
-        "train_examples_per_second": round(len(prep.gold["train"]) * args.num_train_epochs / elapsed, 3)
-        if args.max_steps <= 0
-        else None,
+        "train_examples_per_second": round(examples_seen / elapsed, 3),
         "global_step": train_output.global_step,
         "test_gold": prep.gold["test"],
         "test_predictions": predictions["test"],
@@ -318,7 +318,6 @@ def run_one(task: TaskSpec, seed: int, cfg: EvalConfig, tokenizer, prep: Prepare
 
 def build_model(task: TaskSpec, model_name: str, prep: PreparedTask):
     """The protocol's head over a freshly loaded encoder (weighted BCE weights from train label counts)."""
-
     encoder = AutoModel.from_pretrained(model_name)
     if task.kind == "ner":
         if task.protocol.head == "span":
