@@ -257,14 +257,17 @@ def main() -> None:
         if ours["rows"] != theirs["rows"]:
             raise SystemExit(f"the two sides disagree on rows per config:\n{ours['rows']}\n{theirs['rows']}")
         print(f"configs: {len(ours['rows'])}, rows written: {sum(ours['rows'].values()):,} (same on both sides)")
-        print(f"{'side':<36}{'seconds':>10}{'input rows/s':>16}{'peak RSS MB':>14}")
+        print(f"{'side':<36}{'seconds':>10}{'input rows/s':>16}{'written rows/s':>16}{'peak RSS MB':>14}")
         for name, result in (
             ("biomed run_build", ours),
             ("datasets filter + concatenate", theirs),
             ("biomed run_build, half the shards", ours_half),
         ):
-            rate = n_rows / result["seconds"] if "half" not in name else n_rows / 2 / result["seconds"]
-            print(f"{name:<36}{result['seconds']:>10.2f}{rate:>16,.0f}{result['peak_rss_mb']:>14,.0f}")
+            rows_in = n_rows if "half" not in name else sum(pq.read_metadata(p).num_rows for p in half.glob("*/*"))
+            rate, written = rows_in / result["seconds"], sum(result["rows"].values()) / result["seconds"]
+            print(
+                f"{name:<36}{result['seconds']:>10.2f}{rate:>16,.0f}{written:>16,.0f}{result['peak_rss_mb']:>14,.0f}"
+            )
         print(f"speed-up: {theirs['seconds'] / ours['seconds']:.1f}x (target >= 2x)")
         print(
             f"biomed peak RSS, full vs half corpus: {ours['peak_rss_mb']:,.0f} vs {ours_half['peak_rss_mb']:,.0f} MB"

@@ -23,6 +23,9 @@ how many times it writes each (article-level upsampling, see ``variants.py``); r
 shard, not with the corpus. Shards are split into contiguous tasks; each finished task leaves a done-marker with
 its counts under ``OUT/.build/<hash>/``, so a rerun after a crash redoes only the unfinished tasks, and the final
 files, concatenated in name order, hold the rows in input order whatever the number of workers.
+
+Article-level rules see the paragraphs of an article that share its shard: the extraction and scoring stages
+write each article whole into one shard, so that is the whole article.
 """
 
 from __future__ import annotations
