@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 def pick_attn_implementation(requested: str, device_type: str) -> str:
-    """``auto``: flash_attention_2 if flash-attn is installed (CUDA), else flex_attention on CUDA, else sdpa.
+    """``auto``: flash_attention_2 if flash-attn is installed (CUDA), else flex_attention on CUDA with triton, else
+    sdpa.
 
     On CUDA the sliding-window layers are where the backend matters: sdpa has no banded kernel and attends to the
     whole 8192-token sequence behind a materialised mask, flash and flex attention skip the masked blocks.
@@ -31,7 +32,8 @@ def pick_attn_implementation(requested: str, device_type: str) -> str:
     if device_type == "cuda":
         if importlib.util.find_spec("flash_attn") is not None:
             return "flash_attention_2"
-        return "flex_attention"
+        if importlib.util.find_spec("triton") is not None:  # flex attention compiles to triton kernels
+            return "flex_attention"
     return "sdpa"
 
 
@@ -98,11 +100,8 @@ def parameter_groups(model, weight_decay: float) -> list[dict]:
         for name, param in module.named_parameters(recurse=False):
             if isinstance(module, norm_types) or name == "bias" or "norm" in type(module).__name__.lower():
                 no_decay.add(id(param))
-    decay_params, plain_params, seen = [], [], set()
+    decay_params, plain_params = [], []
     for param in model.parameters():  # deduplicated: a tied decoder weight appears once
-        if id(param) in seen:
-            continue
-        seen.add(id(param))
         (plain_params if id(param) in no_decay else decay_params).append(param)
     return [
         {"params": decay_params, "weight_decay": weight_decay},

@@ -25,6 +25,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +104,7 @@ def _trainer_classes():
     """The Trainer subclass and callback, built on first use so that importing this module stays light."""
     import torch
     from transformers import Trainer, TrainerCallback
+    from transformers.trainer_callback import ProgressCallback
 
     from biomed.train.model import parameter_groups
     from biomed.train.objectives import lm_loss
@@ -181,7 +184,35 @@ def _trainer_classes():
             if state.is_world_process_zero:
                 self.on_save_files(Path(args.output_dir) / f"checkpoint-{state.global_step}", state)
 
-    return PretrainTrainer, PhaseCallback
+    class LogLineCallback(ProgressCallback):
+        """The tqdm step bar, with one log line per logging step on stderr (stdout stays for results)."""
+
+        def __init__(self, plan: PhasePlan, tokens_per_step: int):
+            super().__init__()
+            self.plan, self.tokens_per_step = plan, tokens_per_step
+            self._last = None
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or not logs or "loss" not in logs:
+                return
+            now = time.monotonic()
+            speed = ""
+            if self._last is not None and state.global_step > self._last[0]:
+                rate = (state.global_step - self._last[0]) * self.tokens_per_step / max(now - self._last[1], 1e-9)
+                speed = f" | {rate:,.0f} tokens/s"
+            self._last = (state.global_step, now)
+            span = self.plan.span_at(max(state.global_step - 1, 0))
+            line = (
+                f"step {state.global_step}/{state.max_steps} | phase {span.number} {span.phase.name} "
+                f"({span.phase.objective}) | loss {logs['loss']:.4f} | lr {logs.get('learning_rate', 0):.3e}{speed}"
+            )
+            tqdm_write = getattr(self.training_bar, "write", None)
+            if tqdm_write is not None:
+                tqdm_write(line, file=sys.stderr)
+            else:
+                print(line, file=sys.stderr)
+
+    return PretrainTrainer, PhaseCallback, LogLineCallback
 
 
 def last_checkpoint(output_dir: str | Path) -> str | None:
@@ -209,8 +240,6 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
     output_dir = Path(cfg.output_dir)
     plan = PhasePlan.from_config(cfg)
     args = training_arguments(cfg, plan)
-    if not progress:
-        args.disable_tqdm = True
     model, tokenizer = load_model(cfg.model, "cuda" if args.device.type == "cuda" else args.device.type)
     with args.main_process_first(desc="packing the training data"):
         dataset, manifest = build_mixture(
@@ -237,7 +266,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
         (folder / "data_manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         write_card(folder, cfg, manifest, plan, state.global_step, bf16=args.bf16)
 
-    trainer_cls, callback_cls = _trainer_classes()
+    trainer_cls, callback_cls, log_line_cls = _trainer_classes()
     trainer = trainer_cls(
         model=model,
         args=args,
@@ -248,6 +277,13 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
         plan=plan,
         decoupled_weight_decay=cfg.decoupled_weight_decay,
     )
+    # Progress and log lines go to stderr, and only when asked (the Trainer's defaults print dicts to stdout).
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if progress:
+        trainer.add_callback(log_line_cls(plan, cfg.tokens_per_step))
     resume_from = last_checkpoint(output_dir) if cfg.resume else None
     if resume_from:
         logger.warning("resuming from %s", resume_from)

@@ -20,6 +20,7 @@ class RecordCallback(TrainerCallback):
 
     def on_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
         self.lrs.append(optimizer.param_groups[0]["lr"])
+        self.weight_decays = [group["weight_decay"] for group in optimizer.param_groups]
         self.optimizers.add(id(optimizer))
         first = optimizer.param_groups[0]["params"][0]
         self.adam_steps.append(int(optimizer.state[first]["step"]))
@@ -58,6 +59,8 @@ def test_detour_run_schedule_and_optimizer_state_across_the_switch(make_config):
     # One optimizer for the whole run; its state is not reset at the CLM -> MLM switch (step 4).
     assert len(record.optimizers) == 1
     assert record.adam_steps == [1, 2, 3, 4, 5, 6]
+    # Decoupled AdamW (Composer): decay 1e-5 scaled by lr / peak lr = torch's weight_decay 1e-5 / 2e-4.
+    assert record.weight_decays == pytest.approx([1e-5 / 2e-4, 0.0])
 
     final = result.final_dir
     for name in ("config.json", "model.safetensors", "tokenizer.json", "config.yaml", "README.md", "loss.png",
