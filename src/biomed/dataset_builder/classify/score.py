@@ -1,0 +1,592 @@
+"""Score every extracted paragraph with a trained classifier: type, domain and educational quality as new columns.
+
+Example::
+
+    from biomed.config import resolve_config
+    from biomed.dataset_builder.classify.score import ClassifyScoreConfig, run_classify_score
+
+    options = {"classifier": "classifier", "inputs": "extracted", "output_dir": "scored"}
+    cfg = resolve_config(ClassifyScoreConfig, options=options)
+    print(run_classify_score(cfg).render())
+
+Each input shard ``INPUTS/data/NAME.parquet`` becomes ``OUT/data/NAME.parquet``: the same rows and columns plus
+``type``, ``type_probs``, ``domain``, ``domain_probs``, ``educational_score``, ``educational_score_int`` and
+``classifier_version``. A shard is written to a temporary file, renamed, then marked done (``OUT/done/NAME.json``,
+with its counts), so a killed run, rerun, scores only the shards without a marker. Several GPUs or nodes: each
+datatrove task of ``executor`` scores its share of the shards (``executor.workers=4`` on a 4-GPU machine).
+
+Speed comes from batches built by sorted length with dynamic padding (little compute is spent on padding),
+tokenisation in Rust on a background thread, ``torch.inference_mode``, bf16/fp16 weights and SDPA attention on GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from datatrove.pipeline.base import PipelineStep
+
+from biomed.dataset_builder.executors import ExecutorConfig
+from biomed.errors import BiomedError
+
+
+logger = logging.getLogger(__name__)
+
+SCORE_COLUMNS = (
+    "type",
+    "type_probs",
+    "domain",
+    "domain_probs",
+    "educational_score",
+    "educational_score_int",
+    "classifier_version",
+)
+"""The columns scoring adds to each extracted paragraph."""
+
+VERSION_METADATA_KEY = b"biomed.classifier_version"
+"""Parquet schema metadata key holding the classifier version of a scored shard."""
+
+
+@dataclass
+class ClassifyScoreConfig:
+    """How to score the extracted paragraphs.
+
+    Attributes:
+        classifier: a checkpoint folder written by ``biomed data classify train`` (or a Hub id of one).
+        inputs: the extraction output folder (its ``data/*.parquet``).
+        output_dir: where scored shards go (``data/``), with done markers (``done/``), ``summary.json`` and the
+            resolved ``config.yaml``.
+        max_length: truncate paragraphs to this many tokens; default: the length the classifier was trained with.
+            Truncated paragraphs are scored on their beginning and counted.
+        batch_size: most paragraphs in one batch.
+        max_batch_tokens: most tokens (padded) in one batch; long paragraphs make smaller batches.
+        chunk_size: paragraphs tokenised and sorted by length together (bounds memory on large shards).
+        device: ``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``. With several local workers on
+            a multi-GPU machine, each worker takes its own GPU.
+        dtype: weights' precision: ``auto`` is bfloat16 on a GPU that supports it (else float16), float32 on CPU.
+        attn_implementation: the encoder's attention kernel (``sdpa``, ``flash_attention_2``, ``eager``).
+        progress: show a progress bar (single local worker only).
+        executor: where the datatrove tasks run; ``tasks: 0`` means one task per input shard.
+    """
+
+    classifier: str = ""
+    inputs: str = ""
+    output_dir: str = "scored"
+    max_length: int | None = None
+    batch_size: int = 256
+    max_batch_tokens: int = 32768
+    chunk_size: int = 16384
+    device: str = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    attn_implementation: str = "sdpa"
+    progress: bool = True
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.max_batch_tokens < 1 or self.chunk_size < 1:
+            raise ValueError("batch_size, max_batch_tokens and chunk_size must be positive")
+
+
+@dataclass
+class ParagraphScores:
+    """Scores of a list of paragraphs, in input order."""
+
+    type_probs: np.ndarray
+    """``(n, len(TYPE_LABELS))`` float32 probabilities."""
+    domain_probs: np.ndarray
+    """``(n, len(DOMAIN_LABELS))`` float32 probabilities."""
+    educational: np.ndarray
+    """``(n,)`` float32 raw educational score."""
+    n_tokens: np.ndarray
+    """``(n,)`` tokens the model saw (after truncation)."""
+    truncated: np.ndarray
+    """``(n,)`` whether the paragraph was longer than ``max_length`` and cut."""
+
+
+class ParagraphScorer:
+    """Scores texts with a loaded classifier, in length-sorted, dynamically padded batches.
+
+    Args:
+        model: a ``BiomedClassifierModel`` (on its device, in its dtype).
+        tokenizer: its tokenizer.
+        max_length: truncation length; default the classifier's training length.
+        batch_size: most paragraphs per batch.
+        max_batch_tokens: most padded tokens per batch.
+        chunk_size: paragraphs tokenised and sorted together.
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        max_length: int | None = None,
+        batch_size: int = 256,
+        max_batch_tokens: int = 32768,
+        chunk_size: int = 16384,
+    ):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length or getattr(model.config, "max_length", 512))
+        self.batch_size = batch_size
+        self.max_batch_tokens = max(max_batch_tokens, self.max_length)
+        self.chunk_size = chunk_size
+        self.device = next(model.parameters()).device
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self._rust = self._rust_tokenizer(tokenizer, self.max_length)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        device: str = "auto",
+        dtype: str = "auto",
+        attn_implementation: str = "sdpa",
+        **kwargs: Any,
+    ) -> ParagraphScorer:
+        """Load a classifier checkpoint for inference; ``kwargs`` go to the constructor."""
+        from transformers import AutoModel, AutoTokenizer
+
+        from biomed.dataset_builder.classify.modeling_biomed_classifier import MODEL_TYPE, register_auto_classes
+
+        register_auto_classes()
+        device = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, device)
+        check_classifier(path)
+        model = AutoModel.from_pretrained(str(path), dtype=torch_dtype, attn_implementation=attn_implementation)
+        if model.config.model_type != MODEL_TYPE:
+            raise BiomedError(f"{path} is a {model.config.model_type} model, not a biomed classifier")
+        model.to(device)
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        return cls(model, tokenizer, **kwargs)
+
+    def tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids of each text (with special tokens, truncated to ``max_length``) and which were truncated."""
+        texts = [text or "" for text in texts]
+        if self._rust is not None:
+            encodings = self._rust.encode_batch(texts)
+            # the Rust tokenizer keeps what truncation cut off, so counting truncation costs no second pass
+            return [e.ids for e in encodings], np.fromiter((bool(e.overflowing) for e in encodings), bool, len(texts))
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        full = self.tokenizer(texts, add_special_tokens=False, return_length=True)["length"]
+        specials = self.tokenizer.num_special_tokens_to_add()
+        return encoded, np.asarray(full) + specials > self.max_length
+
+    def score(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> ParagraphScores:
+        """Score ``texts``; ``on_batch(n)`` is called after each batch of ``n`` paragraphs."""
+        n_type = len(self.model.config.type_labels)
+        n_domain = len(self.model.config.domain_labels)
+        chunks = [texts[start : start + self.chunk_size] for start in range(0, len(texts), self.chunk_size)]
+        parts, lengths, truncated = [], [], []
+        # tokenising the next chunk in Rust (which releases the GIL) overlaps with the model on this one
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(self.tokenize, chunks[0]) if chunks else None
+            for index in range(len(chunks)):
+                ids, cut = pending.result()
+                if index + 1 < len(chunks):
+                    pending = pool.submit(self.tokenize, chunks[index + 1])
+                chunk_lengths = np.fromiter(map(len, ids), np.int64, len(ids))
+                parts.append(self._run_model(ids, chunk_lengths, on_batch))
+                lengths.append(chunk_lengths)
+                truncated.append(cut)
+        table = np.concatenate(parts) if parts else np.zeros((0, n_type + n_domain + 1), np.float32)
+        return ParagraphScores(
+            type_probs=np.ascontiguousarray(table[:, :n_type]),
+            domain_probs=np.ascontiguousarray(table[:, n_type : n_type + n_domain]),
+            educational=np.ascontiguousarray(table[:, -1]),
+            n_tokens=np.concatenate(lengths).astype(np.int32) if lengths else np.zeros(0, np.int32),
+            truncated=np.concatenate(truncated) if truncated else np.zeros(0, bool),
+        )
+
+    def _run_model(self, ids: list[list[int]], lengths: np.ndarray, on_batch) -> np.ndarray:
+        import torch
+
+        # longest first: a batch that does not fit in memory fails at once, not at the end of a shard
+        order = np.argsort(-lengths, kind="stable")
+        cuda = self.device.type == "cuda"
+        outputs = []
+        with torch.inference_mode():
+            for start, end in plan_batches(lengths[order], self.batch_size, self.max_batch_tokens):
+                rows = order[start:end]
+                width = int(lengths[rows[0]])
+                input_ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+                mask = np.zeros((len(rows), width), dtype=np.int64)
+                for row, index in enumerate(rows):
+                    input_ids[row, : lengths[index]] = ids[index]
+                    mask[row, : lengths[index]] = 1
+                input_tensor, mask_tensor = torch.from_numpy(input_ids), torch.from_numpy(mask)
+                if cuda:
+                    input_tensor = input_tensor.pin_memory().to(self.device, non_blocking=True)
+                    mask_tensor = mask_tensor.pin_memory().to(self.device, non_blocking=True)
+                # a batch without padding needs no mask, which lets SDPA pick its fastest kernel
+                no_padding = int(lengths[rows[-1]]) == width
+                out = self.model(input_ids=input_tensor, attention_mask=None if no_padding else mask_tensor)
+                outputs.append(
+                    torch.cat(
+                        [
+                            out.type_logits.float().softmax(-1),
+                            out.domain_logits.float().softmax(-1),
+                            out.educational_score.float().unsqueeze(-1),
+                        ],
+                        dim=-1,
+                    )
+                )
+                if on_batch is not None:
+                    on_batch(len(rows))
+            # one device-to-host copy per chunk: the GPU never waits for Python between batches
+            sorted_scores = torch.cat(outputs).cpu().numpy() if outputs else None
+        n_columns = len(self.model.config.type_labels) + len(self.model.config.domain_labels) + 1
+        scores = np.zeros((len(ids), n_columns), dtype=np.float32)
+        if sorted_scores is not None:
+            scores[order] = sorted_scores
+        return scores
+
+    @staticmethod
+    def _rust_tokenizer(tokenizer, max_length: int):
+        """A private copy of the fast tokenizer's Rust backend with truncation on, or None for slow tokenizers."""
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            return None
+        from tokenizers import Tokenizer
+
+        rust = Tokenizer.from_str(backend.to_str())
+        rust.no_padding()
+        rust.enable_truncation(max_length=max_length)
+        probe = "Probe sentence, 123."
+        if rust.encode(probe).ids != tokenizer(probe, truncation=True, max_length=max_length)["input_ids"]:
+            return None  # the Python wrapper adds something the Rust backend does not: use the wrapper
+        return rust
+
+
+def plan_batches(sorted_lengths: np.ndarray, batch_size: int, max_batch_tokens: int) -> list[tuple[int, int]]:
+    """``(start, end)`` slices of lengths sorted longest first, each within ``batch_size`` and padded token budget."""
+    batches, start, total = [], 0, len(sorted_lengths)
+    while start < total:
+        width = max(int(sorted_lengths[start]), 1)
+        size = max(1, min(batch_size, max_batch_tokens // width))
+        end = min(start + size, total)
+        batches.append((start, end))
+        start = end
+    return batches
+
+
+def resolve_device(device: str):
+    """``auto`` becomes ``cuda`` when a GPU is visible, else ``cpu``."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BiomedError(f"device={device} but no CUDA GPU is visible; use --device cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device):
+    """``auto``: bfloat16 on a GPU that has it, float16 on older GPUs, float32 on CPU."""
+    import torch
+
+    if dtype == "auto":
+        if device.type != "cuda":
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return getattr(torch, dtype)
+
+
+def check_classifier(path: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a local classifier checkpoint; raises a clear error when it is not one."""
+    folder = Path(path)
+    if not folder.exists():
+        if str(path).count("/") == 1 and not str(path).startswith((".", "/")):
+            return {}  # a Hub id: transformers resolves and checks it
+        raise BiomedError(f"classifier {path} does not exist; pass the folder written by `biomed data classify train`")
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise BiomedError(f"{folder} has no config.json; pass the folder written by `biomed data classify train`")
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if config.get("model_type") != "biomed_classifier":
+        raise BiomedError(
+            f"{folder} holds a {config.get('model_type')!r} model, not a biomed classifier; "
+            "train one with `biomed data classify train`"
+        )
+    return config
+
+
+def classifier_version(path: str | Path) -> str:
+    """The version string recorded in a classifier checkpoint (without loading its weights)."""
+    config = check_classifier(path)
+    if not config:
+        from transformers import AutoConfig
+
+        from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
+
+        register_auto_classes()
+        config = AutoConfig.from_pretrained(str(path)).to_dict()
+    return str(config.get("classifier_version") or Path(str(path)).name)
+
+
+def score_shard(scorer: ParagraphScorer, source: Path, target: Path, version: str, on_batch=None) -> dict[str, Any]:
+    """Score one extraction shard into ``target`` (written under a temporary name, then renamed); return its counts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from biomed.dataset_builder.classify.metrics import rounded_scores
+    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+
+    started = time.perf_counter()
+    try:
+        table = pq.read_table(source)
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        raise BiomedError(f"cannot read {source} as Parquet: {err}") from None
+    clash = [name for name in SCORE_COLUMNS if name in table.column_names]
+    if clash:
+        raise BiomedError(
+            f"{source} already has column(s) {', '.join(clash)}; score the extraction output, not a scored one"
+        )
+    if "text" not in table.column_names:
+        raise BiomedError(f"{source} has no 'text' column; pass the output folder of `biomed data extract`")
+    if list(scorer.model.config.type_labels) != list(TYPE_LABELS) or list(scorer.model.config.domain_labels) != list(
+        DOMAIN_LABELS
+    ):
+        raise BiomedError(
+            f"the classifier's labels {scorer.model.config.type_labels} / {scorer.model.config.domain_labels} differ "
+            f"from biomed.dataset_builder.labels {TYPE_LABELS} / {DOMAIN_LABELS}; retrain it with this kit version"
+        )
+    scores = scorer.score(table.column("text").to_pylist(), on_batch=on_batch)
+    n = table.num_rows
+    columns = {
+        "type": pa.array(np.asarray(TYPE_LABELS, dtype=object)[scores.type_probs.argmax(1)], pa.string())
+        if n
+        else pa.array([], pa.string()),
+        "type_probs": _list_column(scores.type_probs),
+        "domain": pa.array(np.asarray(DOMAIN_LABELS, dtype=object)[scores.domain_probs.argmax(1)], pa.string())
+        if n
+        else pa.array([], pa.string()),
+        "domain_probs": _list_column(scores.domain_probs),
+        "educational_score": pa.array(scores.educational, pa.float32()),
+        "educational_score_int": pa.array(rounded_scores(scores.educational), pa.int8()),
+        "classifier_version": pa.array([version] * n, pa.string()),
+    }
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    metadata = dict(table.schema.metadata or {})
+    metadata[VERSION_METADATA_KEY] = version.encode("utf-8")
+    metadata[b"biomed.classifier_max_length"] = str(scorer.max_length).encode("utf-8")
+    table = table.replace_schema_metadata(metadata)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".tmp")
+    pq.write_table(table, partial)
+    os.replace(partial, target)
+    return {
+        "shard": source.name,
+        "paragraphs": n,
+        "truncated": int(scores.truncated.sum()),
+        "tokens": int(scores.n_tokens.sum()),
+        "seconds": round(time.perf_counter() - started, 3),
+        "classifier_version": version,
+    }
+
+
+def _list_column(values: np.ndarray):
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    offsets = np.arange(len(values) + 1, dtype=np.int32) * values.shape[1]
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.reshape(-1), pa.float32()))
+
+
+def _marker(output_dir: Path, shard: Path) -> Path:
+    return output_dir / "done" / (shard.stem + ".json")
+
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None  # a marker cut short by a kill counts as missing: the shard is scored again
+
+
+def _worker_device(device: str, rank: int) -> str:
+    """The device of one task: with several local workers on a multi-GPU machine, one GPU per worker."""
+    import torch
+
+    if device not in ("auto", "cuda") or not torch.cuda.is_available():
+        return device
+    count = torch.cuda.device_count()
+    if count <= 1:
+        return "cuda"
+    import multiprocessing
+
+    identity = multiprocessing.current_process()._identity  # pool workers are numbered from 1
+    slot = identity[0] - 1 if identity else rank
+    return f"cuda:{slot % count}"
+
+
+class ClassifierScoreStep(PipelineStep):
+    """A datatrove step: task ``rank`` of ``world_size`` scores every ``world_size``-th shard not yet marked done.
+
+    Args:
+        cfg: the resolved scoring config.
+        shards: all input shards (the same list in every task, so the assignment is stable across reruns).
+        version: the classifier version written into every row and shard.
+        progress: a callable ``(n_paragraphs)`` called after each batch (single local worker only).
+    """
+
+    name = "classify"
+    type = "🏷 - SCORER"
+
+    def __init__(self, cfg: ClassifyScoreConfig, shards: list[str], version: str, progress=None):
+        super().__init__()
+        self.cfg = cfg
+        self.shards = shards
+        self.version = version
+        self.progress = progress
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        self.score_assigned(rank, world_size)
+        if data:
+            yield from data
+
+    def score_assigned(self, rank: int = 0, world_size: int = 1) -> list[dict[str, Any]]:
+        """Score this task's shards that have no done marker; return their counts."""
+        output_dir = Path(self.cfg.output_dir)
+        todo = [
+            Path(shard)
+            for index, shard in enumerate(self.shards)
+            if index % world_size == rank and _read_marker(_marker(output_dir, Path(shard))) is None
+        ]
+        if not todo:
+            return []
+        scorer = ParagraphScorer.load(
+            self.cfg.classifier,
+            device=_worker_device(self.cfg.device, rank),
+            dtype=self.cfg.dtype,
+            attn_implementation=self.cfg.attn_implementation,
+            max_length=self.cfg.max_length,
+            batch_size=self.cfg.batch_size,
+            max_batch_tokens=self.cfg.max_batch_tokens,
+            chunk_size=self.cfg.chunk_size,
+        )
+        done = []
+        for shard in todo:
+            stats = score_shard(scorer, shard, output_dir / "data" / shard.name, self.version, self.progress)
+            marker = _marker(output_dir, shard)
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            partial = marker.with_name(marker.name + ".tmp")
+            partial.write_text(json.dumps(stats, indent=1), encoding="utf-8")
+            os.replace(partial, marker)
+            self.stat_update("paragraphs", value=stats["paragraphs"])
+            self.stat_update("truncated", value=stats["truncated"])
+            logger.info("scored %s: %d paragraphs, %d truncated", shard.name, stats["paragraphs"], stats["truncated"])
+            done.append(stats)
+        return done
+
+
+@dataclass
+class ScoreSummary:
+    """What a scoring run did, over all shards (including those scored by earlier runs)."""
+
+    output_dir: str
+    classifier_version: str
+    shards: int
+    shards_scored_now: int
+    paragraphs: int
+    truncated: int
+    tokens: int
+    seconds: float
+    paragraphs_now: int
+
+    def render(self) -> str:
+        rate = self.paragraphs_now / self.seconds if self.seconds > 0 else 0.0
+        share = 100 * self.truncated / self.paragraphs if self.paragraphs else 0.0
+        return "\n".join(
+            [
+                f"scored {self.paragraphs:,} paragraphs in {self.shards} shard(s) with {self.classifier_version}",
+                f"  this run: {self.shards_scored_now} shard(s), {self.paragraphs_now:,} paragraphs, "
+                f"{self.seconds:.1f} s ({rate:,.0f} paragraphs/s)",
+                f"  truncated at the classifier's maximum length: {self.truncated:,} ({share:.2f} %)",
+                f"  output: {self.output_dir}/data/*.parquet (summary.json, config.yaml beside)",
+            ]
+        )
+
+
+def run_classify_score(cfg: ClassifyScoreConfig) -> ScoreSummary:
+    """Score every shard of ``cfg.inputs`` that is not yet done; return counts over all shards.
+
+    Raises:
+        BiomedError: missing classifier or inputs, or an output folder holding scores of another classifier.
+    """
+    from biomed.config import save_config
+    from biomed.dataset_builder.classify.data import find_parquet_shards
+
+    if not cfg.classifier:
+        raise BiomedError("no classifier given: pass --classifier CHECKPOINT (the folder of `classify train`)")
+    if not cfg.inputs:
+        raise BiomedError("no inputs given: pass the extraction output folder (biomed data extract --out)")
+    version = classifier_version(cfg.classifier)
+    shards = find_parquet_shards(Path(cfg.inputs))
+    output_dir = Path(cfg.output_dir)
+    for shard in shards:
+        marker = _read_marker(_marker(output_dir, shard))
+        if marker is not None and marker.get("classifier_version") != version:
+            raise BiomedError(
+                f"{output_dir} holds scores by classifier {marker.get('classifier_version')!r}, not {version!r} "
+                f"({_marker(output_dir, shard)}); score into a new --out folder"
+            )
+    save_config(cfg, output_dir)
+    todo = [shard for shard in shards if _read_marker(_marker(output_dir, shard)) is None]
+    started = time.perf_counter()
+    executor_cfg = cfg.executor
+    if executor_cfg.tasks == 0:
+        executor_cfg = replace(executor_cfg, tasks=len(shards))
+    in_process = executor_cfg.kind == "local" and executor_cfg.workers == 1 and cfg.executor.tasks in (0, 1)
+    if todo and in_process:
+        _score_in_process(cfg, [str(s) for s in shards], version, todo)
+    elif todo:
+        from biomed.dataset_builder.executors import build_executor
+
+        step = ClassifierScoreStep(cfg, [str(s) for s in shards], version)
+        build_executor(executor_cfg, [step], output_dir / "logs", job_name="biomed-classify").run()
+    seconds = time.perf_counter() - started
+    markers = [_read_marker(_marker(output_dir, shard)) for shard in shards]
+    missing = [shard.name for shard, marker in zip(shards, markers) if marker is None]
+    if missing:
+        raise BiomedError(
+            f"{len(missing)} shard(s) were not scored (first: {missing[0]}); see {output_dir}/logs and rerun"
+        )
+    todo_names = {shard.name for shard in todo}
+    summary = ScoreSummary(
+        output_dir=str(output_dir),
+        classifier_version=version,
+        shards=len(shards),
+        shards_scored_now=len(todo),
+        paragraphs=sum(m["paragraphs"] for m in markers),
+        truncated=sum(m["truncated"] for m in markers),
+        tokens=sum(m["tokens"] for m in markers),
+        seconds=round(seconds, 3),
+        paragraphs_now=sum(m["paragraphs"] for m in markers if m["shard"] in todo_names),
+    )
+    (output_dir / "summary.json").write_text(json.dumps(summary.__dict__, indent=1), encoding="utf-8")
+    return summary
+
+
+def _score_in_process(cfg: ClassifyScoreConfig, shards: list[str], version: str, todo: list[Path]) -> None:
+    import pyarrow.parquet as pq
+
+    if not cfg.progress:
+        ClassifierScoreStep(cfg, shards, version).score_assigned()
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    total = sum(pq.ParquetFile(shard).metadata.num_rows for shard in todo)
+    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("paragraphs"))
+    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("score", total=total)
+        ClassifierScoreStep(cfg, shards, version, progress=lambda n: bar.advance(task, n)).score_assigned()

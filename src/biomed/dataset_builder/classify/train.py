@@ -1,0 +1,379 @@
+"""Train the label-propagation classifier on the LLM's annotations: one encoder, three heads, the HF ``Trainer``.
+
+Example::
+
+    from biomed.config import resolve_config
+    from biomed.dataset_builder.classify.train import ClassifyTrainConfig, run_classify_train
+
+    cfg = resolve_config(ClassifyTrainConfig, "recipes/classify/xlm-roberta-base.yaml",
+                         options={"annotations": "annotated/annotations.parquet", "output_dir": "classifier"})
+    print(run_classify_train(cfg).render())
+
+The output folder is a standard transformers checkpoint (``config.json``, weights, tokenizer, and the
+self-contained ``modeling_biomed_classifier.py``), plus ``metrics.json`` (test metrics per head beside the
+paper's figures), ``confusion_<head>.png``, ``README.md`` (the model card) and ``config.yaml`` (this config).
+Paragraphs are split into train/dev/test by a hash of their article id, so no article straddles two splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biomed.errors import BiomedError
+
+
+logger = logging.getLogger(__name__)
+
+PAPER_TRAINING: dict[str, Any] = {
+    "num_train_epochs": 3,
+    "learning_rate": 2e-5,
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0.1,  # a float below 1 is a fraction of all steps in transformers 5
+    "per_device_train_batch_size": 8,
+    "per_device_eval_batch_size": 64,
+    "fp16": "auto",  # resolved at run time: True on a GPU, False on CPU
+    "seed": 42,
+    "report_to": "none",
+}
+"""The paper's fine-tuning settings; keys of ``training:`` are merged over these."""
+
+KIT_TRAINING_KEYS = ("output_dir", "label_names")
+"""``TrainingArguments`` that the kit sets itself (the Trainer's folder and the three label columns)."""
+
+LABEL_NAMES = ["type_labels", "domain_labels", "educational_labels"]
+
+
+@dataclass
+class ClassifyTrainConfig:
+    """How to train the classifier.
+
+    Attributes:
+        annotations: ``annotations.parquet`` of ``biomed data annotate`` (rows with ``status == "ok"`` are used),
+            or a ``.jsonl`` of gold labels.
+        paragraphs: extraction output folder, to look up the text of labelled rows that carry none (gold labels).
+        output_dir: the checkpoint folder to write.
+        backbone: Hub id or local folder of the pretrained encoder (any ``AutoModel``) and its tokenizer.
+        tokenizer: tokenizer to use when it is not the backbone's.
+        classifier_dropout: dropout on the first-token representation, before the heads.
+        max_length: paragraphs are truncated to this many tokens in training; scoring uses it by default.
+        dev_fraction: share of articles in the dev split (evaluated during training when ``eval_strategy`` asks).
+        test_fraction: share of articles in the test split (the metrics in ``metrics.json`` and the card).
+        version: the classifier version recorded in its config, card and every scored row; default
+            ``biomed-classifier-<backbone>-<hash of config and training data>``.
+        license: licence declared in the model card.
+        training: ``transformers.TrainingArguments`` keys, merged over the paper's settings (``PAPER_TRAINING``);
+            ``fp16: auto`` means fp16 on a GPU.
+    """
+
+    annotations: str = ""
+    paragraphs: str | None = None
+    output_dir: str = "classifier"
+    backbone: str = "FacebookAI/xlm-roberta-base"
+    tokenizer: str | None = None
+    classifier_dropout: float = 0.1
+    max_length: int = 512
+    dev_fraction: float = 0.1
+    test_fraction: float = 0.1
+    version: str = ""
+    license: str = "apache-2.0"
+    training: dict[str, Any] = field(default_factory=lambda: dict(PAPER_TRAINING))
+
+    def __post_init__(self):
+        reserved = sorted(set(self.training) & set(KIT_TRAINING_KEYS))
+        if reserved:
+            raise ValueError(
+                f"training.{reserved[0]} is set by the kit (use output_dir; labels are the three heads); remove it"
+            )
+        self.training = {**PAPER_TRAINING, **self.training}
+        if self.max_length < 8:
+            raise ValueError(f"max_length={self.max_length} is too short to classify a paragraph")
+
+
+@dataclass
+class TrainSummary:
+    """What a training run produced."""
+
+    output_dir: str
+    classifier_version: str
+    split_sizes: dict[str, int]
+    metrics: dict[str, Any]
+
+    def render(self) -> str:
+        sizes = ", ".join(f"{name} {count:,}" for name, count in self.split_sizes.items())
+        lines = [f"trained {self.classifier_version} on {sizes} paragraphs", f"  checkpoint: {self.output_dir}"]
+        if self.metrics:
+            t, d, e = self.metrics["type"], self.metrics["domain"], self.metrics["educational"]
+            lines.append(
+                f"  test: type F1 {t['f1_macro']:.3f} kappa {_fmt(t['cohen_kappa'])} | domain F1 {d['f1_macro']:.3f}"
+                f" | educational r {_fmt(e['pearson_r'])} MAE {e['mae']:.3f}  (metrics.json)"
+            )
+        else:
+            lines.append("  test split is empty: no metrics (raise test_fraction or label more articles)")
+        return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def run_classify_train(cfg: ClassifyTrainConfig) -> TrainSummary:
+    """Train, evaluate on the test split, save checkpoint + metrics + card; resume from the Trainer's last save.
+
+    Raises:
+        BiomedError: no annotations, no training rows, or a backbone that cannot be loaded.
+    """
+    import torch
+    from transformers import Trainer, TrainingArguments, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from biomed.config import save_config
+    from biomed.dataset_builder.classify.data import data_fingerprint, load_labelled_paragraphs, split_by_article
+    from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
+
+    if not cfg.annotations:
+        raise BiomedError("no annotations given: pass annotations.parquet (biomed data annotate) or gold .jsonl")
+    register_auto_classes()
+    rows = load_labelled_paragraphs(cfg.annotations, cfg.paragraphs)
+    if rows.skipped:
+        logger.warning("left out %d annotation rows that failed or carry no labels", rows.skipped)
+    splits = split_by_article(rows.article_id, cfg.dev_fraction, cfg.test_fraction)
+    if not splits["train"]:
+        raise BiomedError(
+            f"no training rows in {cfg.annotations} ({len(rows)} labelled rows, "
+            f"{len(set(rows.article_id))} articles); label more articles or lower dev/test_fraction"
+        )
+    output_dir = Path(cfg.output_dir)
+    version = cfg.version or default_version(cfg, data_fingerprint(rows))
+    training = dict(cfg.training)
+    if training.get("fp16") == "auto":
+        training["fp16"] = torch.cuda.is_available()
+    if not splits["dev"] and training.get("eval_strategy", "no") != "no":
+        logger.warning("dev split is empty: no evaluation during training")
+        training["eval_strategy"] = "no"
+
+    set_seed(int(training["seed"]))
+    tokenizer, model = build_model(cfg, version)
+    train_set = encode_rows(tokenizer, rows.select(splits["train"]), cfg.max_length)
+    dev_set = encode_rows(tokenizer, rows.select(splits["dev"]), cfg.max_length) if splits["dev"] else None
+    trainer_dir = output_dir / "trainer"
+    try:
+        args = TrainingArguments(output_dir=str(trainer_dir), label_names=LABEL_NAMES, **training)
+    except (TypeError, ValueError) as err:
+        raise BiomedError(f"invalid training: setting for transformers.TrainingArguments: {err}") from None
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=dev_set,
+        data_collator=LabelledBatchCollator(tokenizer),
+        processing_class=tokenizer,
+    )
+    last = get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
+    if last:
+        logger.warning("resuming training from %s", last)
+    trainer.train(resume_from_checkpoint=last)
+
+    model = trainer.model.eval()
+    metrics: dict[str, Any] = {}
+    if splits["test"]:
+        metrics = evaluate_classifier(model, tokenizer, rows.select(splits["test"]), cfg.max_length)
+    split_sizes = {name: len(indices) for name, indices in splits.items()}
+    model.save_pretrained(str(output_dir))
+    tokenizer.save_pretrained(str(output_dir))
+    save_config(cfg, output_dir)
+    write_metrics(output_dir, metrics, version, split_sizes, rows.prompt_versions)
+    card = render_classifier_card(cfg, version, metrics, split_sizes, rows.prompt_versions, model)
+    card.save(str(output_dir / "README.md"))
+    return TrainSummary(str(output_dir), version, split_sizes, metrics)
+
+
+def default_version(cfg: ClassifyTrainConfig, data_hash: str) -> str:
+    """``biomed-classifier-<backbone>-<12 hex>``: the hash covers what shapes the model, not where it is written."""
+    from biomed.config import config_to_dict
+
+    shaping = {k: v for k, v in config_to_dict(cfg).items() if k not in ("output_dir", "annotations", "paragraphs")}
+    digest = hashlib.sha256(json.dumps([shaping, data_hash], sort_keys=True, default=str).encode()).hexdigest()[:12]
+    backbone = Path(cfg.backbone.rstrip("/")).name or "encoder"
+    return f"biomed-classifier-{backbone}-{digest}"
+
+
+def build_model(cfg: ClassifyTrainConfig, version: str):
+    """The tokenizer and a classifier whose encoder is initialised from ``cfg.backbone``'s weights."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from biomed.dataset_builder.classify.modeling_biomed_classifier import (
+        BiomedClassifierConfig,
+        BiomedClassifierModel,
+    )
+    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.backbone)
+        encoder = AutoModel.from_pretrained(cfg.backbone)
+    except OSError as err:
+        raise BiomedError(
+            f"cannot load backbone {cfg.backbone!r}: {err}. Pass a Hub id (online) or a local model folder"
+        ) from None
+    if tokenizer.pad_token_id is None:
+        raise BiomedError(f"tokenizer of {cfg.tokenizer or cfg.backbone} has no pad token; pick one that has")
+    config = BiomedClassifierConfig(
+        encoder_config=encoder.config,
+        type_labels=list(TYPE_LABELS),
+        domain_labels=list(DOMAIN_LABELS),
+        max_length=cfg.max_length,
+        classifier_dropout=cfg.classifier_dropout,
+        classifier_version=version,
+        # the Trainer aligns these with the tokenizer (and warns) when the config lacks them
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    model = BiomedClassifierModel(config)
+    # the randomly initialised encoder is replaced by the pretrained one; only the three heads start from scratch
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None
+    model.encoder = encoder
+    return tokenizer, model
+
+
+def encode_rows(tokenizer, rows, max_length: int) -> list[dict[str, Any]]:
+    """Tokenised training examples (a list is a valid map-style dataset for the Trainer)."""
+    encoded = tokenizer(rows.text, truncation=True, max_length=max_length)
+    return [
+        {
+            "input_ids": encoded["input_ids"][i],
+            "attention_mask": encoded["attention_mask"][i],
+            "type_labels": int(rows.type[i]),
+            "domain_labels": int(rows.domain[i]),
+            "educational_labels": float(rows.educational[i]),
+        }
+        for i in range(len(rows))
+    ]
+
+
+class LabelledBatchCollator:
+    """Pads a batch to its longest example and stacks the three label columns (ids as int64, score as float)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        inputs = [{"input_ids": f["input_ids"], "attention_mask": f["attention_mask"]} for f in features]
+        batch = dict(self.tokenizer.pad(inputs, return_tensors="pt"))
+        batch["type_labels"] = torch.tensor([f["type_labels"] for f in features], dtype=torch.long)
+        batch["domain_labels"] = torch.tensor([f["domain_labels"] for f in features], dtype=torch.long)
+        batch["educational_labels"] = torch.tensor([f["educational_labels"] for f in features], dtype=torch.float32)
+        return batch
+
+
+def evaluate_classifier(model, tokenizer, rows, max_length: int | None = None) -> dict[str, Any]:
+    """Metrics of each head on ``rows``, scored the way ``biomed data classify score`` scores the corpus."""
+    from biomed.dataset_builder.classify.metrics import compute_metrics
+    from biomed.dataset_builder.classify.score import ParagraphScorer
+
+    scores = ParagraphScorer(model, tokenizer, max_length=max_length).score(rows.text)
+    gold = {"type": rows.type, "domain": rows.domain, "educational": rows.educational}
+    pred = {
+        "type": scores.type_probs.argmax(1),
+        "domain": scores.domain_probs.argmax(1),
+        "educational": scores.educational,
+    }
+    metrics = compute_metrics(gold, pred, model.config.type_labels, model.config.domain_labels)
+    metrics["truncated"] = int(scores.truncated.sum())
+    return metrics
+
+
+def write_metrics(
+    output_dir: Path, metrics: dict[str, Any], version: str, split_sizes: dict[str, int], prompt_versions: list[str]
+) -> Path:
+    """``metrics.json`` (ours beside the paper's) and one confusion-matrix PNG per head."""
+    from biomed.dataset_builder.classify.metrics import PAPER_REFERENCE, save_confusion_matrix
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for head in ("type", "domain", "educational"):
+        if head in metrics:
+            title = f"{head} (test, n={metrics[head]['n']})"
+            matrix, labels = metrics[head]["confusion_matrix"], metrics[head]["labels"]
+            save_confusion_matrix(matrix, labels, title, output_dir / f"confusion_{head}.png")
+    payload = {
+        "classifier_version": version,
+        "split_sizes": split_sizes,
+        "prompt_versions": prompt_versions,
+        "test": metrics,
+        "paper_reference": PAPER_REFERENCE,
+    }
+    path = output_dir / "metrics.json"
+    path.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    return path
+
+
+def render_classifier_card(
+    cfg: ClassifyTrainConfig,
+    version: str,
+    metrics: dict[str, Any],
+    split_sizes: dict[str, int],
+    prompt_versions: list[str],
+    model,
+):
+    """The checkpoint's model card (``classifier.md.j2``), with a model-index of the test metrics."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    from biomed.dataset_builder.classify.metrics import PAPER_REFERENCE
+    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+    from biomed.model_cards.render import render_model_card
+
+    local_backbone = Path(cfg.backbone).exists()
+    eval_results = []
+    if metrics:
+        figures = [
+            ("f1", metrics["type"]["f1_macro"], "type macro F1"),
+            ("cohen_kappa", metrics["type"]["cohen_kappa"], "type Cohen's kappa"),
+            ("f1", metrics["domain"]["f1_macro"], "domain macro F1"),
+            ("pearsonr", metrics["educational"]["pearson_r"], "educational Pearson r"),
+            ("mae", metrics["educational"]["mae"], "educational MAE"),
+        ]
+        eval_results = [
+            EvalResult(
+                task_type="text-classification",
+                dataset_type="biomed-enriched-annotations",
+                dataset_name="Biomed-Enriched LLM annotations (test split by article)",
+                dataset_split="test",
+                metric_type=metric,
+                metric_value=round(value, 4),
+                metric_name=name,
+            )
+            for metric, value, name in figures
+            if value is not None
+        ]
+    card_data = ModelCardData(
+        model_name=version,
+        license=cfg.license,
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        base_model=None if local_backbone else cfg.backbone,
+        tags=["biomedical", "biomed-enriched", "text-classification", "educational-quality"],
+        eval_results=eval_results or None,
+    )
+    return render_model_card(
+        "classifier.md.j2",
+        card_data,
+        version=version,
+        backbone=cfg.backbone,
+        max_length=cfg.max_length,
+        training=cfg.training,
+        split_sizes=split_sizes,
+        prompt_versions=prompt_versions,
+        metrics=metrics,
+        paper=PAPER_REFERENCE,
+        type_labels=TYPE_LABELS,
+        domain_labels=DOMAIN_LABELS,
+        n_parameters=sum(p.numel() for p in model.parameters()),
+        educational_f1_key="f1_ge3",
+    )

@@ -1,0 +1,483 @@
+"""`biomed data classify`: the three-head model, training on labels, save/load, split by article, scoring, resume.
+
+A tiny XLM-R (2 layers, width 64) and a tokenizer trained on the fly; texts whose words carry their labels, so a
+few seconds of training must beat chance on the training set.
+"""
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from biomed.cli import app
+from biomed.config import ConfigError, resolve_config
+from biomed.dataset_builder.classify import score as score_module
+from biomed.dataset_builder.classify.data import article_split, load_labelled_paragraphs, split_by_article
+from biomed.dataset_builder.classify.score import (
+    SCORE_COLUMNS,
+    VERSION_METADATA_KEY,
+    ClassifyScoreConfig,
+    ParagraphScorer,
+    plan_batches,
+    run_classify_score,
+)
+from biomed.dataset_builder.classify.tiny import build_tiny_backbone
+from biomed.dataset_builder.classify.train import ClassifyTrainConfig, evaluate_classifier, run_classify_train
+from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+from biomed.errors import BiomedError
+
+
+TYPE_WORDS = {
+    "review": "review literature meta-analysis surveyed",
+    "study": "measured cohort randomized results",
+    "clinical_case": "patient presented admitted year-old",
+    "other": "funding acknowledge thanks grant",
+}
+DOMAIN_WORDS = {
+    "clinical": "treatment hospital diagnosis therapy",
+    "biomedical": "protein gene cell mouse",
+    "other": "economics policy software survey",
+}
+EDU_WORDS = ["noise junk", "basic simple", "explained described", "defined clearly", "mechanism taught"]
+FILLER = "the of and in to with was for on by".split()
+MAX_LENGTH = 64
+TINY_TRAINING = {
+    "num_train_epochs": 20,
+    "learning_rate": 3e-3,
+    "per_device_train_batch_size": 8,
+    "save_strategy": "no",
+    "logging_strategy": "no",
+    "disable_tqdm": True,
+    "use_cpu": True,
+}
+EXTRACT_COLUMNS = {
+    "article_id": pa.string(),
+    "pmcid": pa.string(),
+    "pmid": pa.string(),
+    "doi": pa.string(),
+    "file": pa.string(),
+    "path": pa.string(),
+    "paragraph_index": pa.int32(),
+    "section": pa.string(),
+    "text": pa.string(),
+    "article_type": pa.string(),
+    "journal": pa.string(),
+    "year": pa.int32(),
+    "language": pa.string(),
+    "license": pa.string(),
+    "license_group": pa.string(),
+    "n_chars": pa.int32(),
+    "n_tokens": pa.int32(),
+}
+
+
+def labelled_rows(n_articles: int = 20, per_article: int = 6, seed: int = 0) -> list[dict]:
+    """Paragraphs whose words are drawn mostly from pools tied to their type, domain and educational score."""
+    rng = random.Random(seed)
+    rows = []
+    for a in range(n_articles):
+        for p in range(per_article):
+            type_, domain, edu = TYPE_LABELS[(a + p) % 4], DOMAIN_LABELS[(2 * a + p) % 3], 1 + (a + 3 * p) % 5
+            pools = [TYPE_WORDS[type_].split(), DOMAIN_WORDS[domain].split(), EDU_WORDS[edu - 1].split(), FILLER]
+            words = [rng.choice(rng.choices(pools, weights=[3, 3, 3, 1])[0]) for _ in range(rng.randint(6, 14))]
+            rows.append(
+                {
+                    "article_id": f"{31000000 + a}",
+                    "path": f"sec[{p // 2}]/p[{p % 2}]",
+                    "text": " ".join(words),
+                    "type": type_,
+                    "domain": domain,
+                    "educational_score": edu,
+                }
+            )
+    return rows
+
+
+def write_annotations(rows: list[dict], path: Path) -> Path:
+    records = [
+        dict(row, model="tiny-llm", prompt_version="annotate_v1", raw_answer="{}", latency_s=0.1, tokens_in=10,
+             tokens_out=5, status="ok", error=None)
+        for row in rows
+    ]  # fmt: skip
+    failed = dict(records[0], path="sec[9]/p[9]", type=None, domain=None, educational_score=None, status="failed")
+    pq.write_table(pa.Table.from_pylist([*records, failed]), path)
+    return path
+
+
+def write_extraction(rows: list[dict], folder: Path, shards: int = 4) -> Path:
+    """Extraction shards with every contract column; the first paragraph of shard 0 is far longer than MAX_LENGTH."""
+    (folder / "data").mkdir(parents=True)
+    for shard in range(shards):
+        part = []
+        for i, row in enumerate(rows[shard::shards]):
+            text = " ".join([row["text"]] * 12) if shard == 0 and i == 0 else row["text"]
+            part.append(
+                {
+                    "article_id": row["article_id"], "pmcid": None, "pmid": row["article_id"], "doi": None,
+                    "file": f"{row['article_id']}.nxml", "path": row["path"], "paragraph_index": i,
+                    "section": "Results", "text": text, "article_type": "research-article", "journal": "J Test",
+                    "year": 2021, "language": "en", "license": "CC BY", "license_group": "commercial",
+                    "n_chars": len(text), "n_tokens": len(text.split()),
+                }
+            )  # fmt: skip
+        table = pa.Table.from_pylist(part, schema=pa.schema(EXTRACT_COLUMNS))
+        pq.write_table(
+            table.replace_schema_metadata({b"biomed.extract": b"test"}), folder / "data" / f"{shard:05d}.parquet"
+        )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("classify")
+    rows = labelled_rows()
+    return {
+        "rows": rows,
+        "annotations": write_annotations(rows, root / "annotations.parquet"),
+        "extracted": write_extraction(rows, root / "extracted"),
+        "backbone": build_tiny_backbone([r["text"] for r in rows], root / "backbone", vocab_size=200),
+        "root": root,
+    }
+
+
+def train_config(corpus: dict, out: Path, **options) -> ClassifyTrainConfig:
+    values = {
+        "annotations": str(corpus["annotations"]),
+        "output_dir": str(out),
+        "backbone": str(corpus["backbone"]),
+        "max_length": MAX_LENGTH,
+        "classifier_dropout": 0.0,
+        "dev_fraction": 0.1,
+        "test_fraction": 0.2,
+        "training": TINY_TRAINING,
+    }
+    values.update(options)
+    return resolve_config(ClassifyTrainConfig, options=values)
+
+
+@pytest.fixture(scope="module")
+def trained(corpus) -> Path:
+    out = corpus["root"] / "classifier"
+    run_classify_train(train_config(corpus, out))
+    return out
+
+
+def score_config(classifier: Path, extracted: Path, out: Path, **options) -> ClassifyScoreConfig:
+    values = {"classifier": str(classifier), "inputs": str(extracted), "output_dir": str(out), "progress": False}
+    values.update(options)
+    return resolve_config(ClassifyScoreConfig, options=values)
+
+
+@pytest.fixture(scope="module")
+def scored(corpus, trained) -> Path:
+    out = corpus["root"] / "scored"
+    run_classify_score(score_config(trained, corpus["extracted"], out))
+    return out
+
+
+# --- data and split ------------------------------------------------------------------------------------------------
+
+
+def test_split_by_article_is_deterministic_and_never_splits_an_article(corpus):
+    rows = load_labelled_paragraphs(corpus["annotations"])
+    assert len(rows) == len(corpus["rows"]) and rows.skipped == 1  # the failed annotation is left out
+    splits = split_by_article(rows.article_id, dev_fraction=0.1, test_fraction=0.2)
+    assert sorted(i for part in splits.values() for i in part) == list(range(len(rows)))
+    split_of = {}
+    for name, indices in splits.items():
+        for i in indices:
+            assert split_of.setdefault(rows.article_id[i], name) == name
+    assert splits == split_by_article(list(rows.article_id), dev_fraction=0.1, test_fraction=0.2)
+    shares = [article_split(f"PMC{i}", 0.1, 0.2) for i in range(4000)]
+    assert 0.17 < shares.count("test") / 4000 < 0.23 and 0.07 < shares.count("dev") / 4000 < 0.13
+    with pytest.raises(BiomedError, match="sum to less than 1"):
+        split_by_article(rows.article_id, dev_fraction=0.5, test_fraction=0.5)
+
+
+def test_gold_labels_without_text_take_it_from_the_extraction(corpus, tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    keys = corpus["rows"][:5]
+    gold.write_text("".join(json.dumps({k: r[k] for k in r if k != "text"}) + "\n" for r in keys), encoding="utf-8")
+    rows = load_labelled_paragraphs(gold, corpus["extracted"])
+    assert [r["text"] for r in keys[1:]] == rows.text[1:]  # the first one is the deliberately long paragraph
+    assert rows.text[0].startswith(keys[0]["text"]) and rows.prompt_versions == []
+    with pytest.raises(BiomedError, match="--paragraphs"):
+        load_labelled_paragraphs(gold)
+
+
+def test_bad_annotations_give_clear_errors(corpus, tmp_path):
+    with pytest.raises(BiomedError, match="does not exist"):
+        load_labelled_paragraphs(tmp_path / "missing.parquet")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        json.dumps({"article_id": "1", "text": "x", "type": "study", "domain": "clinical", "educational_score": 3})
+        + "\n"
+        + json.dumps({"article_id": "2", "text": "y", "type": "essay", "domain": "clinical", "educational_score": 3})
+        + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(BiomedError, match=r"bad.jsonl, row 2: invalid_type"):
+        load_labelled_paragraphs(bad)
+    with pytest.raises(ConfigError, match="training.output_dir is set by the kit"):
+        train_config(corpus, tmp_path, training={"output_dir": "x"})
+    with pytest.raises(BiomedError, match="cannot load backbone"):
+        run_classify_train(train_config(corpus, tmp_path / "c", backbone=str(tmp_path / "no-such-model")))
+
+
+# --- training ------------------------------------------------------------------------------------------------------
+
+
+def test_training_on_labels_beats_chance_on_the_training_set(corpus, trained):
+    from transformers import AutoModel, AutoTokenizer
+
+    rows = load_labelled_paragraphs(corpus["annotations"])
+    train_rows = rows.select(split_by_article(rows.article_id, 0.1, 0.2)["train"])
+    model, tokenizer = AutoModel.from_pretrained(str(trained)), AutoTokenizer.from_pretrained(str(trained))
+    after = evaluate_classifier(model, tokenizer, train_rows, MAX_LENGTH)
+    majority = {head: np.bincount(getattr(train_rows, head)).max() / len(train_rows) for head in ("type", "domain")}
+    constant_mae = np.abs(train_rows.educational - np.median(train_rows.educational)).mean()
+    assert after["type"]["accuracy"] > majority["type"] + 0.3, after["type"]
+    assert after["domain"]["accuracy"] > majority["domain"] + 0.2, after["domain"]
+    assert after["educational"]["mae"] < 0.6 * constant_mae and after["educational"]["pearson_r"] > 0.8
+
+
+def test_checkpoint_has_metrics_beside_the_paper_plots_card_and_config(trained):
+    metrics = json.loads((trained / "metrics.json").read_text())
+    test = metrics["test"]
+    assert metrics["split_sizes"]["test"] == test["type"]["n"] > 0
+    assert metrics["prompt_versions"] == ["annotate_v1"]
+    assert metrics["paper_reference"]["educational"] == {"pearson_r": 0.876, "mae": 0.326}
+    assert set(test["type"]["f1_per_class"]) == set(TYPE_LABELS) and "cohen_kappa" in test["type"]
+    assert np.asarray(test["domain"]["confusion_matrix"]).sum() == test["domain"]["n"]
+    for key in ("pearson_r", "spearman_rho", "mae", "f1_ge3", "accuracy", "f1_macro"):
+        assert key in test["educational"]
+    for head in ("type", "domain", "educational"):
+        assert (trained / f"confusion_{head}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    config = json.loads((trained / "config.json").read_text())
+    version = config["classifier_version"]
+    assert version.startswith("biomed-classifier-backbone-") and config["model_type"] == "biomed_classifier"
+    assert config["auto_map"]["AutoModel"] == "modeling_biomed_classifier.BiomedClassifierModel"
+    assert (trained / "modeling_biomed_classifier.py").is_file()
+    card = (trained / "README.md").read_text()
+    assert version in card and "annotate_v1" in card and "clinical_case" in card and "trust_remote_code" in card
+    assert f"| type | macro F1 | {test['type']['f1_macro']:.3f} | 0.925 |" in card
+    assert "model-index" in card and "pipeline_tag: text-classification" in card
+    saved = yaml.safe_load((trained / "config.yaml").read_text())
+    assert saved["training"]["learning_rate"] == 3e-3 and saved["training"]["report_to"] == "none"
+
+
+def test_save_then_load_in_a_fresh_process_gives_identical_scores(trained, tmp_path):
+    """Without the kit (trust_remote_code, offline) and with it (registered classes): the same numbers."""
+    texts = ["patient presented admitted treatment hospital", "protein gene cell review literature explained"]
+    program = f"""
+import sys, numpy as np, torch
+from transformers import AutoModel, AutoTokenizer
+tokenizer = AutoTokenizer.from_pretrained({str(trained)!r})
+batch = tokenizer({texts!r}, padding=True, return_tensors="pt")
+for mode in ("remote", "kit"):
+    if mode == "kit":
+        from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
+        register_auto_classes()
+    else:
+        assert "biomed" not in sys.modules
+    model = AutoModel.from_pretrained({str(trained)!r}, trust_remote_code=mode == "remote").eval()
+    assert ("transformers_modules" in type(model).__module__) == (mode == "remote"), type(model).__module__
+    with torch.inference_mode():
+        out = model(**batch)
+    scores = torch.cat([out.type_logits, out.domain_logits, out.educational_score[:, None]], 1).numpy()
+    np.save(sys.argv[1] + "/" + mode + ".npy", scores)
+"""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
+    done = subprocess.run([sys.executable, "-c", program, str(tmp_path)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = {mode: np.load(tmp_path / f"{mode}.npy") for mode in ("remote", "kit")}
+    assert np.array_equal(results["remote"], results["kit"])
+    scores = ParagraphScorer.load(trained, device="cpu").score(texts)
+    expected = np.concatenate(
+        [
+            _softmax(results["kit"][:, :4]),
+            _softmax(results["kit"][:, 4:7]),
+            results["kit"][:, 7:],
+        ],
+        axis=1,
+    )
+    got = np.concatenate([scores.type_probs, scores.domain_probs, scores.educational[:, None]], axis=1)
+    np.testing.assert_allclose(got, expected, atol=1e-5)  # the scorer pads differently: float noise only
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+# --- scoring -------------------------------------------------------------------------------------------------------
+
+
+def test_scored_shards_keep_every_input_column_and_add_the_scores(corpus, trained, scored):
+    version = json.loads((trained / "config.json").read_text())["classifier_version"]
+    for source in sorted((corpus["extracted"] / "data").glob("*.parquet")):
+        original, result = pq.read_table(source), pq.read_table(scored / "data" / source.name)
+        assert result.column_names == original.column_names + list(SCORE_COLUMNS)
+        assert result.select(original.column_names).equals(original)  # annotate, don't mutate: same rows, order
+        assert result.schema.field("type_probs").type == pa.list_(pa.float32())
+        assert result.schema.field("educational_score").type == pa.float32()
+        assert result.schema.field("educational_score_int").type == pa.int8()
+        metadata = result.schema.metadata
+        assert metadata[VERSION_METADATA_KEY] == version.encode() and metadata[b"biomed.extract"] == b"test"
+        type_probs = np.array(result.column("type_probs").to_pylist())
+        domain_probs = np.array(result.column("domain_probs").to_pylist())
+        np.testing.assert_allclose(type_probs.sum(1), 1, rtol=1e-5)
+        np.testing.assert_allclose(domain_probs.sum(1), 1, rtol=1e-5)
+        assert result.column("type").to_pylist() == [TYPE_LABELS[i] for i in type_probs.argmax(1)]
+        assert result.column("domain").to_pylist() == [DOMAIN_LABELS[i] for i in domain_probs.argmax(1)]
+        edu = result.column("educational_score").to_numpy()
+        assert (result.column("educational_score_int").to_numpy() == np.clip(np.rint(edu), 1, 5)).all()
+        assert set(result.column("classifier_version").to_pylist()) == {version}
+    summary = json.loads((scored / "summary.json").read_text())
+    assert summary["paragraphs"] == len(corpus["rows"]) and summary["shards"] == 4
+    assert yaml.safe_load((scored / "config.yaml").read_text())["classifier"] == str(trained)
+
+
+def test_a_paragraph_longer_than_the_maximum_length_is_scored_and_counted(corpus, trained, scored):
+    summary = json.loads((scored / "summary.json").read_text())
+    assert summary["truncated"] == 1  # only the 12-fold paragraph of shard 0 exceeds 64 tokens
+    marker = json.loads((scored / "done" / "00000.json").read_text())
+    assert marker["truncated"] == 1 and marker["paragraphs"] == 30
+
+    scorer = ParagraphScorer.load(trained, device="cpu", max_length=16)
+    long_text = "patient presented admitted treatment hospital " * 20
+    scores = scorer.score([long_text, "patient presented", ""])
+    assert scores.truncated.tolist() == [True, False, False]
+    assert scores.n_tokens[0] == 16 and np.isfinite(scores.type_probs).all()
+    ids, truncated = scorer.tokenize([long_text])
+    assert ids[0] == scorer.tokenizer(long_text, truncation=True, max_length=16)["input_ids"] and truncated[0]
+
+
+def test_batches_respect_the_token_budget_and_cover_everything():
+    lengths = np.array(sorted([512, 300, 300, 64, 64, 64, 10, 10, 3, 1], reverse=True))
+    batches = plan_batches(lengths, batch_size=4, max_batch_tokens=700)
+    assert batches[0] == (0, 1) and batches[-1][1] == len(lengths)
+    assert all(end - start <= 4 and (end - start) * lengths[start] <= 700 for start, end in batches)
+    assert [i for start, end in batches for i in range(start, end)] == list(range(len(lengths)))
+
+
+def test_killed_run_rerun_scores_only_the_missing_shards(corpus, trained, scored, tmp_path, monkeypatch):
+    out = tmp_path / "resumed"
+    calls = []
+    real_score_shard = score_module.score_shard
+
+    def dies_on_third_shard(scorer, source, target, version, on_batch=None):
+        calls.append(source.name)
+        if len(calls) == 3:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.with_name(target.name + ".tmp").write_bytes(b"half a parquet file")  # what a kill leaves
+            raise KeyboardInterrupt
+        return real_score_shard(scorer, source, target, version, on_batch)
+
+    monkeypatch.setattr(score_module, "score_shard", dies_on_third_shard)
+    with pytest.raises(KeyboardInterrupt):
+        run_classify_score(score_config(trained, corpus["extracted"], out))
+    assert sorted(p.name for p in (out / "done").glob("*.json")) == ["00000.json", "00001.json"]
+
+    calls.clear()
+    monkeypatch.setattr(
+        score_module, "score_shard", lambda *a, **k: (calls.append(a[1].name), real_score_shard(*a, **k))[1]
+    )
+    summary = run_classify_score(score_config(trained, corpus["extracted"], out))
+    assert calls == ["00002.parquet", "00003.parquet"]
+    assert summary.shards_scored_now == 2 and summary.paragraphs == len(corpus["rows"]) and summary.truncated == 1
+    for name in ("00000", "00001", "00002", "00003"):
+        assert pq.read_table(out / "data" / f"{name}.parquet").equals(
+            pq.read_table(scored / "data" / f"{name}.parquet")
+        )
+
+    calls.clear()
+    again = run_classify_score(score_config(trained, corpus["extracted"], out))
+    assert calls == [] and again.shards_scored_now == 0 and again.paragraphs == len(corpus["rows"])
+
+
+def test_datatrove_tasks_share_the_shards(corpus, trained, scored, tmp_path):
+    out = tmp_path / "tasks"
+    summary = run_classify_score(score_config(trained, corpus["extracted"], out, **{"executor.tasks": 2}))
+    assert summary.shards_scored_now == 4
+    assert sorted(p.name for p in (out / "logs" / "completions").iterdir()) == ["00000", "00001"]
+    for name in ("00000", "00001", "00002", "00003"):
+        assert pq.read_table(out / "data" / f"{name}.parquet").equals(
+            pq.read_table(scored / "data" / f"{name}.parquet")
+        )
+
+
+def test_scoring_refuses_mixed_classifiers_and_bad_inputs(corpus, trained, scored, tmp_path):
+    marker = json.loads((scored / "done" / "00000.json").read_text())
+    other = tmp_path / "other"
+    (other / "done").mkdir(parents=True)
+    (other / "done" / "00000.json").write_text(json.dumps(dict(marker, classifier_version="old-classifier")))
+    with pytest.raises(BiomedError, match="holds scores by classifier 'old-classifier'"):
+        run_classify_score(score_config(trained, corpus["extracted"], other))
+    with pytest.raises(BiomedError, match="no Parquet shards"):
+        run_classify_score(score_config(trained, tmp_path, tmp_path / "x"))
+    with pytest.raises(BiomedError, match="not a biomed classifier"):
+        run_classify_score(score_config(corpus["backbone"], corpus["extracted"], tmp_path / "y"))
+    with pytest.raises(BiomedError, match="already has column"):
+        run_classify_score(score_config(trained, scored, tmp_path / "z"))
+
+
+# --- command line --------------------------------------------------------------------------------------------------
+
+
+def test_cli_help_lists_every_option():
+    runner = CliRunner()
+    for command, options in {
+        "train": ("--out", "--paragraphs", "--backbone", "--max-length", "--version", "--config", "--set",
+                  "--dry-run"),
+        "score": ("--classifier", "--out", "--batch-size", "--max-batch-tokens", "--max-length", "--device",
+                  "--dtype", "--tasks", "--workers", "--config", "--set", "--dry-run"),
+    }.items():  # fmt: skip
+        result = runner.invoke(app, ["data", "classify", command, "--help"])
+        assert result.exit_code == 0, result.output
+        for option in options:
+            assert option in result.stdout, (command, option)
+
+
+def test_cli_train_then_score_happy_path(corpus, tmp_path):
+    runner = CliRunner()
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(
+        yaml.safe_dump({"classifier_dropout": 0.0, "training": {**TINY_TRAINING, "num_train_epochs": 2}})
+    )
+    classifier = tmp_path / "clf"
+    args = ["data", "classify", "train", str(corpus["annotations"]), "--out", str(classifier),
+            "--backbone", str(corpus["backbone"]), "--max-length", "64", "--version", "clf-cli-1",
+            "--config", str(recipe)]  # fmt: skip
+    dry = runner.invoke(app, [*args, "--set", "test_fraction=0.25", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    printed = yaml.safe_load(dry.stdout)
+    assert printed["test_fraction"] == 0.25 and printed["training"]["num_train_epochs"] == 2
+    assert printed["training"]["warmup_steps"] == 0.1  # the paper's settings stay under a partial override
+    assert not classifier.exists()
+
+    trained = runner.invoke(app, args)
+    assert trained.exit_code == 0, trained.output
+    assert "trained clf-cli-1 on train" in trained.stdout and (classifier / "model.safetensors").is_file()
+
+    out = tmp_path / "scored"
+    result = runner.invoke(
+        app, ["data", "classify", "score", str(corpus["extracted"]), "--classifier", str(classifier),
+              "--out", str(out), "--batch-size", "8", "--device", "cpu"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"scored {len(corpus['rows'])} paragraphs in 4 shard(s) with clf-cli-1" in result.stdout
+    assert "truncated at the classifier's maximum length: 1" in result.stdout
+    assert set(pq.read_table(out / "data" / "00003.parquet").column("classifier_version").to_pylist()) == {"clf-cli-1"}
+
+    missing = runner.invoke(app, ["data", "classify", "score", str(corpus["extracted"]), "--out", str(out)])
+    assert missing.exit_code != 0 and "no classifier given" in str(missing.exception)
