@@ -81,3 +81,14 @@ def test_push_model_asks_before_pushing(local_hub, finished_run):
     assert result.exit_code == 0, result.output
     assert f"to {repo_id}@main" in result.output
     assert [t.name for t in local_hub.api.list_repo_refs(repo_id).tags] == ["v0"]
+
+
+def test_missing_data_fails_before_any_model_download(tmp_path):
+    args = ["train", "--out", str(tmp_path), "--set", "training.bf16=false", "--set", "model.init=nobody/not-a-model"]
+    source = "data.sources=[{name: mimic, path: /nonexistent/mimic, access: 'ask PhysioNet for MIMIC-IV-Note'}]"
+    result = runner.invoke(app, [*args, "--set", source])
+    assert isinstance(result.exception, BiomedError)
+    assert (
+        str(result.exception)
+        == "data source 'mimic': /nonexistent/mimic does not exist; ask PhysioNet for MIMIC-IV-Note"
+    )

@@ -241,7 +241,8 @@ def _init_worker(tokenizer) -> None:
 
 
 def _encode_batch(texts: list[str]) -> list[list[int]]:
-    return _WORKER_TOKENIZER(texts, add_special_tokens=False)["input_ids"]
+    # verbose=False: documents longer than the model's context are expected here, they are cut into rows later.
+    return _WORKER_TOKENIZER(texts, add_special_tokens=False, verbose=False)["input_ids"]
 
 
 def _batches(texts: Iterator[str], size: int) -> Iterator[list[str]]:
@@ -421,6 +422,15 @@ class MixtureDataset:
         return {**self.__dict__, "_maps": {}}
 
 
+def check_sources(cfg: DataConfig) -> None:
+    """Fail fast, before any model download, when a local source is missing (its error says where to get it)."""
+    if not cfg.sources:
+        raise BiomedError("data.sources is empty: list at least one source (path or hub) in the recipe")
+    for source in cfg.sources:
+        if source.path:
+            local_files(source)
+
+
 def build_mixture(
     cfg: DataConfig, tokenizer, n_samples: int, *, progress: bool = True
 ) -> tuple[MixtureDataset, dict[str, Any]]:
@@ -429,8 +439,7 @@ def build_mixture(
     Returns the dataset and a manifest (per source: where it comes from, revision, rows, tokens, weight, epochs)
     that goes beside the checkpoint and into the model card.
     """
-    if not cfg.sources:
-        raise BiomedError("data.sources is empty: list at least one source (path or hub) in the recipe")
+    check_sources(cfg)
     packed = [
         pack_source(
             source,

@@ -98,6 +98,8 @@ def training_arguments(cfg: PretrainConfig, plan: PhasePlan, world_size: int | N
         return TrainingArguments(**values)
     except TypeError as err:
         raise ConfigError(f"training: {err} (keys must be transformers.TrainingArguments fields)") from None
+    except ValueError as err:  # e.g. bf16 asked on a machine without bf16 support
+        raise ConfigError(f"training: {err}") from None
 
 
 def _trainer_classes():
@@ -233,13 +235,14 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
         callbacks: extra ``TrainerCallback`` objects (tests use one to simulate a crash).
         progress: show progress bars (packing, training).
     """
-    from biomed.train.data import build_mixture
+    from biomed.train.data import build_mixture, check_sources
     from biomed.train.model import frozen_parameters, load_model
     from biomed.train.objectives import PretrainCollator
 
     output_dir = Path(cfg.output_dir)
     plan = PhasePlan.from_config(cfg)
     args = training_arguments(cfg, plan)
+    check_sources(cfg.data)
     model, tokenizer = load_model(cfg.model, "cuda" if args.device.type == "cuda" else args.device.type)
     with args.main_process_first(desc="packing the training data"):
         dataset, manifest = build_mixture(
