@@ -243,7 +243,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
     plan = PhasePlan.from_config(cfg)
     args = training_arguments(cfg, plan)
     check_sources(cfg.data)
-    model, tokenizer = load_model(cfg.model, "cuda" if args.device.type == "cuda" else args.device.type)
+    model, tokenizer = load_model(cfg.model, args.device.type)
     with args.main_process_first(desc="packing the training data"):
         dataset, manifest = build_mixture(
             cfg.data,
