@@ -318,7 +318,9 @@ def run_one(task: TaskSpec, seed: int, cfg: EvalConfig, tokenizer, prep: Prepare
 
 def build_model(task: TaskSpec, model_name: str, prep: PreparedTask):
     """The protocol's head over a freshly loaded encoder (weighted BCE weights from train label counts)."""
-    encoder = AutoModel.from_pretrained(model_name)
+    # fp32 master weights whatever the checkpoint's storage dtype (released encoders are saved in bf16): the heads
+    # are built in fp32, and the Trainer's bf16/fp16 autocast handles mixed precision on GPU
+    encoder = AutoModel.from_pretrained(model_name, dtype=torch.float32)
     if task.kind == "ner":
         if task.protocol.head == "span":
             return SpanNerModel(encoder, num_types=len(prep.labels))
