@@ -361,11 +361,15 @@ def classify_score_command(
     ] = None,
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", help="Most paragraphs per batch (default: 256).", show_default=False),
+        typer.Option("--batch-size", help="Most paragraphs per batch (default: 1024).", show_default=False),
     ] = None,
     max_batch_tokens: Annotated[
         int | None,
-        typer.Option("--max-batch-tokens", help="Most padded tokens per batch (default: 32768).", show_default=False),
+        typer.Option(
+            "--max-batch-tokens",
+            help="Most padded tokens per batch (default: 8192 on CPU, 131072 on GPU).",
+            show_default=False,
+        ),
     ] = None,
     max_length: Annotated[
         int | None,
@@ -390,7 +394,9 @@ def classify_score_command(
     tasks: Annotated[
         int | None,
         typer.Option(
-            "--tasks", help="Datatrove tasks (each scores its share of shards); 0 = one per shard.", show_default=False
+            "--tasks",
+            help="Datatrove tasks, each scoring every N-th shard with one model load; 0 = one per worker.",
+            show_default=False,
         ),
     ] = None,
     workers: WorkersOpt = None,
@@ -403,7 +409,7 @@ def classify_score_command(
     Writes OUT/data/NAME.parquet per input shard (all input columns plus type, type_probs, domain, domain_probs,
     educational_score, educational_score_int, classifier_version), OUT/done/NAME.json markers, OUT/summary.json and
     OUT/config.yaml. Rerunning after a crash scores only the shards without a marker. On several GPUs use
-    --workers N (one GPU per worker); on a cluster set executor.kind=slurm.
+    --workers N (one GPU per worker); on a cluster see recipes/classify/score-slurm.yaml.
     """
     from biomed.config import resolve_config
     from biomed.dataset_builder.classify.score import ClassifyScoreConfig, run_classify_score

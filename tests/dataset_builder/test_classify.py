@@ -433,11 +433,30 @@ def test_datatrove_tasks_share_the_shards(corpus, trained, scored, tmp_path):
     out = tmp_path / "tasks"
     summary = run_classify_score(score_config(trained, corpus["extracted"], out, **{"executor.tasks": 2}))
     assert summary.shards_scored_now == 4
-    assert sorted(p.name for p in (out / "logs" / "completions").iterdir()) == ["00000", "00001"]
+    assert sorted(p.name for p in (out / "logs" / "tasks-2" / "completions").iterdir()) == ["00000", "00001"]
     for name in ("00000", "00001", "00002", "00003"):
         assert pq.read_table(out / "data" / f"{name}.parquet").equals(
             pq.read_table(scored / "data" / f"{name}.parquet")
         )
+
+    # another task count after a lost shard: datatrove's per-task marks do not hide the shard's new task
+    (out / "done" / "00003.json").unlink()
+    again = run_classify_score(score_config(trained, corpus["extracted"], out, **{"executor.tasks": 3}))
+    assert again.shards_scored_now == 1 and again.paragraphs == len(corpus["rows"])
+
+
+def test_a_cluster_submission_reports_pending_shards(corpus, trained, tmp_path, monkeypatch):
+    submitted = []
+
+    class SubmitOnly:
+        def run(self):
+            submitted.append(True)  # a Slurm executor returns once the job array is queued
+
+    monkeypatch.setattr("biomed.dataset_builder.executors.build_executor", lambda *args, **kwargs: SubmitOnly())
+    options = {"executor.kind": "slurm", "executor.partition": "gpu", "executor.workers": 2}
+    summary = run_classify_score(score_config(trained, corpus["extracted"], tmp_path / "slurm", **options))
+    assert submitted == [True] and summary.pending == 4
+    assert "submitted: 4 of 4 shard(s)" in summary.render() and "rerun the same command" in summary.render()
 
 
 def test_scoring_refuses_mixed_classifiers_and_bad_inputs(corpus, trained, scored, tmp_path):
