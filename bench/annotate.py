@@ -97,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.2, help="seconds each request holds a server slot (L)")
     parser.add_argument("--slots", type=int, default=64, help="server slots and client concurrency (C)")
-    parser.add_argument("--rounds", type=int, default=20, help="concurrent run: C x rounds requests")
+    parser.add_argument("--rounds", type=int, default=40, help="concurrent run: C x rounds requests")
     parser.add_argument("--serial", type=int, default=15, help="requests of the one-at-a-time run")
     parser.add_argument("--cpu-requests", type=int, default=3000, help="requests of the CPU run (L = 0)")
     parser.add_argument("--repeat", type=int, default=3, help="concurrent runs (the median is reported)")

@@ -441,7 +441,8 @@ async def _annotate_all(
                 run.requests += answer.requests
                 run.tokens_in += answer.tokens_in or 0
                 run.tokens_out += answer.tokens_out or 0
-                bar.update(task, advance=1, failed=run.failed, tokens=run.tokens_in + run.tokens_out)
+                if bar is not None:
+                    bar.update(task, advance=1, failed=run.failed, tokens=run.tokens_in + run.tokens_out)
 
         async with LlmAnnotator(cfg.client, prompt, token) as annotator:
             workers = [
@@ -460,7 +461,10 @@ def _entry(answer: LlmAnswer) -> dict[str, Any]:
 
 
 @contextmanager
-def _progress_bar(total: int, enabled: bool) -> Iterator[tuple[Progress, TaskID]]:
+def _progress_bar(total: int, enabled: bool) -> Iterator[tuple[Progress | None, TaskID | None]]:
+    if not enabled:  # no bar object at all: its bookkeeping would cost every answer a few microseconds for nothing
+        yield None, None
+        return
     progress = Progress(
         TextColumn("annotating"),
         BarColumn(),
@@ -469,7 +473,6 @@ def _progress_bar(total: int, enabled: bool) -> Iterator[tuple[Progress, TaskID]
         TimeRemainingColumn(),
         TextColumn("{task.fields[failed]:,} failed · {task.fields[tokens]:,} tokens"),
         console=Console(stderr=True),
-        disable=not enabled,
         refresh_per_second=4,
     )
     with progress:
