@@ -44,7 +44,7 @@ from biomed.dataset_builder.sources import (
 from biomed.errors import BiomedError
 
 
-__all__ = ["ExtractConfig", "ExtractSummary", "run_extract", "parse_article", "iter_article_sources", "SCHEMA"]
+__all__ = ["ExtractConfig", "ExtractSummary", "run_extract", "parse_article", "iter_article_sources", "SCHEMA_COLUMNS"]
 
 # characters of scripts written without spaces between words, each counted as one token
 _UNSPACED_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -87,38 +87,22 @@ class ExtractConfig:
             raise ValueError("language_chars must be >= 1")
 
 
+# the output's columns, in order; `parquet_schema` gives their types
+SCHEMA_COLUMNS = [
+    "article_id", "pmcid", "pmid", "doi", "file", "path", "paragraph_index", "section", "text", "article_type",
+    "journal", "year", "language", "license", "license_group", "n_chars", "n_tokens",
+]  # fmt: skip
+_INT_COLUMNS = {"paragraph_index", "year", "n_chars", "n_tokens"}
+
+
 def parquet_schema():
+    """The Arrow schema of extraction shards, with the extractor version in its metadata."""
     import pyarrow as pa
 
     return pa.schema(
-        [
-            ("article_id", pa.string()),
-            ("pmcid", pa.string()),
-            ("pmid", pa.string()),
-            ("doi", pa.string()),
-            ("file", pa.string()),
-            ("path", pa.string()),
-            ("paragraph_index", pa.int32()),
-            ("section", pa.string()),
-            ("text", pa.string()),
-            ("article_type", pa.string()),
-            ("journal", pa.string()),
-            ("year", pa.int32()),
-            ("language", pa.string()),
-            ("license", pa.string()),
-            ("license_group", pa.string()),
-            ("n_chars", pa.int32()),
-            ("n_tokens", pa.int32()),
-        ],
+        [(name, pa.int32() if name in _INT_COLUMNS else pa.string()) for name in SCHEMA_COLUMNS],
         metadata={"biomed.extractor_version": EXTRACTOR_VERSION},
     )
-
-
-SCHEMA_COLUMNS = (
-    "article_id pmcid pmid doi file path paragraph_index section text article_type journal year language "
-    "license license_group n_chars n_tokens"
-).split()
-SCHEMA = SCHEMA_COLUMNS
 
 
 def count_tokens(text: str, words: int) -> int:
