@@ -474,6 +474,27 @@ def test_scoring_refuses_mixed_classifiers_and_bad_inputs(corpus, trained, score
         run_classify_score(score_config(trained, scored, tmp_path / "z"))
 
 
+@pytest.mark.slow
+def test_compiled_scorer_gives_the_same_scores(trained):
+    texts = ["patient presented admitted " * k for k in range(1, 40)]
+    eager = ParagraphScorer.load(trained, device="cpu", max_batch_tokens=256).score(texts)
+    compiled = ParagraphScorer.load(trained, device="cpu", max_batch_tokens=256, compile=True).score(texts)
+    np.testing.assert_allclose(compiled.type_probs, eager.type_probs, atol=1e-5)
+    np.testing.assert_allclose(compiled.educational, eager.educational, atol=1e-4)
+
+
+def test_recipes_resolve():
+    recipes = Path(__file__).resolve().parents[2] / "recipes" / "classify"
+    train = resolve_config(ClassifyTrainConfig, recipes / "xlm-roberta-base.yaml")
+    assert train.backbone == "FacebookAI/xlm-roberta-base" and train.max_length == 512
+    assert {k: train.training[k] for k in ("num_train_epochs", "learning_rate", "warmup_steps", "seed")} == {
+        "num_train_epochs": 3, "learning_rate": 2e-5, "warmup_steps": 0.1, "seed": 42,
+    }  # fmt: skip
+    assert train.training["per_device_train_batch_size"] == 8 and train.training["lr_scheduler_type"] == "linear"
+    for name in ("score-gpu.yaml", "score-slurm.yaml"):
+        assert resolve_config(ClassifyScoreConfig, recipes / name).max_batch_tokens == 131072
+
+
 # --- command line --------------------------------------------------------------------------------------------------
 
 

@@ -74,6 +74,8 @@ class ClassifyScoreConfig:
             a multi-GPU machine, each worker takes its own GPU.
         dtype: weights' precision: ``auto`` is bfloat16 on a GPU that supports it (else float16), float32 on CPU.
         attn_implementation: the encoder's attention kernel (``sdpa``, ``flash_attention_2``, ``eager``).
+        compile: ``torch.compile`` the model with dynamic shapes: fuses the encoder's elementwise work on GPU;
+            costs about a minute of compilation once per task, so it pays on corpus-scale runs only.
         progress: show a progress bar (single local worker only).
         executor: where the datatrove tasks run. ``tasks: 0`` means one task per worker (``executor.workers``,
             GPUs in use at once), each loading the model once and scoring every ``tasks``-th shard; done markers
@@ -90,6 +92,7 @@ class ClassifyScoreConfig:
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     attn_implementation: str = "sdpa"
+    compile: bool = False
     progress: bool = True
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
@@ -124,6 +127,7 @@ class ParagraphScorer:
         batch_size: most paragraphs per batch.
         max_batch_tokens: most padded tokens per batch; default 8,192 on CPU, 131,072 on GPU.
         chunk_size: paragraphs tokenised and sorted together.
+        compile: run the model through ``torch.compile(dynamic=True)``.
     """
 
     def __init__(
@@ -134,6 +138,7 @@ class ParagraphScorer:
         batch_size: int = 1024,
         max_batch_tokens: int | None = None,
         chunk_size: int = 16384,
+        compile: bool = False,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -143,6 +148,12 @@ class ParagraphScorer:
         max_batch_tokens = max_batch_tokens or (131072 if self.device.type == "cuda" else 8192)
         self.max_batch_tokens = max(max_batch_tokens, self.max_length)
         self.chunk_size = chunk_size
+        self._forward = model
+        if compile:
+            import torch
+
+            # one graph for every (batch, length): batches change shape at every step
+            self._forward = torch.compile(model, dynamic=True)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self._rust = self._rust_tokenizer(tokenizer, self.max_length)
 
@@ -231,7 +242,7 @@ class ParagraphScorer:
                     mask_tensor = mask_tensor.pin_memory().to(self.device, non_blocking=True)
                 # a batch without padding needs no mask, which lets SDPA pick its fastest kernel
                 no_padding = int(lengths[rows[-1]]) == width
-                out = self.model(input_ids=input_tensor, attention_mask=None if no_padding else mask_tensor)
+                out = self._forward(input_ids=input_tensor, attention_mask=None if no_padding else mask_tensor)
                 outputs.append(
                     torch.cat(
                         [
@@ -476,6 +487,7 @@ class ClassifierScoreStep(PipelineStep):
             batch_size=self.cfg.batch_size,
             max_batch_tokens=self.cfg.max_batch_tokens,
             chunk_size=self.cfg.chunk_size,
+            compile=self.cfg.compile,
         )
         done = []
         for shard in todo:
