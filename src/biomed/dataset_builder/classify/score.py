@@ -232,10 +232,9 @@ class ParagraphScorer:
                 rows = order[start:end]
                 width = int(lengths[rows[0]])
                 input_ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-                mask = np.zeros((len(rows), width), dtype=np.int64)
                 for row, index in enumerate(rows):
                     input_ids[row, : lengths[index]] = ids[index]
-                    mask[row, : lengths[index]] = 1
+                mask = (np.arange(width) < lengths[rows][:, None]).astype(np.int64)
                 input_tensor, mask_tensor = torch.from_numpy(input_ids), torch.from_numpy(mask)
                 if cuda:
                     input_tensor = input_tensor.pin_memory().to(self.device, non_blocking=True)
