@@ -274,6 +274,18 @@ def test_demo_learns_the_sample_gold_labels_and_scores_every_extracted_paragraph
     assert set(result.column("classifier_version").to_pylist()) == {"biomed-classifier-demo-tiny"}
 
 
+def test_training_rerun_resumes_from_the_trainers_last_checkpoint(corpus, tmp_path, caplog):
+    out = tmp_path / "resumable"
+    steps = {"save_strategy": "steps", "save_steps": 3, "lr_scheduler_type": "constant", "warmup_steps": 0}
+    run_classify_train(train_config(corpus, out, training={**TINY_TRAINING, **steps, "max_steps": 3}))
+    assert (out / "trainer" / "checkpoint-3").is_dir()
+    with caplog.at_level("WARNING", logger="biomed.dataset_builder.classify.train"):
+        run_classify_train(train_config(corpus, out, training={**TINY_TRAINING, **steps, "max_steps": 6}))
+    assert "resuming training from" in caplog.text and "checkpoint-3" in caplog.text
+    state = json.loads((out / "trainer" / "checkpoint-6" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6 and (out / "model.safetensors").is_file()
+
+
 def test_checkpoint_has_metrics_beside_the_paper_plots_card_and_config(trained):
     metrics = json.loads((trained / "metrics.json").read_text())
     test = metrics["test"]
