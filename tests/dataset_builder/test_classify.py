@@ -331,6 +331,12 @@ for mode in ("remote", "kit"):
         out = model(**batch)
     scores = torch.cat([out.type_logits, out.domain_logits, out.educational_score[:, None]], 1).numpy()
     np.save(sys.argv[1] + "/" + mode + ".npy", scores)
+    if mode == "remote":  # a stock text-classification pipeline reports the type head
+        from transformers import pipeline
+
+        classify = pipeline("text-classification", model={str(trained)!r}, trust_remote_code=True)
+        labels = [r["label"] for r in classify({texts!r})]
+        assert labels == [model.config.type_labels[i] for i in out.type_logits.argmax(-1).tolist()], labels
 """
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
     done = subprocess.run([sys.executable, "-c", program, str(tmp_path)], env=env, capture_output=True, text=True)

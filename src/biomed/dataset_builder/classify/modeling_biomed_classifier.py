@@ -10,6 +10,9 @@ every checkpoint folder: a downstream user without the kit loads a checkpoint wi
     out = model(**tokenizer(["The patient, a 54-year-old man, ..."], return_tensors="pt"))
     out.type_logits.softmax(-1), out.domain_logits.softmax(-1), out.educational_score
 
+Checkpoints trained by the kit also map ``AutoModelForSequenceClassification`` to this class, so
+``pipeline("text-classification", model=path, trust_remote_code=True)`` reports the type head.
+
 With the kit installed, ``register_auto_classes()`` makes ``AutoModel.from_pretrained(path)`` work without
 ``trust_remote_code``; the kit calls it before it trains or loads a classifier.
 """

@@ -233,6 +233,9 @@ def build_model(cfg: ClassifyTrainConfig, version: str):
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
+    # save_pretrained adds AutoConfig/AutoModel to this map: with it, a stock pipeline("text-classification",
+    # trust_remote_code=True) loads the checkpoint and reports the type head
+    config.auto_map = {"AutoModelForSequenceClassification": "modeling_biomed_classifier.BiomedClassifierModel"}
     model = BiomedClassifierModel(config)
     # the randomly initialised encoder is replaced by the pretrained one; only the three heads start from scratch
     if getattr(encoder, "pooler", None) is not None:
