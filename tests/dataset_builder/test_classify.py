@@ -492,6 +492,19 @@ def test_scoring_refuses_mixed_classifiers_and_bad_inputs(corpus, trained, score
         run_classify_score(score_config(trained, scored, tmp_path / "z"))
 
 
+@pytest.mark.gpu
+def test_gpu_scores_match_cpu_scores(corpus, trained):
+    texts = [row["text"] for row in corpus["rows"]] + ["patient presented admitted " * 60]
+    cpu = ParagraphScorer.load(trained, device="cpu").score(texts)
+    exact = ParagraphScorer.load(trained, device="cuda", dtype="float32").score(texts)
+    np.testing.assert_allclose(exact.type_probs, cpu.type_probs, atol=1e-4)
+    np.testing.assert_allclose(exact.educational, cpu.educational, atol=1e-3)
+    half = ParagraphScorer.load(trained, device="cuda").score(texts)  # bfloat16 (or float16) weights
+    assert (half.type_probs.argmax(1) == cpu.type_probs.argmax(1)).mean() > 0.9
+    assert np.abs(half.educational - cpu.educational).max() < 0.2
+    assert half.truncated.tolist() == cpu.truncated.tolist() and half.truncated[-1]
+
+
 @pytest.mark.slow
 def test_compiled_scorer_gives_the_same_scores(trained):
     texts = ["patient presented admitted " * k for k in range(1, 40)]
