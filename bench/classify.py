@@ -52,9 +52,18 @@ BACKBONES = {
 }
 
 
-def real_paragraphs(n: int) -> tuple[list[str], int, int]:
-    """``n`` paragraph texts: real extracted paragraphs (the kit's extraction defaults), cycled to length ``n``."""
+def real_paragraphs(n: int, paragraphs: str | None = None) -> tuple[list[str], int, int]:
+    """``n`` paragraph texts: real extracted paragraphs (the kit's extraction defaults), cycled to length ``n``.
+
+    ``paragraphs`` names extraction output already made (a folder with ``data/*.parquet`` or one Parquet file),
+    e.g. for a GPU machine without the extraction dependencies.
+    """
     import pyarrow.parquet as pq
+
+    if paragraphs:
+        files = [paragraphs] if paragraphs.endswith(".parquet") else sorted(glob.glob(f"{paragraphs}/data/*.parquet"))
+        texts = [text for shard in files for text in pq.read_table(shard, columns=["text"]).column("text").to_pylist()]
+        return [texts[i % len(texts)] for i in range(n)], len(texts), len(files)
 
     from biomed.dataset_builder.extract import ExtractConfig, embedded_sample_dir, run_extract
 
@@ -158,6 +167,7 @@ def main() -> None:
     parser.add_argument("--kit-max-batch-tokens", type=int, default=None, help="default: 8,192 CPU, 131,072 GPU")
     parser.add_argument("--kit-chunk-size", type=int, default=16384, help="paragraphs sorted together")
     parser.add_argument("--compile", action="store_true", help="also time the kit with torch.compile (slow warm-up)")
+    parser.add_argument("--paragraphs", default=None, help="extraction output to read instead of extracting now")
     parser.add_argument(
         "--rounds", type=int, default=None, help="timed rounds, each contender's best counts (default: 2 CPU, 1 GPU)"
     )
@@ -184,7 +194,7 @@ def main() -> None:
     kit_tokens = args.kit_max_batch_tokens or (131072 if cuda else 8192)
     kit_chunk = args.kit_chunk_size
 
-    texts, distinct, sources = real_paragraphs(n)
+    texts, distinct, sources = real_paragraphs(n, args.paragraphs)
     distinct = min(distinct, n)
     tokenizer = train_tiny_tokenizer(texts[:distinct], vocab_size=8000, max_length=args.max_length)
     register_auto_classes()  # the pipeline accepts the classifier as a text-classification model
