@@ -92,3 +92,26 @@ def test_missing_data_fails_before_any_model_download(tmp_path):
         str(result.exception)
         == "data source 'mimic': /nonexistent/mimic does not exist; ask PhysioNet for MIMIC-IV-Note"
     )
+
+
+@pytest.mark.slow
+def test_train_with_torch_compile_as_the_gpu_recipes_ask(tmp_path, tiny_modernbert, variant_dir):
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"init": str(tiny_modernbert)},
+                "data": {
+                    "max_length": 32,
+                    "cache_dir": str(tmp_path / "cache"),
+                    "sources": [{"name": "sample", "path": str(variant_dir), "config": "BE-Small"}],
+                },
+                "phases": [{"name": "clm", "objective": "clm", "tokens": 128}, {"name": "mlm", "tokens": 128}],
+                "global_batch_size": 4,
+                "training": {"per_device_train_batch_size": 2, "dataloader_num_workers": 0, "torch_compile": True},
+            }
+        )
+    )
+    result = runner.invoke(app, ["train", "--config", str(recipe), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "trained 256 tokens in 2 steps" in result.output
