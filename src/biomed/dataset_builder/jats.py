@@ -232,25 +232,26 @@ def _publication_year(meta: etree._Element) -> int | None:
 
 
 def _prepare(root: etree._Element) -> None:
-    """Rewrite formulas, superscript citations and breaks in place, then drop non-prose subtrees."""
-    for block in root.iter("inline-formula", "disp-formula", "code", "preformat"):
-        if block.tag == "inline-formula":
-            replacement = _formula_text(block)
+    """Rewrite formulas, code, superscript citations and breaks in place, then drop non-prose subtrees."""
+    # one libxml2 traversal for every element rewritten here
+    for element in root.iter("inline-formula", "disp-formula", "code", "preformat", "sup", "break"):
+        tag = element.tag
+        if tag == "break":
+            element.tail = " " + (element.tail or "")
+        elif tag == "sup":
+            xref = element.find("xref")
+            if xref is not None and xref.get("ref-type") == "bibr":
+                text = _string_of(element).strip()
+                if text and not text.startswith(("[", "(")):
+                    element.clear(keep_tail=True)
+                    element.text = f"[{text}]"
         else:
-            replacement = " [formula] " if block.tag == "disp-formula" else " [code] "
-        block.clear(keep_tail=True)
-        block.text = replacement
-    for sup in root.iter("sup"):
-        xref = sup.find("xref")
-        if xref is not None and xref.get("ref-type") == "bibr":
-            text = _string_of(sup).strip()
-            if text and not text.startswith(("[", "(")):
-                tail = sup.tail
-                sup.clear()
-                sup.text = f"[{text}]"
-                sup.tail = tail
-    for line_break in root.iter("break"):
-        line_break.tail = " " + (line_break.tail or "")
+            if tag == "inline-formula":
+                replacement = _formula_text(element)
+            else:
+                replacement = " [formula] " if tag == "disp-formula" else " [code] "
+            element.clear(keep_tail=True)
+            element.text = replacement
     etree.strip_elements(root, *DROPPED_TAGS, with_tail=False)
 
 
