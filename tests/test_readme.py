@@ -22,7 +22,11 @@ def test_setup_commands_and_ci_agree():
     assert ci[-1] == BLOCKS[1].strip(), "CI must run exactly the README's test command"
 
 
-def test_stage_commands_parse_and_resolve():
+def test_stage_commands_parse_and_resolve(tmp_path, monkeypatch, sample_extract):
+    # the commands run as from the repository root, where `extracted` is the embedded sample's extraction
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "extracted").symlink_to(sample_extract)
+    (tmp_path / "recipes").symlink_to(REPO / "recipes")
     root = typer.main.get_command(app)
     lines = [line.strip() for block in BLOCKS[2:] for line in block.splitlines() if line.strip().startswith("biomed ")]
     assert lines, "the README shows no stage command"
