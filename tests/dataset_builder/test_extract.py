@@ -267,3 +267,12 @@ def test_real_kill_then_rerun_loses_and_duplicates_nothing(tmp_path):
     rows = _rows(out)
     keys = [(r["article_id"], r["path"]) for r in rows]
     assert len(keys) == len(set(keys)) == 12 * 130
+
+
+def test_token_counts_follow_the_script():
+    from biomed.dataset_builder.extract import count_tokens
+
+    assert count_tokens("the cat sat", 3) == 3
+    assert count_tokens("le café ±2 µg", 4) == 4  # accents and symbols are not scripts without spaces
+    assert count_tokens("患者因急性胸痛入院 ok", 2) == 2 + 9  # each Han character counts
+    assert count_tokens("ผู้ป่วย", 1) == 1 + 7  # Thai
