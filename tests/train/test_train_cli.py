@@ -115,3 +115,34 @@ def test_train_with_torch_compile_as_the_gpu_recipes_ask(tmp_path, tiny_modernbe
     result = runner.invoke(app, ["train", "--config", str(recipe), "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "trained 256 tokens in 2 steps" in result.output
+
+
+@pytest.mark.slow
+def test_two_process_ddp_run_with_torchrun(tmp_path, tiny_modernbert, variant_dir):
+    """torchrun with 2 CPU processes (gloo): one packed cache, one global schedule, both ranks finish."""
+    import subprocess
+    import sys
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"init": str(tiny_modernbert)},
+                "data": {
+                    "max_length": 32,
+                    "cache_dir": str(tmp_path / "cache"),
+                    "sources": [{"name": "sample", "path": str(variant_dir), "config": "BE-Small"}],
+                },
+                "phases": [{"name": "clm", "objective": "clm", "tokens": 256}, {"name": "mlm", "tokens": 256}],
+                "global_batch_size": 8,
+                # use_cpu: without a GPU, transformers only sets up DDP (gloo) when asked to stay on the CPU
+                "training": {"per_device_train_batch_size": 2, "dataloader_num_workers": 0, "use_cpu": True},
+            }
+        )
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "biomed.cli", "train",
+               "--config", str(recipe), "--out", str(tmp_path / "run")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("trained 512 tokens in 2 steps") == 2
+    assert (tmp_path / "run" / "final" / "config.json").is_file()
