@@ -107,7 +107,7 @@ def parquet_schema():
 
 def count_tokens(text: str, words: int) -> int:
     """Whitespace words, plus one per character of a script written without spaces (see the module docstring)."""
-    if text.isascii() or max(text) < "\u0e00":  # both scan in C; most paragraphs stop here
+    if text.isascii():
         return words
     return words + len(_UNSPACED_SCRIPT.findall(text))
 
