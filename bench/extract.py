@@ -179,7 +179,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--passes", type=int, default=3, help="passes over the input per round and side")
     parser.add_argument("--min-tokens", type=int, default=64)
-    parser.add_argument("--copies", type=int, default=40, help="copies of the input for the scaling run")
+    parser.add_argument("--copies", type=int, default=150, help="copies of the input for the scaling run")
     parser.add_argument("--skip-scaling", action="store_true")
     args = parser.parse_args()
 
