@@ -14,9 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from biomed.dataset_builder.extract import parquet_schema
+from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
 
-TYPES = ("review", "study", "clinical_case", "other")
-DOMAINS = ("clinical", "biomedical", "other")
+
+TYPES = TYPE_LABELS
+DOMAINS = DOMAIN_LABELS
 SHARED_PMC = Path(__file__).resolve().parents[2] / ".." / "shared" / "pmc"
 
 SCORE_FIELDS = [
@@ -28,26 +31,7 @@ SCORE_FIELDS = [
     ("educational_score_int", pa.int8()),
     ("classifier_version", pa.string()),
 ]
-EXTRACT_FIELDS = [
-    ("article_id", pa.string()),
-    ("pmcid", pa.string()),
-    ("pmid", pa.string()),
-    ("doi", pa.string()),
-    ("file", pa.string()),
-    ("path", pa.string()),
-    ("paragraph_index", pa.int32()),
-    ("section", pa.string()),
-    ("text", pa.string()),
-    ("article_type", pa.string()),
-    ("journal", pa.string()),
-    ("year", pa.int32()),
-    ("language", pa.string()),
-    ("license", pa.string()),
-    ("license_group", pa.string()),
-    ("n_chars", pa.int32()),
-    ("n_tokens", pa.int32()),
-]
-SCHEMA = pa.schema(EXTRACT_FIELDS + SCORE_FIELDS)
+SCHEMA = pa.schema(list(parquet_schema().remove_metadata()) + [pa.field(n, t) for n, t in SCORE_FIELDS])
 
 
 def paragraph(type_: str = "study", domain: str = "biomedical", edu: float = 3.0, language: str = "en") -> dict:
