@@ -20,56 +20,11 @@ import tempfile
 from pathlib import Path
 
 
-def build_checkpoint(folder: Path, arch: str, hidden: int, layers: int, texts: list[str]) -> Path:
-    """A randomly initialised encoder and a WordPiece tokenizer trained on the fixture, saved to ``folder``."""
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertModel, ModernBertConfig, ModernBertModel, PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=2000, special_tokens=specials))
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=8192,
-    )
-    torch.manual_seed(0)
-    common = {"vocab_size": len(tokenizer), "hidden_size": hidden, "num_hidden_layers": layers}
-    heads = max(2, hidden // 64)
-    if arch == "modernbert":
-        config = ModernBertConfig(
-            **common,
-            intermediate_size=2 * hidden,
-            num_attention_heads=heads,
-            max_position_embeddings=8192,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        model = ModernBertModel(config)
-    else:
-        config = BertConfig(
-            **common, intermediate_size=4 * hidden, num_attention_heads=heads, max_position_embeddings=8192
-        )
-        model = BertModel(config)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def main() -> None:
     from biomed.eval.loaders import load_task_data
     from biomed.eval.runner import EvalConfig, load_tokenizer, prepare_task, run_one
     from biomed.eval.tasks import TASKS
+    from biomed.eval.tiny import build_checkpoint
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="fixtures/cls-single", help="bundled task to train on")
@@ -96,7 +51,9 @@ def main() -> None:
         "bf16": args.device == "cuda",
     }
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = build_checkpoint(Path(tmp) / "model", args.arch, args.hidden, args.layers, texts)
+        # a randomly initialised encoder and a WordPiece tokenizer trained on the fixture
+        checkpoint = build_checkpoint(Path(tmp) / "model", texts, args.arch, args.hidden, args.layers,
+                                      intermediate=4 * args.hidden, max_positions=8192, vocab_size=2000)  # fmt: skip
         tokenizer = load_tokenizer(str(checkpoint))
         results = {}
         for batching in ("padded", "grouped"):

@@ -3,79 +3,20 @@
 from __future__ import annotations
 
 import json
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
 
-
-def fixture_texts() -> list[str]:
-    root = Path(str(files("biomed.eval") / "fixtures"))
-    texts = []
-    for path in sorted(root.rglob("*")):
-        if path.suffix == ".jsonl":
-            texts += [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line]
-        elif path.suffix == ".txt":
-            texts += [line.split("\t")[0] for line in path.read_text(encoding="utf-8").splitlines()]
-    return texts
+from biomed.eval import tiny
 
 
 def build_tokenizer(vocab_size: int = 400):
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(fixture_texts(), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=512,
-    )
+    return tiny.build_tokenizer(tiny.fixture_texts(), vocab_size=vocab_size)
 
 
 def build_checkpoint(folder: Path, arch: str = "bert", hidden: int = 32, layers: int = 2) -> Path:
     """Save a randomly initialised encoder and its tokenizer to ``folder`` (what `from_pretrained` reads)."""
-    import torch
-    from transformers import BertConfig, BertModel, ModernBertConfig, ModernBertModel
-
-    tokenizer = build_tokenizer()
-    torch.manual_seed(0)
-    if arch == "modernbert":
-        config = ModernBertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=hidden,
-            intermediate_size=2 * hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=2,
-            max_position_embeddings=512,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        model = ModernBertModel(config)
-    else:
-        config = BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=hidden,
-            intermediate_size=2 * hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=2,
-            max_position_embeddings=512,
-        )
-        model = BertModel(config)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return tiny.build_checkpoint(folder, tiny.fixture_texts(), arch=arch, hidden=hidden, layers=layers)
 
 
 @pytest.fixture(scope="session", autouse=True)
