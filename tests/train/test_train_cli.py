@@ -46,7 +46,8 @@ def test_bad_train_options_are_errors(args, error, message):
     assert isinstance(result.exception, error) and message in str(result.exception)
 
 
-def test_train_happy_path_with_a_recipe(tmp_path, tiny_modernbert, variant_dir):
+def _tiny_recipe(tmp_path, tiny_modernbert, variant_dir, tokens: int = 128, global_batch: int = 4, **training):
+    """A two-phase (CLM, then MLM) recipe over the tiny ModernBERT and the test variant folder."""
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(
         yaml.safe_dump(
@@ -57,12 +58,17 @@ def test_train_happy_path_with_a_recipe(tmp_path, tiny_modernbert, variant_dir):
                     "cache_dir": str(tmp_path / "cache"),
                     "sources": [{"name": "sample", "path": str(variant_dir), "config": "BE-Small"}],
                 },
-                "phases": [{"name": "clm", "objective": "clm", "tokens": 128}, {"name": "mlm", "tokens": 128}],
-                "global_batch_size": 4,
-                "training": {"per_device_train_batch_size": 2, "dataloader_num_workers": 0},
+                "phases": [{"name": "clm", "objective": "clm", "tokens": tokens}, {"name": "mlm", "tokens": tokens}],
+                "global_batch_size": global_batch,
+                "training": {"per_device_train_batch_size": 2, "dataloader_num_workers": 0, **training},
             }
         )
     )
+    return recipe
+
+
+def test_train_happy_path_with_a_recipe(tmp_path, tiny_modernbert, variant_dir):
+    recipe = _tiny_recipe(tmp_path, tiny_modernbert, variant_dir)
     out = tmp_path / "run"
     result = runner.invoke(
         app, ["train", "--config", str(recipe), "--out", str(out), "--set", "save_every_tokens=1e6"]
@@ -96,22 +102,7 @@ def test_missing_data_fails_before_any_model_download(tmp_path):
 
 @pytest.mark.slow
 def test_train_with_torch_compile_as_the_gpu_recipes_ask(tmp_path, tiny_modernbert, variant_dir):
-    recipe = tmp_path / "tiny.yaml"
-    recipe.write_text(
-        yaml.safe_dump(
-            {
-                "model": {"init": str(tiny_modernbert)},
-                "data": {
-                    "max_length": 32,
-                    "cache_dir": str(tmp_path / "cache"),
-                    "sources": [{"name": "sample", "path": str(variant_dir), "config": "BE-Small"}],
-                },
-                "phases": [{"name": "clm", "objective": "clm", "tokens": 128}, {"name": "mlm", "tokens": 128}],
-                "global_batch_size": 4,
-                "training": {"per_device_train_batch_size": 2, "dataloader_num_workers": 0, "torch_compile": True},
-            }
-        )
-    )
+    recipe = _tiny_recipe(tmp_path, tiny_modernbert, variant_dir, torch_compile=True)
     result = runner.invoke(app, ["train", "--config", str(recipe), "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "trained 256 tokens in 2 steps" in result.output
@@ -123,23 +114,8 @@ def test_two_process_ddp_run_with_torchrun(tmp_path, tiny_modernbert, variant_di
     import subprocess
     import sys
 
-    recipe = tmp_path / "tiny.yaml"
-    recipe.write_text(
-        yaml.safe_dump(
-            {
-                "model": {"init": str(tiny_modernbert)},
-                "data": {
-                    "max_length": 32,
-                    "cache_dir": str(tmp_path / "cache"),
-                    "sources": [{"name": "sample", "path": str(variant_dir), "config": "BE-Small"}],
-                },
-                "phases": [{"name": "clm", "objective": "clm", "tokens": 256}, {"name": "mlm", "tokens": 256}],
-                "global_batch_size": 8,
-                # use_cpu: without a GPU, transformers only sets up DDP (gloo) when asked to stay on the CPU
-                "training": {"per_device_train_batch_size": 2, "dataloader_num_workers": 0, "use_cpu": True},
-            }
-        )
-    )
+    # use_cpu: without a GPU, transformers only sets up DDP (gloo) when asked to stay on the CPU
+    recipe = _tiny_recipe(tmp_path, tiny_modernbert, variant_dir, tokens=256, global_batch=8, use_cpu=True)
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "biomed.cli", "train",
                "--config", str(recipe), "--out", str(tmp_path / "run")]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
