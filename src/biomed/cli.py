@@ -54,10 +54,14 @@ WorkersOpt = Annotated[
 ]
 
 
-def _print_config(cfg) -> None:
-    from biomed.config import dump_config
+def _resolve(cls, recipe, set_, options: dict, dry_run: bool):
+    """The stage's config (defaults < recipe < flags < --set), printed as YAML for --dry-run."""
+    from biomed.config import dump_config, resolve_config
 
-    typer.echo(dump_config(cfg), nl=False)
+    cfg = resolve_config(cls, recipe, set_ or (), options)
+    if dry_run:
+        typer.echo(dump_config(cfg), nl=False)
+    return cfg
 
 
 @data_app.command("extract")
@@ -99,7 +103,6 @@ def extract_command(
     Writes OUT/data/*.parquet, OUT/errors.jsonl (skipped files and why), OUT/summary.json and OUT/config.yaml.
     Rerunning the same command after a crash finishes only the missing shards. Exits 1 when any file was skipped.
     """
-    from biomed.config import resolve_config
     from biomed.dataset_builder.extract import ExtractConfig, run_extract
 
     options = {
@@ -110,9 +113,8 @@ def extract_command(
         "executor.tasks": tasks,
         "executor.workers": workers,
     }
-    cfg = resolve_config(ExtractConfig, config, set_ or (), options)
+    cfg = _resolve(ExtractConfig, config, set_, options, dry_run)
     if dry_run:
-        _print_config(cfg)
         return
     summary = run_extract(cfg)
     typer.echo(summary.render())
@@ -229,7 +231,6 @@ def annotate_command(
 
     Every answer is cached as it arrives: rerunning a killed run sends only the requests never answered.
     """
-    from biomed.config import resolve_config
     from biomed.dataset_builder.annotate import AnnotateConfig, plan_annotate, run_annotate
 
     options = {
@@ -247,9 +248,8 @@ def annotate_command(
         "client.timeout_s": timeout,
         "client.token_env": token_env,
     }
-    cfg = resolve_config(AnnotateConfig, config, set_ or (), options)
-    if dry_run:
-        _print_config(cfg)
+    cfg = _resolve(AnnotateConfig, config, set_, options, dry_run)
+    if dry_run:  # after the config, the rendered prompts and the cost estimate
         typer.echo(plan_annotate(cfg).render())
         return
     typer.echo(run_annotate(cfg).render())
@@ -321,7 +321,6 @@ def classify_train_command(
     beside the paper's), confusion_*.png, README.md (model card) and config.yaml. Rerun after a crash to resume from
     the Trainer's last save in OUT/trainer.
     """
-    from biomed.config import resolve_config
     from biomed.dataset_builder.classify.train import ClassifyTrainConfig, run_classify_train
 
     options = {
@@ -332,9 +331,8 @@ def classify_train_command(
         "max_length": max_length,
         "version": version,
     }
-    cfg = resolve_config(ClassifyTrainConfig, config, set_ or (), options)
+    cfg = _resolve(ClassifyTrainConfig, config, set_, options, dry_run)
     if dry_run:
-        _print_config(cfg)
         return
     typer.echo(run_classify_train(cfg).render())
 
@@ -411,7 +409,6 @@ def classify_score_command(
     OUT/config.yaml. Rerunning after a crash scores only the shards without a marker. On several GPUs use
     --workers N (one GPU per worker); on a cluster see recipes/classify/score-slurm.yaml.
     """
-    from biomed.config import resolve_config
     from biomed.dataset_builder.classify.score import ClassifyScoreConfig, run_classify_score
 
     options = {
@@ -426,9 +423,8 @@ def classify_score_command(
         "executor.tasks": tasks,
         "executor.workers": workers,
     }
-    cfg = resolve_config(ClassifyScoreConfig, config, set_ or (), options)
+    cfg = _resolve(ClassifyScoreConfig, config, set_, options, dry_run)
     if dry_run:
-        _print_config(cfg)
         return
     typer.echo(run_classify_score(cfg).render())
 
@@ -484,16 +480,14 @@ def train_command(
     tokenizer, config.yaml, data_manifest.json, loss.png, lr.png and README.md). Rerunning the same command resumes
     from the newest checkpoint, in the right phase. Several GPUs: `accelerate launch -m biomed.cli train ...`.
     """
-    from biomed.config import resolve_config
     from biomed.train.config import PretrainConfig, find_recipe
 
     if config is not None and (size or lang or objective):
         raise BiomedError("pass either --config or --size/--lang/--objective (they pick a recipe), not both")
     recipe = config or find_recipe(lang or "en", size or "base", objective or "detour")
     options = {"output_dir": str(out) if out else None, "freeze.layers": freeze_layers}
-    cfg = resolve_config(PretrainConfig, recipe, set_ or (), options)
+    cfg = _resolve(PretrainConfig, recipe, set_, options, dry_run)
     if dry_run:
-        _print_config(cfg)
         return
     from biomed.train.trainer import run_pretrain
 
@@ -590,7 +584,6 @@ def build_command(
     OUT/images/*.png, OUT/build_summary.json and OUT/config.yaml. Text of non_commercial and other articles is
     withheld (null). Rerunning after a crash redoes only the unfinished tasks.
     """
-    from biomed.config import resolve_config
     from biomed.dataset_builder.build import BuildConfig, default_recipe, run_build
 
     options = {
@@ -600,9 +593,8 @@ def build_command(
         "seed": seed,
         "workers": workers,
     }
-    cfg = resolve_config(BuildConfig, config or default_recipe(), set_ or (), options)
+    cfg = _resolve(BuildConfig, config or default_recipe(), set_, options, dry_run)
     if dry_run:
-        _print_config(cfg)
         return
     summary = run_build(cfg)
     typer.echo(summary.render())
@@ -660,7 +652,6 @@ def rehydrate_command(
     article changed since the release) keep a null text and are listed in OUT/rehydrate_missing.jsonl; the
     command then exits 1. Rerunning after a crash resumes.
     """
-    from biomed.config import resolve_config
     from biomed.dataset_builder.rehydrate import RehydrateConfig, run_rehydrate
 
     options = {
@@ -671,9 +662,8 @@ def rehydrate_command(
         "fill_changed": fill_changed,
         "workers": workers,
     }
-    cfg = resolve_config(RehydrateConfig, config, set_ or (), options)
+    cfg = _resolve(RehydrateConfig, config, set_, options, dry_run)
     if dry_run:
-        _print_config(cfg)
         return
     summary = run_rehydrate(cfg)
     typer.echo(summary.render())
@@ -719,7 +709,6 @@ def push_dataset_command(
     staging branch (resumable: rerun after an interruption), then commits it to the branch in one step. Nothing
     changed: nothing is sent. Uses HF_TOKEN or the `hf auth login` token (never printed), and HF_ENDPOINT.
     """
-    from biomed.config import resolve_config
     from biomed.dataset_builder.push import PushConfig, push_dataset
 
     options = {
@@ -731,9 +720,8 @@ def push_dataset_command(
         "commit_message": message,
         "allow_restricted_text": allow_restricted_text,
     }
-    cfg = resolve_config(PushConfig, config, set_ or (), options)
+    cfg = _resolve(PushConfig, config, set_, options, dry_run)
     if dry_run:
-        _print_config(cfg)
         return
     result = push_dataset(cfg, confirm=None if yes else lambda plan: typer.confirm(plan.describe(), err=True))
     typer.echo(result.render())
@@ -812,7 +800,6 @@ def eval_run_command(
     predictions), OUT/summary.json and OUT/config.yaml. Rerunning skips finished runs. Data behind agreements
     (CAS, PhysioNet, n2c2) is read from --data-dir; the error says where to request it.
     """
-    from biomed.config import resolve_config
     from biomed.eval.runner import EvalConfig, run_eval
 
     options = {
@@ -826,9 +813,8 @@ def eval_run_command(
         "max_length": max_length,
         "limit": limit,
     }
-    cfg = resolve_config(EvalConfig, config, set_ or (), options)
+    cfg = _resolve(EvalConfig, config, set_, options, dry_run)
     if dry_run:
-        _print_config(cfg)
         return
     summary = run_eval(cfg)
     typer.echo(summary.render())
@@ -877,7 +863,6 @@ def eval_report_command(
 
     Every column names its metric (seqeval strict IOB2 or default; micro, macro or weighted F1).
     """
-    from biomed.config import resolve_config
     from biomed.eval.report import ReportConfig, run_report
 
     options = {
@@ -886,9 +871,8 @@ def eval_report_command(
         "references": list(reference) if reference else None,
         "bootstrap": bootstrap,
     }
-    cfg = resolve_config(ReportConfig, config, set_ or (), options)
+    cfg = _resolve(ReportConfig, config, set_, options, dry_run)
     if dry_run:
-        _print_config(cfg)
         return
     result = run_report(cfg)
     if card is not None:
