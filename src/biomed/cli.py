@@ -75,7 +75,7 @@ def extract_command(
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output folder for Parquet shards.", show_default=False)
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: extracted).", show_default=False)
     ] = None,
     file_list: Annotated[
         Path | None,
@@ -87,7 +87,11 @@ def extract_command(
     ] = None,
     min_tokens: Annotated[
         int | None,
-        typer.Option("--min-tokens", help="Drop paragraphs shorter than this many word tokens.", show_default=False),
+        typer.Option(
+            "--min-tokens",
+            help="Drop paragraphs shorter than this many tokens (whitespace words; default 64, the paper's).",
+            show_default=False,
+        ),
     ] = None,
     tasks: Annotated[
         int | None,
@@ -102,6 +106,8 @@ def extract_command(
 
     Writes OUT/data/*.parquet, OUT/errors.jsonl (skipped files and why), OUT/summary.json and OUT/config.yaml.
     Rerunning the same command after a crash finishes only the missing shards. Exits 1 when any file was skipped.
+    On a cluster: --set executor.kind=slurm --set executor.partition=NAME --set executor.tasks=1000 (or
+    executor.kind=ray); publisher files without a PMCID: --set require_pmcid=false.
     """
     from biomed.dataset_builder.extract import ExtractConfig, run_extract
 
