@@ -125,11 +125,6 @@ class Article:
     paragraphs: list[Paragraph] = field(default_factory=list)
     has_body: bool = True
 
-    @property
-    def article_id(self) -> str | None:
-        """The release's article key: the PMID, else ``PMC<id>``, else None."""
-        return self.pmid or self.pmcid
-
 
 _PARSER = etree.XMLParser(
     resolve_entities=False,
