@@ -206,11 +206,16 @@ def test_killed_run_resumes_missing_shards_only(tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in (out / "data").glob("*.parquet") if p != shard} == untouched
 
 
-def test_rerun_with_another_config_is_refused(tmp_path):
+def test_rerun_with_other_output_settings_is_refused_but_more_workers_resume(tmp_path):
     out = tmp_path / "out"
-    run_extract(ExtractConfig(inputs=[str(SAMPLE)], output_dir=str(out)))
-    with pytest.raises(BiomedError, match="another config"):
+    run_extract(ExtractConfig(inputs=[str(SAMPLE)], output_dir=str(out), executor=ExecutorConfig(tasks=2)))
+    with pytest.raises(BiomedError, match=r"other settings \(executor.tasks, min_tokens\)"):
         run_extract(ExtractConfig(inputs=[str(SAMPLE)], output_dir=str(out), min_tokens=10))
+    resumed = run_extract(
+        ExtractConfig(inputs=[str(SAMPLE)], output_dir=str(out), executor=ExecutorConfig(tasks=2, workers=2))
+    )
+    assert resumed.paragraphs_written == 130
+    assert yaml.safe_load((out / "config.yaml").read_text())["executor"]["workers"] == 2
 
 
 def test_two_workers_give_the_same_rows_as_one(sample_extract, tmp_path):

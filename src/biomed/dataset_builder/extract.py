@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
-from biomed.config import save_config
+import yaml
+
+from biomed.config import config_to_dict, save_config
 from biomed.dataset_builder.executors import ExecutorConfig, build_executor
 from biomed.dataset_builder.jats import EXTRACTOR_VERSION, Article, ArticleError, parse_article
 from biomed.dataset_builder.licenses import license_group, normalise_license
@@ -405,15 +407,17 @@ def run_extract(cfg: ExtractConfig) -> ExtractSummary:
         read_file_list(file_list)  # fail before starting any task if the CSV is unusable
     out = Path(cfg.output_dir)
     previous = out / "config.yaml"
-    save_config(cfg, out, name="config.yaml.new")
-    if previous.exists() and previous.read_text() != (out / "config.yaml.new").read_text():
-        if (out / "logs" / "completions").exists():
-            (out / "config.yaml.new").unlink()
+    if previous.exists() and (out / "logs" / "completions").exists():
+        # a rerun resumes: only settings that shape the output must match (workers, Slurm time… may change)
+        before = _output_settings(yaml.safe_load(previous.read_text(encoding="utf-8")))
+        now = _output_settings(config_to_dict(cfg))
+        changed = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
+        if changed:
             raise BiomedError(
-                f"{out} holds a run made with another config; resume it with the same options "
-                f"(see {previous}) or choose a new --out"
+                f"{out} holds a run made with other settings ({', '.join(changed)}); resume it with the same "
+                f"options (see {previous}) or choose a new --out"
             )
-    (out / "config.yaml.new").replace(previous)
+    save_config(cfg, out)
 
     started = time.perf_counter()
     pipeline = build_pipeline(cfg, units, file_list)
@@ -422,6 +426,13 @@ def run_extract(cfg: ExtractConfig) -> ExtractSummary:
     summary = _summarise(out, len(units), time.perf_counter() - started)
     (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     return summary
+
+
+def _output_settings(config: dict) -> dict:
+    """The config keys that decide what the shards hold (and how the input is split between them)."""
+    settings = {key: value for key, value in config.items() if key != "executor"}
+    settings["executor.tasks"] = config["executor"]["tasks"]
+    return settings
 
 
 def _run_with_progress(executor, out: Path, tasks: int) -> None:
