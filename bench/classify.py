@@ -3,12 +3,14 @@
 Run from the repository root::
 
     python bench/classify.py                                 # CPU: a small XLM-R-like model, length 512
-    python bench/classify.py --device cuda --fp16 --backbone-config xlm-roberta-base-shaped
+    python bench/classify.py --dtype float32                 # CPU, both sides in float32
+    python bench/classify.py --device cuda --dtype float16 --backbone-config xlm-roberta-base-shaped
 
 Both sides score the same real-length paragraphs (the embedded sample and ``../shared/pmc`` when present,
 extracted with the kit's defaults, repeated to ``--n`` paragraphs) with the same classifier object (a
 ``BiomedClassifierModel`` built from a config, no download; a tokenizer trained on the paragraphs), truncated at
-the same ``--max-length``:
+the same ``--max-length``, in the same ``--dtype`` (default: what the kit picks on that device, bfloat16 on a GPU or
+on a CPU with AVX512-BF16/AMX, else float32):
 
 - ``pipeline``: ``transformers.pipeline("text-classification", model=..., batch_size=B)`` — the stock way; it
   tokenises paragraph by paragraph and pads each batch of B consecutive paragraphs to its longest; it reports the
@@ -16,8 +18,9 @@ the same ``--max-length``:
 - ``fixed`` (on CUDA, or with ``--fixed``): the plain stock loop behind the issue's H200 figure — batches of
   ``--fixed-batch`` (256) consecutive paragraphs, each padded to ``--fixed-length`` (256) tokens, ``no_grad``;
 - ``kit``: ``biomed.dataset_builder.classify.score.ParagraphScorer`` — batch tokenisation in Rust on a
-  background thread, batches of similar lengths under a token budget (little padding), ``inference_mode``, all
-  three heads, truncation at ``--max-length`` (it does more work than ``fixed`` on paragraphs of 256-512 tokens).
+  background thread, batches of similar lengths under a token budget (little padding), ``inference_mode``, the
+  encoder's last layer run for the first token only (the one the heads read), all three heads, truncation at
+  ``--max-length`` (it does more work than ``fixed`` on paragraphs of 256-512 tokens).
 
 It prints paragraphs/s for each, the ratios, the agreement of the type argmax with the pipeline (same model: must
 be ~100 %), and on CUDA the GPU-hours the paper's 146 million paragraphs would take at each speed. Targets: >= 2x
@@ -151,7 +154,12 @@ def timed(label: str, function, *args) -> tuple[float, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--fp16", action="store_true", help="half-precision weights on both sides (GPU)")
+    parser.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        default="auto",
+        help="weights' precision on both sides; auto: the kit's choice on this device",
+    )
     parser.add_argument("--backbone-config", choices=sorted(BACKBONES), default=None, help="encoder shape")
     parser.add_argument("--max-length", type=int, default=512, help="truncation length on both sides")
     parser.add_argument("--n", type=int, default=None, help="paragraphs to score (default: 512 CPU, 65,536 GPU)")
@@ -164,7 +172,7 @@ def main() -> None:
     # the kit's settings default to what a user gets: ClassifyScoreConfig's defaults on CPU,
     # recipes/classify/score-gpu.yaml on GPU
     parser.add_argument("--kit-batch-size", type=int, default=1024, help="most paragraphs per kit batch")
-    parser.add_argument("--kit-max-batch-tokens", type=int, default=None, help="default: 8,192 CPU, 131,072 GPU")
+    parser.add_argument("--kit-max-batch-tokens", type=int, default=None, help="default: the kit's for the device")
     parser.add_argument("--kit-chunk-size", type=int, default=16384, help="paragraphs sorted together")
     parser.add_argument("--compile", action="store_true", help="also time the kit with torch.compile (slow warm-up)")
     parser.add_argument("--paragraphs", default=None, help="extraction output to read instead of extracting now")
@@ -178,6 +186,7 @@ def main() -> None:
     import transformers
 
     from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
+    from biomed.dataset_builder.classify.score import CPU_BATCH_TOKENS, GPU_BATCH_TOKENS, resolve_dtype
     from biomed.dataset_builder.classify.tiny import train_tiny_tokenizer
 
     transformers.logging.set_verbosity_error()
@@ -191,7 +200,7 @@ def main() -> None:
     # on CPU the pipeline's best batch size is 1 (no padding at all), so the bench shows several
     pipeline_batches = args.pipeline_batch_size or ([256] if cuda else [1, 8, 32])
     kit_batch = args.kit_batch_size
-    kit_tokens = args.kit_max_batch_tokens or (131072 if cuda else 8192)
+    kit_tokens = args.kit_max_batch_tokens or (GPU_BATCH_TOKENS if cuda else CPU_BATCH_TOKENS)
     kit_chunk = args.kit_chunk_size
 
     texts, distinct, sources = real_paragraphs(n, args.paragraphs)
@@ -199,7 +208,7 @@ def main() -> None:
     tokenizer = train_tiny_tokenizer(texts[:distinct], vocab_size=8000, max_length=args.max_length)
     register_auto_classes()  # the pipeline accepts the classifier as a text-classification model
     model = build_classifier(backbone, tokenizer, args.max_length)
-    dtype = torch.float16 if args.fp16 else torch.float32
+    dtype = resolve_dtype(args.dtype, torch.device(args.device))
     model = model.to(device=args.device, dtype=dtype)
 
     lengths = np.array(
@@ -245,6 +254,10 @@ def main() -> None:
     reference = f"pipeline/{pipeline_batches[0]}"
     agreement = np.mean([a == b for a, b in zip(labels[reference], labels["kit"])])
     print(f"  type argmax agreement kit vs {reference}: {agreement:.2%}")
+    for key, scorer in _SCORERS.items():
+        label = "kit+compile" if key[-1] else "kit"
+        waited, model = scorer.seconds["tokenize_wait"], scorer.seconds["model"]
+        print(f"  {label}: waiting for the tokeniser {waited:.2f} s, model {model:.2f} s over all calls")
     if cuda:
         for label, rate in rates.items():
             hours = CORPUS_PARAGRAPHS / rate / 3600

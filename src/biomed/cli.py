@@ -371,7 +371,7 @@ def classify_score_command(
         int | None,
         typer.Option(
             "--max-batch-tokens",
-            help="Most padded tokens per batch (default: 8192 on CPU, 131072 on GPU).",
+            help="Most padded tokens per batch (default: 2048 on CPU, 131072 on GPU).",
             show_default=False,
         ),
     ] = None,
@@ -391,7 +391,8 @@ def classify_score_command(
         str | None,
         typer.Option(
             "--dtype",
-            help="auto (bfloat16/float16 on GPU, float32 on CPU), float32, bfloat16 or float16 (default: auto).",
+            help="auto (bfloat16/float16 on GPU; bfloat16 on a CPU with AVX512-BF16/AMX, else float32), float32, "
+            "bfloat16 or float16 (default: auto).",
             show_default=False,
         ),
     ] = None,

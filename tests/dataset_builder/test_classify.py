@@ -343,7 +343,7 @@ for mode in ("remote", "kit"):
     assert done.returncode == 0, done.stderr[-2000:]
     results = {mode: np.load(tmp_path / f"{mode}.npy") for mode in ("remote", "kit")}
     assert np.array_equal(results["remote"], results["kit"])
-    scores = ParagraphScorer.load(trained, device="cpu").score(texts)
+    scores = ParagraphScorer.load(trained, device="cpu", dtype="float32").score(texts)
     expected = np.concatenate(
         [
             _softmax(results["kit"][:, :4]),
@@ -410,6 +410,104 @@ def test_batches_respect_the_token_budget_and_cover_everything():
     assert batches[0] == (0, 1) and batches[-1][1] == len(lengths)
     assert all(end - start <= 4 and (end - start) * lengths[start] <= 700 for start, end in batches)
     assert [i for start, end in batches for i in range(start, end)] == list(range(len(lengths)))
+
+
+def _encoder_configs():
+    from transformers import BertConfig, CamembertConfig, ModernBertConfig, XLMRobertaConfig
+
+    shape = {"vocab_size": 120, "hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 4,
+             "intermediate_size": 64, "max_position_embeddings": 80, "pad_token_id": 1}  # fmt: skip
+    modernbert = {"vocab_size": 120, "hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 4,
+                  "intermediate_size": 64, "pad_token_id": 1, "global_attn_every_n_layers": 1}  # fmt: skip
+    return {
+        "xlm-roberta": (XLMRobertaConfig(**shape), True),
+        "bert": (BertConfig(**shape), True),
+        "camembert": (CamembertConfig(**shape), True),
+        "modernbert": (ModernBertConfig(**modernbert), False),  # another layer layout: the full encoder runs
+    }
+
+
+@pytest.mark.parametrize("family", ["xlm-roberta", "bert", "camembert", "modernbert"])
+def test_first_token_only_gives_the_full_encoders_scores(family):
+    import torch
+
+    from biomed.dataset_builder.classify.modeling_biomed_classifier import (
+        BiomedClassifierConfig,
+        BiomedClassifierModel,
+    )
+
+    encoder, trimmed = _encoder_configs()[family]
+    torch.manual_seed(0)
+    model = BiomedClassifierModel(BiomedClassifierConfig(encoder_config=encoder)).eval()
+    assert model._has_first_token_path() is trimmed
+    input_ids = torch.randint(3, 120, (5, 30))
+    mask = torch.ones_like(input_ids)
+    mask[1, 9:], mask[3, 24:] = 0, 0
+    input_ids[mask == 0] = 1
+    with torch.inference_mode():
+        for attention_mask in (mask, None):  # padded batch, and a batch of equal lengths (no mask)
+            full = model(input_ids=input_ids, attention_mask=attention_mask)
+            first = model(input_ids=input_ids, attention_mask=attention_mask, first_token_only=True)
+            for name in ("type_logits", "domain_logits", "educational_score"):
+                torch.testing.assert_close(getattr(first, name), getattr(full, name), atol=1e-5, rtol=1e-5)
+        # the trimmed path really skips work: the last layer's feed-forward sees one token per paragraph
+        if trimmed:
+            seen = []
+            last = model.encoder.encoder.layer[-1]
+            handle = last.intermediate.register_forward_hook(lambda module, args, out: seen.append(out.shape[1]))
+            model(input_ids=input_ids, attention_mask=mask, first_token_only=True)
+            model(input_ids=input_ids, attention_mask=mask)
+            handle.remove()
+            assert seen == [1, 30]
+
+
+def test_first_token_path_needs_sdpa_and_is_off_in_training():
+    import torch
+
+    from biomed.dataset_builder.classify.modeling_biomed_classifier import (
+        BiomedClassifierConfig,
+        BiomedClassifierModel,
+    )
+
+    encoder, _ = _encoder_configs()["xlm-roberta"]
+    model = BiomedClassifierModel(BiomedClassifierConfig(encoder_config=encoder)).eval()
+    model.encoder.set_attn_implementation("eager")
+    assert not model._has_first_token_path()
+    model.encoder.set_attn_implementation("sdpa")
+    assert model._has_first_token_path()
+    seen = []
+    model.encoder.encoder.layer[-1].intermediate.register_forward_hook(lambda m, a, out: seen.append(out.shape[1]))
+    model.train()
+    model(input_ids=torch.randint(3, 120, (2, 12)), first_token_only=True)
+    assert seen == [12]  # training runs the whole encoder whatever the flag
+
+
+def test_auto_dtype_is_bfloat16_on_a_cpu_with_native_bfloat16_only(monkeypatch):
+    import torch
+
+    from biomed.dataset_builder.classify.score import resolve_dtype
+
+    cpu = torch.device("cpu")
+    native = score_module.cpu_has_native_bf16()  # this machine's answer: either way, auto follows it
+    assert resolve_dtype("auto", cpu) == (torch.bfloat16 if native else torch.float32)
+    monkeypatch.setattr(score_module, "cpu_has_native_bf16", lambda: True)
+    assert resolve_dtype("auto", cpu) == torch.bfloat16
+    monkeypatch.setattr(score_module, "cpu_has_native_bf16", lambda: False)
+    assert resolve_dtype("auto", cpu) == torch.float32
+    assert resolve_dtype("float16", cpu) == torch.float16
+
+
+def test_bfloat16_scores_agree_with_float32_and_are_recorded(corpus, trained, tmp_path):
+    texts = [row["text"] for row in corpus["rows"]]
+    exact = ParagraphScorer.load(trained, device="cpu", dtype="float32").score(texts)
+    half = ParagraphScorer.load(trained, device="cpu", dtype="bfloat16").score(texts)
+    assert (half.type_probs.argmax(1) == exact.type_probs.argmax(1)).mean() > 0.9
+    assert np.abs(half.educational - exact.educational).max() < 0.2
+    out = tmp_path / "bf16"
+    run_classify_score(score_config(trained, corpus["extracted"], out, dtype="bfloat16", device="cpu"))
+    marker = json.loads((out / "done" / "00000.json").read_text())
+    assert marker["dtype"] == "bfloat16" and marker["device"] == "cpu"
+    assert pq.read_schema(out / "data" / "00000.parquet").metadata[b"biomed.classifier_dtype"] == b"bfloat16"
 
 
 def test_killed_run_rerun_scores_only_the_missing_shards(corpus, trained, scored, tmp_path, monkeypatch):
@@ -495,7 +593,7 @@ def test_scoring_refuses_mixed_classifiers_and_bad_inputs(corpus, trained, score
 @pytest.mark.gpu
 def test_gpu_scores_match_cpu_scores(corpus, trained):
     texts = [row["text"] for row in corpus["rows"]] + ["patient presented admitted " * 60]
-    cpu = ParagraphScorer.load(trained, device="cpu").score(texts)
+    cpu = ParagraphScorer.load(trained, device="cpu", dtype="float32").score(texts)
     exact = ParagraphScorer.load(trained, device="cuda", dtype="float32").score(texts)
     np.testing.assert_allclose(exact.type_probs, cpu.type_probs, atol=1e-4)
     np.testing.assert_allclose(exact.educational, cpu.educational, atol=1e-3)
@@ -508,8 +606,10 @@ def test_gpu_scores_match_cpu_scores(corpus, trained):
 @pytest.mark.slow
 def test_compiled_scorer_gives_the_same_scores(trained):
     texts = ["patient presented admitted " * k for k in range(1, 40)]
-    eager = ParagraphScorer.load(trained, device="cpu", max_batch_tokens=256).score(texts)
-    compiled = ParagraphScorer.load(trained, device="cpu", max_batch_tokens=256, compile=True).score(texts)
+    eager = ParagraphScorer.load(trained, device="cpu", dtype="float32", max_batch_tokens=256).score(texts)
+    compiled = ParagraphScorer.load(
+        trained, device="cpu", dtype="float32", max_batch_tokens=256, compile=True
+    ).score(texts)
     np.testing.assert_allclose(compiled.type_probs, eager.type_probs, atol=1e-5)
     np.testing.assert_allclose(compiled.educational, eager.educational, atol=1e-4)
 

@@ -24,6 +24,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.configuration_utils import SubConfigSpec
+from transformers.masking_utils import create_bidirectional_mask
 from transformers.utils import ModelOutput
 
 
@@ -134,11 +135,20 @@ class BiomedClassifierModel(BiomedClassifierPreTrainedModel):
         type_labels: torch.Tensor | None = None,
         domain_labels: torch.Tensor | None = None,
         educational_labels: torch.Tensor | None = None,
+        first_token_only: bool = False,
     ) -> BiomedClassifierOutput:
-        """Score a padded batch; with all three label tensors, also return the summed loss."""
-        extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
-        pooled = self.dropout(hidden[:, 0])
+        """Score a padded batch; with all three label tensors, also return the summed loss.
+
+        ``first_token_only=True`` (inference) computes the encoder's last layer for the first token alone, the only
+        position the heads read: the same scores with about ``10 / (12 * num_layers)`` less compute. It applies to
+        BERT-family encoders (BERT, RoBERTa, XLM-R, CamemBERT) with SDPA attention; others run the full encoder.
+        """
+        if first_token_only and not self.training and self._has_first_token_path():
+            first = self._first_token_state(input_ids, attention_mask, token_type_ids)
+        else:
+            extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+            first = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state[:, 0]
+        pooled = self.dropout(first)
         type_logits = self.type_head(pooled)
         domain_logits = self.domain_head(pooled)
         educational = self.educational_head(pooled).squeeze(-1)
@@ -156,6 +166,46 @@ class BiomedClassifierModel(BiomedClassifierPreTrainedModel):
             domain_logits=domain_logits,
             educational_score=educational,
         )
+
+    def _has_first_token_path(self) -> bool:
+        """Whether the encoder is a BERT-family stack of layers that ``_first_token_state`` knows how to run."""
+        encoder = self.encoder
+        layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+        if not layers or not hasattr(encoder, "embeddings") or encoder.config._attn_implementation != "sdpa":
+            return False
+        last = layers[-1]
+        attention = getattr(getattr(last, "attention", None), "self", None)
+        return (
+            not getattr(encoder.config, "is_decoder", False)
+            and hasattr(last, "feed_forward_chunk")
+            and hasattr(last.attention, "output")
+            and all(hasattr(attention, name) for name in ("query", "key", "value", "attention_head_size", "scaling"))
+        )
+
+    def _first_token_state(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
+        """The encoder's last hidden state at the first token, with the last layer run for that token only.
+
+        Every layer but the last runs as usual. In the last one, keys and values still come from every token, but
+        the query, the attention output, the feed-forward block and its layer norms only from the first: the rest
+        of that layer's output would be thrown away.
+        """
+        encoder = self.encoder
+        hidden = encoder.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+        mask = create_bidirectional_mask(config=encoder.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        *layers, last = encoder.encoder.layer
+        for layer in layers:
+            hidden = layer(hidden, mask)
+        attention = last.attention.self
+        batch, length, _ = hidden.shape
+        first = hidden[:, :1]
+        query = attention.query(first).view(batch, 1, -1, attention.attention_head_size).transpose(1, 2)
+        key = attention.key(hidden).view(batch, length, -1, attention.attention_head_size).transpose(1, 2)
+        value = attention.value(hidden).view(batch, length, -1, attention.attention_head_size).transpose(1, 2)
+        context = nn.functional.scaled_dot_product_attention(
+            query, key, value, attn_mask=None if mask is None else mask[..., :1, :], scale=attention.scaling
+        )
+        context = context.transpose(1, 2).reshape(batch, 1, -1)
+        return last.feed_forward_chunk(last.attention.output(context, first))[:, 0]
 
 
 def register_auto_classes() -> None:
