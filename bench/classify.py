@@ -151,6 +151,21 @@ def timed(label: str, function, *args) -> tuple[float, list[str]]:
     return len(result) / seconds, result
 
 
+def profile_kit(contender: tuple, cuda: bool) -> None:
+    """Run the kit once under ``torch.profiler`` and print where the time goes (device kernels on GPU)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    function, *call = contender
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        function(*call)
+        if cuda:
+            torch.cuda.synchronize()
+    sort_by = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=sort_by, row_limit=20, max_name_column_width=60))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -176,6 +191,9 @@ def main() -> None:
     parser.add_argument("--kit-chunk-size", type=int, default=16384, help="paragraphs sorted together")
     parser.add_argument("--compile", action="store_true", help="also time the kit with torch.compile (slow warm-up)")
     parser.add_argument("--paragraphs", default=None, help="extraction output to read instead of extracting now")
+    parser.add_argument(
+        "--profile", action="store_true", help="after the timings, profile one kit run: the top operators by time"
+    )
     parser.add_argument(
         "--rounds", type=int, default=None, help="timed rounds, each contender's best counts (default: 2 CPU, 1 GPU)"
     )
@@ -258,6 +276,8 @@ def main() -> None:
         label = "kit+compile" if key[-1] else "kit"
         waited, model = scorer.seconds["tokenize_wait"], scorer.seconds["model"]
         print(f"  {label}: waiting for the tokeniser {waited:.2f} s, model {model:.2f} s over all calls")
+    if args.profile:
+        profile_kit(contenders["kit"], cuda)
     if cuda:
         for label, rate in rates.items():
             hours = CORPUS_PARAGRAPHS / rate / 3600
