@@ -27,6 +27,10 @@ from biomed.errors import BiomedError
 
 T = TypeVar("T")
 
+PACKAGED_RECIPES = Path(__file__).resolve().parent / "recipes"
+"""The paper's recipes, shipped inside the package (a checkout's top-level ``recipes/`` links here), so that an
+installed wheel finds them too."""
+
 
 class ConfigError(BiomedError):
     """A recipe or an override does not fit the stage's config."""
@@ -48,9 +52,7 @@ def resolve_config(
     """
     values: dict[str, Any] = {}
     if recipe is not None:
-        recipe = Path(recipe)
-        if not recipe.is_file():
-            raise ConfigError(f"recipe {recipe} does not exist; pass a YAML file to --config")
+        recipe = find_recipe_file(recipe)
         try:
             loaded = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
@@ -67,6 +69,22 @@ def resolve_config(
             raise ConfigError(f"--set expects key=value, got {override!r}")
         _set_dotted(values, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
     return build_config(cls, values)
+
+
+def find_recipe_file(recipe: str | Path) -> Path:
+    """``recipe`` as given or, when it names a shipped recipe (``recipes/<stage>/<name>.yaml``) absent from the
+    working directory, the packaged copy: the README's commands then work from a wheel install too."""
+    path = Path(recipe)
+    if path.is_file():
+        return path
+    if not path.is_absolute() and len(path.parts) == 3 and path.parts[0] == "recipes":
+        packaged = PACKAGED_RECIPES.joinpath(*path.parts[1:])
+        if packaged.is_file():
+            return packaged
+    raise ConfigError(
+        f"recipe {recipe} does not exist; pass a YAML file to --config (shipped: recipes/<stage>/<name>.yaml, "
+        f"listed in {PACKAGED_RECIPES})"
+    )
 
 
 def build_config(cls: type[T], values: dict[str, Any], where: str = "") -> T:

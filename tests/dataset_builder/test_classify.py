@@ -607,9 +607,8 @@ def test_gpu_scores_match_cpu_scores(corpus, trained):
 def test_compiled_scorer_gives_the_same_scores(trained):
     texts = ["patient presented admitted " * k for k in range(1, 40)]
     eager = ParagraphScorer.load(trained, device="cpu", dtype="float32", max_batch_tokens=256).score(texts)
-    compiled = ParagraphScorer.load(
-        trained, device="cpu", dtype="float32", max_batch_tokens=256, compile=True
-    ).score(texts)
+    compiled_scorer = ParagraphScorer.load(trained, device="cpu", dtype="float32", max_batch_tokens=256, compile=True)
+    compiled = compiled_scorer.score(texts)
     np.testing.assert_allclose(compiled.type_probs, eager.type_probs, atol=1e-5)
     np.testing.assert_allclose(compiled.educational, eager.educational, atol=1e-4)
 

@@ -667,7 +667,7 @@ def demo_build(
     Args:
         scored_dir: scored shards (the classify stage's output on the embedded sample).
         out_dir: the dataset folder to write.
-        recipe: the build recipe; default ``recipes/build/biomed-enriched.yaml`` of this repository checkout.
+        recipe: the build recipe; default the packaged ``recipes/build/biomed-enriched.yaml``.
         annotations: the sample's ``annotations.parquet``, for the card's "how it was built" (optional).
         classifier_metrics: the classifier's ``metrics.json``, for the card (optional).
     """
@@ -685,11 +685,10 @@ def demo_build(
 
 
 def default_recipe() -> Path:
-    """The release recipe of this repository checkout, ``recipes/build/biomed-enriched.yaml``."""
-    recipe = Path(__file__).resolve().parents[3] / "recipes" / "build" / "biomed-enriched.yaml"
+    """The paper's release recipe shipped with the package, ``recipes/build/biomed-enriched.yaml``."""
+    from biomed.config import PACKAGED_RECIPES
+
+    recipe = PACKAGED_RECIPES / "build" / "biomed-enriched.yaml"
     if not recipe.is_file():
-        raise BiomedError(
-            f"build recipe {recipe} not found (the recipes ship with the repository, not the wheel): "
-            "pass one with --config"
-        )
+        raise BiomedError(f"build recipe {recipe} not found (a damaged installation?): pass one with --config")
     return recipe

@@ -211,9 +211,10 @@ FAMILIES = {"en": "modernbert-bio", "fr": "moderncamembert-bio"}
 
 
 def recipe_folders() -> list[Path]:
-    """Where recipes are looked up: ``./recipes/pretrain`` then the checkout the package was installed from."""
-    here = Path(__file__).resolve()
-    return [Path.cwd() / "recipes" / "pretrain", here.parents[3] / "recipes" / "pretrain"]
+    """Where recipes are looked up: ``./recipes/pretrain`` (a user's edited copy), then the packaged ones."""
+    from biomed.config import PACKAGED_RECIPES
+
+    return [Path.cwd() / "recipes" / "pretrain", PACKAGED_RECIPES / "pretrain"]
 
 
 def find_recipe(lang: str, size: str, objective: str) -> Path:
@@ -231,6 +232,6 @@ def find_recipe(lang: str, size: str, objective: str) -> Path:
         if (folder / name).is_file():
             return folder / name
     raise ConfigError(
-        f"recipe {name} not found in {' or '.join(map(str, recipe_folders()))}; run from the kit's checkout or "
+        f"recipe {name} not found in {' or '.join(map(str, recipe_folders()))} (a damaged installation?); "
         "pass --config path/to/recipe.yaml"
     )
