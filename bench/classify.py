@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import random
 import tempfile
 import time
 from pathlib import Path
@@ -66,6 +67,7 @@ def real_paragraphs(n: int, paragraphs: str | None = None) -> tuple[list[str], i
     if paragraphs:
         files = [paragraphs] if paragraphs.endswith(".parquet") else sorted(glob.glob(f"{paragraphs}/data/*.parquet"))
         texts = [text for shard in files for text in pq.read_table(shard, columns=["text"]).column("text").to_pylist()]
+        random.Random(0).shuffle(texts)
         return [texts[i % len(texts)] for i in range(n)], len(texts), len(files)
 
     from biomed.dataset_builder.extract import ExtractConfig, embedded_sample_dir, run_extract
@@ -78,6 +80,8 @@ def real_paragraphs(n: int, paragraphs: str | None = None) -> tuple[list[str], i
             for shard in sorted(glob.glob(f"{out}/data/*.parquet"))
             for text in pq.read_table(shard, columns=["text"]).column("text").to_pylist()
         ]
+    # a fixed shuffle: any --n draws from every source (the embedded sample's short paragraphs come first otherwise)
+    random.Random(0).shuffle(texts)
     return [texts[i % len(texts)] for i in range(n)], len(texts), len(inputs)
 
 

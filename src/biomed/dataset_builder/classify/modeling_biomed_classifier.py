@@ -24,7 +24,6 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.configuration_utils import SubConfigSpec
-from transformers.masking_utils import create_bidirectional_mask
 from transformers.utils import ModelOutput
 
 
@@ -191,7 +190,9 @@ class BiomedClassifierModel(BiomedClassifierPreTrainedModel):
         """
         encoder = self.encoder
         hidden = encoder.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
-        mask = create_bidirectional_mask(config=encoder.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        # SDPA's boolean key mask, broadcast over heads and queries: built directly, it needs no (batch, 1, length,
+        # length) tensor and no check of its values (a device-to-host sync per batch on GPU)
+        mask = None if attention_mask is None else attention_mask[:, None, None, :].bool()
         *layers, last = encoder.encoder.layer
         for layer in layers:
             hidden = layer(hidden, mask)
@@ -202,7 +203,7 @@ class BiomedClassifierModel(BiomedClassifierPreTrainedModel):
         key = attention.key(hidden).view(batch, length, -1, attention.attention_head_size).transpose(1, 2)
         value = attention.value(hidden).view(batch, length, -1, attention.attention_head_size).transpose(1, 2)
         context = nn.functional.scaled_dot_product_attention(
-            query, key, value, attn_mask=None if mask is None else mask[..., :1, :], scale=attention.scaling
+            query, key, value, attn_mask=mask, scale=attention.scaling
         )
         context = context.transpose(1, 2).reshape(batch, 1, -1)
         return last.feed_forward_chunk(last.attention.output(context, first))[:, 0]
