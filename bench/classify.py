@@ -22,9 +22,11 @@ on a CPU with AVX512-BF16/AMX, else float32):
   encoder's last layer run for the first token only (the one the heads read), all three heads, truncation at
   ``--max-length`` (it does more work than ``fixed`` on paragraphs of 256-512 tokens).
 
-It prints paragraphs/s for each, the ratios, the agreement of the type argmax with the pipeline (same model: must
-be ~100 %), and on CUDA the GPU-hours the paper's 146 million paragraphs would take at each speed. Targets: >= 2x
-the pipeline on CPU; on an H200 >= 2x the stock figure of ~8,900 paragraphs/s (under 2.5 GPU-hours).
+It prints paragraphs/s for each, the model work that rate stands for (TFLOP/s of the full model on the real
+tokens, padding excluded: compare it with the device's peak), the ratios, the agreement of the type argmax with the
+pipeline (same model: must be ~100 %), the kit's time waiting for its tokeniser, and on CUDA the GPU-hours the
+paper's 146 million paragraphs would take at each speed. ``--profile`` adds where one kit run spends its time.
+Targets: >= 2x the pipeline on CPU; on an H200 >= 2x the stock figure of ~8,900 paragraphs/s (under 2.5 GPU-hours).
 """
 
 from __future__ import annotations
@@ -141,6 +143,24 @@ def run_kit(model, tokenizer, texts: list[str], batch_size: int, max_batch_token
     return [model.config.type_labels[i] for i in scores.type_probs.argmax(1)]
 
 
+def _rate(rate: float) -> str:
+    return f"{rate:>10,.0f}" if rate >= 100 else f"{rate:>10.1f}"
+
+
+def model_flops_per_paragraph(model, lengths) -> float:
+    """Mean forward FLOPs of the full model per paragraph (real tokens only, padding excluded): 2 per weight of the
+    encoder's layers and heads per token, plus 4 * hidden * length per token and layer for the attention scores."""
+    import numpy as np
+
+    encoder = model.encoder
+    embedding = sum(p.numel() for p in encoder.embeddings.parameters())
+    weights = sum(p.numel() for p in model.parameters()) - embedding
+    config = encoder.config
+    lengths = np.asarray(lengths, dtype=np.float64)
+    per_paragraph = 2 * weights * lengths + 4 * config.num_hidden_layers * config.hidden_size * lengths**2
+    return float(per_paragraph.mean())
+
+
 def timed(label: str, function, *args) -> tuple[float, list[str]]:
     import torch
 
@@ -151,7 +171,7 @@ def timed(label: str, function, *args) -> tuple[float, list[str]]:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    print(f"  {label:<12} {len(result) / seconds:>10,.0f} paragraphs/s  ({seconds:.2f} s)", flush=True)
+    print(f"  {label:<12} {_rate(len(result) / seconds)} paragraphs/s  ({seconds:.2f} s)", flush=True)
     return len(result) / seconds, result
 
 
@@ -236,6 +256,8 @@ def main() -> None:
     lengths = np.array(
         [len(ids) for ids in tokenizer(texts[:distinct], truncation=True, max_length=args.max_length)["input_ids"]]
     )
+    # the model work every contender does, whatever its padding: the same for all, so TFLOP/s compare like rates
+    flops = model_flops_per_paragraph(model, lengths[np.arange(n) % distinct])
     device_name = torch.cuda.get_device_name() if cuda else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {device_name}; dtype {str(dtype).removeprefix('torch.')}; backbone {backbone} "
           f"({sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters, sdpa)")  # fmt: skip
@@ -269,7 +291,7 @@ def main() -> None:
     print(f"best of {rounds}:")
     for name, rate in rates.items():
         ratio = "" if name.startswith("kit") else f"   kit is {rates['kit'] / rate:.2f}x this"
-        print(f"  {name:<12} {rate:>10,.0f} paragraphs/s{ratio}")
+        print(f"  {name:<12} {_rate(rate)} paragraphs/s  {rate * flops / 1e12:7.2f} TFLOP/s of model work{ratio}")
     stock = [name for name in rates if not name.startswith("kit")]
     best_stock = max(stock, key=rates.get)
     print(f"  ratio vs the fastest stock setting ({best_stock}): {rates['kit'] / rates[best_stock]:.2f}x")
@@ -278,8 +300,8 @@ def main() -> None:
     print(f"  type argmax agreement kit vs {reference}: {agreement:.2%}")
     for key, scorer in _SCORERS.items():
         label = "kit+compile" if key[-1] else "kit"
-        waited, model = scorer.seconds["tokenize_wait"], scorer.seconds["model"]
-        print(f"  {label}: waiting for the tokeniser {waited:.2f} s, model {model:.2f} s over all calls")
+        waited, running = scorer.seconds["tokenize_wait"], scorer.seconds["model"]
+        print(f"  {label}: waiting for the tokeniser {waited:.2f} s, model {running:.2f} s over all calls")
     if args.profile:
         profile_kit(contenders["kit"], cuda)
     if cuda:
