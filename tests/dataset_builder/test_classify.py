@@ -329,6 +329,9 @@ for mode in ("remote", "kit"):
     assert ("transformers_modules" in type(model).__module__) == (mode == "remote"), type(model).__module__
     with torch.inference_mode():
         out = model(**batch)
+        first = model(**batch, first_token_only=True)  # the model card's faster call, in both modes
+    torch.testing.assert_close(first.type_logits, out.type_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(first.educational_score, out.educational_score, atol=1e-5, rtol=1e-5)
     scores = torch.cat([out.type_logits, out.domain_logits, out.educational_score[:, None]], 1).numpy()
     np.save(sys.argv[1] + "/" + mode + ".npy", scores)
     if mode == "remote":  # a stock text-classification pipeline reports the type head
