@@ -500,9 +500,11 @@ def train_command(
 
     result = run_pretrain(cfg)
     if result.final_dir is None:
-        typer.echo(f"stopped at step {result.global_step}/{result.total_steps}; rerun the same command to resume")
+        if result.main_process:
+            typer.echo(f"stopped at step {result.global_step}/{result.total_steps}; rerun the same command to resume")
         raise typer.Exit(1)
-    typer.echo(f"trained {result.tokens_seen:,} tokens in {result.global_step} steps: {result.final_dir}")
+    if result.main_process:  # one line per run, not one per rank
+        typer.echo(f"trained {result.tokens_seen:,} tokens in {result.global_step} steps: {result.final_dir}")
 
 
 @app.command("push-model")

@@ -110,7 +110,7 @@ def test_train_with_torch_compile_as_the_gpu_recipes_ask(tmp_path, tiny_modernbe
 
 @pytest.mark.slow
 def test_two_process_ddp_run_with_torchrun(tmp_path, tiny_modernbert, variant_dir):
-    """torchrun with 2 CPU processes (gloo): one packed cache, one global schedule, both ranks finish."""
+    """torchrun with 2 CPU processes (gloo): one packed cache, one global schedule, both ranks finish, one report."""
     import subprocess
     import sys
 
@@ -120,5 +120,5 @@ def test_two_process_ddp_run_with_torchrun(tmp_path, tiny_modernbert, variant_di
                "--config", str(recipe), "--out", str(tmp_path / "run")]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("trained 512 tokens in 2 steps") == 2
+    assert result.stdout.count("trained 512 tokens in 2 steps") == 1  # rank 0 reports; both ranks finished (rc 0)
     assert (tmp_path / "run" / "final" / "config.json").is_file()

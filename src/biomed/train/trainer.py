@@ -61,6 +61,7 @@ class PretrainResult:
     total_steps: int
     tokens_seen: int
     log_history: list[dict] = field(default_factory=list)
+    main_process: bool = True  # False on the other ranks of a distributed run: they report nothing
 
 
 def training_arguments(cfg: PretrainConfig, plan: PhasePlan, world_size: int | None = None):
@@ -300,6 +301,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
         total_steps=plan.total_steps,
         tokens_seen=state.global_step * cfg.tokens_per_step,
         log_history=list(state.log_history),
+        main_process=trainer.is_world_process_zero(),
     )
     if state.global_step >= plan.total_steps:
         result.final_dir = export_final(trainer, cfg, manifest, plan)
