@@ -114,8 +114,8 @@ def test_two_process_ddp_run_with_torchrun(tmp_path, tiny_modernbert, variant_di
     import subprocess
     import sys
 
-    # use_cpu: without a GPU, transformers only sets up DDP (gloo) when asked to stay on the CPU
-    recipe = _tiny_recipe(tmp_path, tiny_modernbert, variant_dir, tokens=256, global_batch=8, use_cpu=True)
+    # no use_cpu in the recipe: without a GPU the kit asks transformers for CPU DDP (gloo) itself
+    recipe = _tiny_recipe(tmp_path, tiny_modernbert, variant_dir, tokens=256, global_batch=8)
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "biomed.cli", "train",
                "--config", str(recipe), "--out", str(tmp_path / "run")]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)

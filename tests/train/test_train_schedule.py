@@ -58,3 +58,17 @@ def test_layer_ranges():
     assert parse_layer_range("") == []
     with pytest.raises(ValueError, match="not N or N-M"):
         parse_layer_range("low")
+
+
+def test_cpu_ddp_is_asked_for_when_several_processes_have_no_gpu(make_config, monkeypatch):
+    import torch
+
+    from biomed.train.trainer import training_arguments
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = make_config()
+    plan = PhasePlan.from_config(cfg)
+    assert training_arguments(cfg, plan, world_size=2).use_cpu  # transformers then sets up gloo
+    assert not training_arguments(cfg, plan, world_size=1).use_cpu
+    explicit = make_config("training.use_cpu=false")  # the recipe has the last word
+    assert not training_arguments(explicit, plan, world_size=2).use_cpu

@@ -75,6 +75,9 @@ def training_arguments(cfg: PretrainConfig, plan: PhasePlan, world_size: int | N
         values["bf16"] = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if "dataloader_pin_memory" not in cfg.training:
         values["dataloader_pin_memory"] = torch.cuda.is_available()
+    if "use_cpu" not in cfg.training and world_size > 1 and not torch.cuda.is_available():
+        # without a GPU, transformers sets up DDP (gloo) only when told to stay on the CPU
+        values["use_cpu"] = True
     micro = int(values["per_device_train_batch_size"])
     if cfg.global_batch_size % (micro * world_size):
         raise ConfigError(
