@@ -564,6 +564,22 @@ def test_datatrove_tasks_share_the_shards(corpus, trained, scored, tmp_path):
     assert again.shards_scored_now == 1 and again.paragraphs == len(corpus["rows"])
 
 
+def test_local_cpu_workers_share_the_cores(corpus, trained, scored, tmp_path):
+    out = tmp_path / "workers"
+    options = {"executor.workers": 2, "device": "cpu"}
+    summary = run_classify_score(score_config(trained, corpus["extracted"], out, **options))
+    assert summary.shards_scored_now == 4
+    cores = len(os.sched_getaffinity(0))
+    threads = {json.loads(marker.read_text())["cpu_threads"] for marker in (out / "done").glob("*.json")}
+    assert threads == {max(1, cores // 2)}  # two processes at once: each takes half the cores, not all of them
+    for name in ("00000", "00003"):  # the same scores, up to the float noise of another thread count
+        mine, reference = (pq.read_table(folder / "data" / f"{name}.parquet") for folder in (out, scored))
+        assert mine.column_names == reference.column_names and mine.num_rows == reference.num_rows
+        np.testing.assert_allclose(
+            mine.column("educational_score").to_numpy(), reference.column("educational_score").to_numpy(), atol=1e-2
+        )
+
+
 def test_a_cluster_submission_reports_pending_shards(corpus, trained, tmp_path, monkeypatch):
     submitted = []
 

@@ -377,6 +377,7 @@ def score_shard(scorer: ParagraphScorer, source: Path, target: Path, version: st
     """Score one extraction shard into ``target`` (written under a temporary name, then renamed); return its counts."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+    import torch
 
     from biomed.dataset_builder.classify.metrics import rounded_scores
     from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
@@ -435,6 +436,7 @@ def score_shard(scorer: ParagraphScorer, source: Path, target: Path, version: st
         "classifier_version": version,
         "device": str(scorer.device),
         "dtype": scorer.dtype_name,
+        "cpu_threads": torch.get_num_threads() if scorer.device.type == "cpu" else None,
     }
 
 
@@ -473,6 +475,19 @@ def _worker_device(device: str, rank: int) -> str:
     return f"cuda:{slot % count}"
 
 
+def _share_cpu_threads(device: str, executor: ExecutorConfig, world_size: int) -> None:
+    """On CPU, local workers running at once share the machine's cores instead of each taking them all (torch's
+    default), which would oversubscribe the cores ``workers``-fold. Cluster tasks keep torch's default: it follows
+    the cores their scheduler gives them."""
+    import torch
+
+    workers = world_size if executor.workers == -1 else min(executor.workers, world_size)
+    if executor.kind != "local" or workers <= 1 or resolve_device(device).type != "cpu":
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, cores // workers))
+
+
 class ClassifierScoreStep(PipelineStep):
     """A datatrove step: task ``rank`` of ``world_size`` scores every ``world_size``-th shard not yet marked done.
 
@@ -508,9 +523,11 @@ class ClassifierScoreStep(PipelineStep):
         ]
         if not todo:
             return []
+        device = _worker_device(self.cfg.device, rank)
+        _share_cpu_threads(device, self.cfg.executor, world_size)
         scorer = ParagraphScorer.load(
             self.cfg.classifier,
-            device=_worker_device(self.cfg.device, rank),
+            device=device,
             dtype=self.cfg.dtype,
             attn_implementation=self.cfg.attn_implementation,
             max_length=self.cfg.max_length,
