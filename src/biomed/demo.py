@@ -19,9 +19,13 @@ from rich.console import Console
 
 def run_demo(out: str | Path, console: Console | None = None) -> dict[str, Path]:
     """Run the demo pipeline into ``out``; return the folder of each stage's output."""
+    from transformers.utils import logging as hf_logging
+
     from biomed.dataset_builder.executors import ExecutorConfig
     from biomed.dataset_builder.extract import ExtractConfig, run_extract
 
+    # transformers' per-file "Loading weights" / "Writing model shards" bars would drown what each stage says
+    hf_logging.disable_progress_bar()
     console = console or Console()
     out = Path(out)
     outputs: dict[str, Path] = {}

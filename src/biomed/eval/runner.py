@@ -32,7 +32,6 @@ import transformers
 from torch.utils.data import SequentialSampler
 from transformers import (
     AutoConfig,
-    AutoModel,
     AutoTokenizer,
     EarlyStoppingCallback,
     PrinterCallback,
@@ -42,6 +41,7 @@ from transformers import (
 
 from biomed import __version__
 from biomed.config import save_config
+from biomed.encoders import load_encoder
 from biomed.errors import BiomedError
 from biomed.eval.features import PaddingCollator, encode_classification, encode_ner, tag_names
 from biomed.eval.heads import SequenceClassifier, SpanNerModel, TokenTagger
@@ -320,7 +320,7 @@ def build_model(task: TaskSpec, model_name: str, prep: PreparedTask):
     """The protocol's head over a freshly loaded encoder (weighted BCE weights from train label counts)."""
     # fp32 master weights whatever the checkpoint's storage dtype (released encoders are saved in bf16): the heads
     # are built in fp32, and the Trainer's bf16/fp16 autocast handles mixed precision on GPU
-    encoder = AutoModel.from_pretrained(model_name, dtype=torch.float32)
+    encoder = load_encoder(model_name, dtype=torch.float32)
     if task.kind == "ner":
         if task.protocol.head == "span":
             return SpanNerModel(encoder, num_types=len(prep.labels))

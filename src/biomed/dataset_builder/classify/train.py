@@ -173,6 +173,10 @@ def run_classify_train(cfg: ClassifyTrainConfig) -> TrainSummary:
         data_collator=LabelledBatchCollator(tokenizer),
         processing_class=tokenizer,
     )
+    if args.logging_strategy == "no":
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # no logging asked for: not even the end-of-training summary
     last = get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
     if last:
         logger.warning("resuming training from %s", last)
@@ -204,17 +208,18 @@ def default_version(cfg: ClassifyTrainConfig, data_hash: str) -> str:
 
 def build_model(cfg: ClassifyTrainConfig, version: str):
     """The tokenizer and a classifier whose encoder is initialised from ``cfg.backbone``'s weights."""
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from biomed.dataset_builder.classify.modeling_biomed_classifier import (
         BiomedClassifierConfig,
         BiomedClassifierModel,
     )
     from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+    from biomed.encoders import load_encoder
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.backbone)
-        encoder = AutoModel.from_pretrained(cfg.backbone)
+        encoder = load_encoder(cfg.backbone)
     except OSError as err:
         raise BiomedError(
             f"cannot load backbone {cfg.backbone!r}: {err}. Pass a Hub id (online) or a local model folder"
