@@ -407,6 +407,19 @@ def test_a_paragraph_longer_than_the_maximum_length_is_scored_and_counted(corpus
     assert ids[0] == scorer.tokenizer(long_text, truncation=True, max_length=16)["input_ids"] and truncated[0]
 
 
+def test_a_batch_too_large_for_the_device_says_which_setting_to_lower(trained):
+    import torch
+
+    scorer = ParagraphScorer.load(trained, device="cpu", max_batch_tokens=4096)
+
+    def out_of_memory(**inputs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    scorer._forward = out_of_memory
+    with pytest.raises(BiomedError, match=r"lower max_batch_tokens \(now 4,096\), e.g. --max-batch-tokens 2048"):
+        scorer.score(["patient presented admitted " * 5])
+
+
 def test_batches_respect_the_token_budget_and_cover_everything():
     lengths = np.array(sorted([512, 300, 300, 64, 64, 64, 10, 10, 3, 1], reverse=True))
     batches = plan_batches(lengths, batch_size=4, max_batch_tokens=700)

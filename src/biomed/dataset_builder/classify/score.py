@@ -257,9 +257,19 @@ class ParagraphScorer:
                     mask_tensor = mask_tensor.pin_memory().to(self.device, non_blocking=True)
                 # a batch without padding needs no mask, which lets SDPA pick its fastest kernel
                 no_padding = int(lengths[rows[-1]]) == width
-                out = self._forward(
-                    input_ids=input_tensor, attention_mask=None if no_padding else mask_tensor, first_token_only=True
-                )
+                try:
+                    out = self._forward(
+                        input_ids=input_tensor,
+                        attention_mask=None if no_padding else mask_tensor,
+                        first_token_only=True,
+                    )
+                except torch.OutOfMemoryError:
+                    # the longest batches come first: a budget too large for this device fails here, at once
+                    raise BiomedError(
+                        f"a batch of {len(rows)} paragraphs x {width} tokens does not fit in {self.device}'s "
+                        f"memory; lower max_batch_tokens (now {self.max_batch_tokens:,}), e.g. --max-batch-tokens "
+                        f"{max(self.max_length, self.max_batch_tokens // 2)}"
+                    ) from None
                 outputs.append(
                     torch.cat(
                         [
