@@ -911,7 +911,7 @@ def demo_command(
 def main() -> None:
     """Console entry point: the only place that sets up logging and turns user errors into one line."""
     level = os.environ.get("BIOMED_LOG_LEVEL", "WARNING").upper()
-    logging.basicConfig(level=level, stream=sys.stderr)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if level not in ("DEBUG", "INFO"):
         from loguru import logger
 
