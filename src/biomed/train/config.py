@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from biomed.config import ConfigError
+from biomed.config import ConfigError, find_recipe_file
 
 
 # TrainingArguments keys that the phase schedule computes; accepting them in `training:` would let a recipe
@@ -210,13 +210,6 @@ def warmup_steps(phase: PhaseConfig, tokens_per_step: int) -> int:
 FAMILIES = {"en": "modernbert-bio", "fr": "moderncamembert-bio"}
 
 
-def recipe_folders() -> list[Path]:
-    """Where recipes are looked up: ``./recipes/pretrain`` (a user's edited copy), then the packaged ones."""
-    from biomed.config import PACKAGED_RECIPES
-
-    return [Path.cwd() / "recipes" / "pretrain", PACKAGED_RECIPES / "pretrain"]
-
-
 def find_recipe(lang: str, size: str, objective: str) -> Path:
     """The paper's recipe for ``--lang/--size/--objective``, e.g. ``modernbert-bio-en-large-detour.yaml``."""
     choices = {
@@ -227,11 +220,5 @@ def find_recipe(lang: str, size: str, objective: str) -> Path:
     for option, (value, valid) in choices.items():
         if value not in valid:
             raise ConfigError(f"--{option} must be one of {', '.join(valid)}; got {value!r}")
-    name = f"{FAMILIES[lang]}-{lang}-{size}-{objective}.yaml"
-    for folder in recipe_folders():
-        if (folder / name).is_file():
-            return folder / name
-    raise ConfigError(
-        f"recipe {name} not found in {' or '.join(map(str, recipe_folders()))} (a damaged installation?); "
-        "pass --config path/to/recipe.yaml"
-    )
+    # the same lookup as --config recipes/...: a copy in the working directory, else the packaged one
+    return find_recipe_file(f"recipes/pretrain/{FAMILIES[lang]}-{lang}-{size}-{objective}.yaml")
