@@ -46,6 +46,10 @@ class ExecutorConfig:
             return self.tasks
         return max(self.workers, 1) if self.kind == "local" else 1000
 
+    def concurrent_workers(self, tasks: int) -> int:
+        """Local processes running at once for ``tasks`` tasks (``workers: -1`` runs them all together)."""
+        return tasks if self.workers == -1 else min(self.workers, tasks)
+
 
 def build_executor(cfg: ExecutorConfig, pipeline: list, logging_dir: str | Path, job_name: str = "biomed"):
     """The datatrove executor ``cfg`` asks for, running ``pipeline`` with completion markers under ``logging_dir``."""
@@ -54,7 +58,7 @@ def build_executor(cfg: ExecutorConfig, pipeline: list, logging_dir: str | Path,
     if cfg.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        workers = tasks if cfg.workers == -1 else min(cfg.workers, tasks)
+        workers = cfg.concurrent_workers(tasks)
         # fork is cheaper than datatrove's default forkserver and our steps hold no threads at fork time
         return LocalPipelineExecutor(
             pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=logging_dir, start_method="fork"

@@ -491,7 +491,7 @@ def _share_cpu_threads(device: str, executor: ExecutorConfig, world_size: int) -
     the cores their scheduler gives them."""
     import torch
 
-    workers = world_size if executor.workers == -1 else min(executor.workers, world_size)
+    workers = executor.concurrent_workers(world_size)
     if executor.kind != "local" or workers <= 1 or resolve_device(device).type != "cpu":
         return
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
