@@ -67,25 +67,23 @@ def real_paragraphs(n: int, paragraphs: str | None = None) -> tuple[list[str], i
     """
     import pyarrow.parquet as pq
 
+    def read_texts(files: list[str]) -> list[str]:
+        return [text for shard in files for text in pq.read_table(shard, columns=["text"]).column("text").to_pylist()]
+
     if paragraphs:
         files = [paragraphs] if paragraphs.endswith(".parquet") else sorted(glob.glob(f"{paragraphs}/data/*.parquet"))
-        texts = [text for shard in files for text in pq.read_table(shard, columns=["text"]).column("text").to_pylist()]
-        random.Random(0).shuffle(texts)
-        return [texts[i % len(texts)] for i in range(n)], len(texts), len(files)
+        texts, sources = read_texts(files), len(files)
+    else:
+        from biomed.dataset_builder.extract import ExtractConfig, embedded_sample_dir, run_extract
 
-    from biomed.dataset_builder.extract import ExtractConfig, embedded_sample_dir, run_extract
-
-    inputs = [str(embedded_sample_dir())] + [str(p) for p in (SHARED_PMC / "pmc", SHARED_PMC / "elife") if p.is_dir()]
-    with tempfile.TemporaryDirectory() as out:
-        run_extract(ExtractConfig(inputs=inputs, output_dir=out, require_pmcid=False))
-        texts = [
-            text
-            for shard in sorted(glob.glob(f"{out}/data/*.parquet"))
-            for text in pq.read_table(shard, columns=["text"]).column("text").to_pylist()
-        ]
+        inputs = [str(embedded_sample_dir())]
+        inputs += [str(p) for p in (SHARED_PMC / "pmc", SHARED_PMC / "elife") if p.is_dir()]
+        with tempfile.TemporaryDirectory() as out:
+            run_extract(ExtractConfig(inputs=inputs, output_dir=out, require_pmcid=False))
+            texts, sources = read_texts(sorted(glob.glob(f"{out}/data/*.parquet"))), len(inputs)
     # a fixed shuffle: any --n draws from every source (the embedded sample's short paragraphs come first otherwise)
     random.Random(0).shuffle(texts)
-    return [texts[i % len(texts)] for i in range(n)], len(texts), len(inputs)
+    return [texts[i % len(texts)] for i in range(n)], len(texts), sources
 
 
 def build_classifier(backbone: str, tokenizer, max_length: int):
@@ -114,30 +112,21 @@ def run_pipeline(model, tokenizer, texts: list[str], device, batch_size: int, ma
     return [r["label"] for r in classify(texts, batch_size=batch_size, truncation=True, max_length=max_length)]
 
 
+def fixed_batches(tokenizer, texts: list[str], batch_size: int, length: int):
+    """The fixed loop's batches: ``batch_size`` consecutive paragraphs, each padded to ``length`` tokens."""
+    for start in range(0, len(texts), batch_size):
+        yield tokenizer(texts[start : start + batch_size], padding="max_length", truncation=True, max_length=length,
+                        return_tensors="pt")  # fmt: skip
+
+
 def run_fixed(model, tokenizer, texts: list[str], device, batch_size: int, length: int) -> list[str]:
-    import torch
-
-    labels = []
-    with torch.no_grad():
-        for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start : start + batch_size], padding="max_length", truncation=True,
-                              max_length=length, return_tensors="pt").to(device)  # fmt: skip
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            labels.extend(model.config.type_labels[i] for i in logits.float().softmax(-1).argmax(-1).tolist())
-    return labels
+    """The stock loop, tokenising each batch inside the timed loop."""
+    return run_fixed_pretokenized(model, fixed_batches(tokenizer, texts, batch_size, length), device)
 
 
-def tokenize_fixed(tokenizer, texts: list[str], batch_size: int, length: int) -> list:
-    """The fixed loop's batches, tokenised ahead (for ``fixed/pretok``: the device's work alone)."""
-    return [
-        tokenizer(texts[start : start + batch_size], padding="max_length", truncation=True, max_length=length,
-                  return_tensors="pt")
-        for start in range(0, len(texts), batch_size)
-    ]  # fmt: skip
-
-
-def run_fixed_pretokenized(model, batches: list, device) -> list[str]:
-    """The fixed loop on batches tokenised beforehand: what a GPU-only figure such as the issue's 8,900/s measures."""
+def run_fixed_pretokenized(model, batches, device) -> list[str]:
+    """The fixed loop over ``batches``; given as a list tokenised beforehand (``fixed/pretok``), it times the device's
+    work alone, as a GPU-only figure such as the issue's 8,900/s does."""
     import torch
 
     labels = []
@@ -297,7 +286,7 @@ def main() -> None:
     }
     if cuda or args.fixed:
         contenders["fixed"] = (run_fixed, model, tokenizer, texts, args.device, args.fixed_batch, args.fixed_length)
-        batches = tokenize_fixed(tokenizer, texts, args.fixed_batch, args.fixed_length)
+        batches = list(fixed_batches(tokenizer, texts, args.fixed_batch, args.fixed_length))
         contenders["fixed/pretok"] = (run_fixed_pretokenized, model, batches, args.device)
     contenders["kit"] = (run_kit, model, tokenizer, texts, kit_batch, kit_tokens, kit_chunk, args.max_length)
     if args.compile:
