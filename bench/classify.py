@@ -43,6 +43,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED_PMC = REPO.parent / "shared" / "pmc"
 CORPUS_PARAGRAPHS = 146e6  # paragraphs the paper labelled with its classifier
+STOCK_H200 = 8900  # the issue's stock figure: paragraphs/s of the fixed 256 x 256 loop on an H200, fp16
 BACKBONES = {
     # a small XLM-R for CPU runs: the same architecture at a size a laptop scores in seconds
     "small": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024},
@@ -188,18 +189,59 @@ def timed(label: str, function, *args) -> tuple[float, list[str]]:
 
 
 def profile_kit(contender: tuple, cuda: bool) -> None:
-    """Run the kit once under ``torch.profiler`` and print where the time goes (device kernels on GPU)."""
+    """Run the kit once under ``torch.profiler`` and print where the time goes (device kernels on GPU), and on GPU
+    how much of the wall time the device was busy: well under 100 % means the host (tokeniser, Python) starves it."""
     import torch
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     function, *call = contender
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    started = time.perf_counter()
     with profile(activities=activities) as prof:
         function(*call)
         if cuda:
             torch.cuda.synchronize()
-    sort_by = "self_cuda_time_total" if cuda else "self_cpu_time_total"
-    print(prof.key_averages().table(sort_by=sort_by, row_limit=20, max_name_column_width=60))
+    wall = time.perf_counter() - started
+    events = prof.key_averages()
+    sort_by = "self_device_time_total" if cuda else "self_cpu_time_total"
+    print(events.table(sort_by=sort_by, row_limit=20, max_name_column_width=60))
+    if cuda:
+        busy = sum(e.self_device_time_total for e in events if e.device_type == DeviceType.CUDA) / 1e6
+        print(f"  device busy {busy:.2f} s of {wall:.2f} s wall under the profiler ({busy / wall:.0%})")
+
+
+def matmul_ceiling(model, batch_tokens: int, device, dtype, repeats: int = 10) -> dict[str, float]:
+    """Tokens/s of the encoder's matrix products alone, each ``Linear`` of a layer applied to ``batch_tokens`` rows
+    (the kit's batch budget), timed on this device: ``full`` for every layer, ``kit`` for the work the kit's
+    first-token path keeps (all but the last layer, plus the last layer's keys and values). Attention, layer norms
+    and the other elementwise work come on top, so no scorer of this model can go faster than these rates."""
+    import torch
+
+    *layers, last = model.encoder.encoder.layer
+    attention = last.attention.self
+    linears = [module for module in last.modules() if isinstance(module, torch.nn.Linear)]
+    inputs = {n: torch.randn(batch_tokens, n, device=device, dtype=dtype) for n in {m.in_features for m in linears}}
+
+    def seconds(module) -> float:
+        with torch.inference_mode():
+            for _ in range(2):  # warm-up: cuBLAS heuristics, allocator
+                torch.nn.functional.linear(inputs[module.in_features], module.weight, module.bias)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(repeats):
+                torch.nn.functional.linear(inputs[module.in_features], module.weight, module.bias)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        return (time.perf_counter() - start) / repeats
+
+    per_linear = {module: seconds(module) for module in linears}
+    layer = sum(per_linear.values())
+    kit = len(layers) * layer + per_linear[attention.key] + per_linear[attention.value]
+    flops = 2 * sum(module.weight.numel() for module in linears) * batch_tokens
+    full = batch_tokens / (layer * (len(layers) + 1))
+    return {"full": full, "kit": batch_tokens / kit, "tflops": flops / layer / 1e12}
 
 
 def main() -> None:
@@ -317,6 +359,17 @@ def main() -> None:
         label = "kit+compile" if key[-1] else "kit"
         waited, running = scorer.seconds["tokenize_wait"], scorer.seconds["model"]
         print(f"  {label}: waiting for the tokeniser {waited:.2f} s, model {running:.2f} s over all calls")
+    mean_length = lengths[np.arange(n) % distinct].mean()
+    ceiling = matmul_ceiling(model, kit_tokens, torch.device(args.device), dtype)
+    full, own = ceiling["full"] / mean_length, ceiling["kit"] / mean_length
+    print(f"  ceiling: the model's matrix products alone on {kit_tokens:,}-token batches run at "
+          f"{ceiling['tflops']:.3g} TFLOP/s here: at most {_rate(full).strip()} paragraphs/s for the full model, "
+          f"{_rate(own).strip()}/s for the kit's first-token path (the kit reaches "
+          f"{rates['kit'] / own:.0%} of it)")  # fmt: skip
+    if cuda:
+        target = 2 * STOCK_H200
+        print(f"  target on an H200: 2 x {STOCK_H200:,} = {target:,} paragraphs/s, {target / own:.0%} of the kit's "
+              f"ceiling on this device")  # fmt: skip
     if args.profile:
         profile_kit(contenders["kit"], cuda)
     if cuda:

@@ -403,8 +403,10 @@ def test_a_paragraph_longer_than_the_maximum_length_is_scored_and_counted(corpus
     scores = scorer.score([long_text, "patient presented", ""])
     assert scores.truncated.tolist() == [True, False, False]
     assert scores.n_tokens[0] == 16 and np.isfinite(scores.type_probs).all()
-    ids, truncated = scorer.tokenize([long_text])
-    assert ids[0] == scorer.tokenizer(long_text, truncation=True, max_length=16)["input_ids"] and truncated[0]
+    texts = [long_text, "Patiënte, 54 ans: fièvre à 39,5 °C (J+3).", "", "x" * 300, "β-lactam  resistance\n"]
+    ids, truncated = scorer.tokenize(texts)
+    assert ids == scorer.tokenizer(texts, truncation=True, max_length=16)["input_ids"]
+    assert truncated.tolist() == [len(scorer.tokenizer(text)["input_ids"]) > 16 for text in texts]
 
 
 def test_a_batch_too_large_for_the_device_says_which_setting_to_lower(trained):

