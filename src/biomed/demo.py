@@ -26,7 +26,8 @@ def run_demo(out: str | Path, console: Console | None = None) -> dict[str, Path]
 
     # transformers' per-file "Loading weights" / "Writing model shards" bars would drown what each stage says
     hf_logging.disable_progress_bar()
-    console = console or Console()
+    # soft wrap: paths and table rows stay on one line (copyable) whatever the terminal's width, also when piped
+    console = console or Console(soft_wrap=True)
     out = Path(out)
     outputs: dict[str, Path] = {}
 

@@ -208,11 +208,16 @@ class BuildSummary:
         """A short table for the terminal."""
         lines = [f"Built {len(self.configs)} configs from {self.input['rows']:,} paragraphs in {self.seconds:.1f}s"]
         width = max(len(name) for name in self.configs)
+        # each number column as wide as its largest value: the table fits a terminal for any corpus size
+        rows, tokens, withheld = (
+            max(len(f"{stats[key]:,}") for stats in self.configs.values())
+            for key in ("rows", "tokens", "withheld_rows")
+        )
         for name, stats in self.configs.items():
             star = " (default)" if name == self.default_config else ""
             lines.append(
-                f"  {name:<{width}}  {stats['rows']:>12,} rows  {stats['tokens']:>14,} tokens  "
-                f"{stats['withheld_rows']:>10,} withheld{star}"
+                f"  {name:<{width}}  {stats['rows']:>{rows},} rows  {stats['tokens']:>{tokens},} tokens  "
+                f"{stats['withheld_rows']:>{withheld},} withheld{star}"
             )
         lines.append(f"Wrote {self.output_dir}")
         return "\n".join(lines)

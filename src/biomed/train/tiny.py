@@ -33,8 +33,12 @@ def train_tiny_tokenizer(texts: Iterable[str], family: Family = "modernbert", vo
     backend = Tokenizer(models.BPE(unk_token=sp["unk"]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
+    # no progress display: the Rust trainer's leaves blank lines on stdout (in `biomed demo`'s output) when piped
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=order, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=vocab_size,
+        special_tokens=order,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     backend.train_from_iterator(list(texts), trainer=trainer)
     cls_id, sep_id = backend.token_to_id(sp["cls"]), backend.token_to_id(sp["sep"])
