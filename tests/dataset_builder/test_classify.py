@@ -409,6 +409,65 @@ def test_a_paragraph_longer_than_the_maximum_length_is_scored_and_counted(corpus
     assert truncated.tolist() == [len(scorer.tokenizer(text)["input_ids"]) > 16 for text in texts]
 
 
+def test_a_shard_is_streamed_in_chunks_with_the_same_scores_and_rows(corpus, trained, scored, tmp_path):
+    import pyarrow.parquet as pq
+
+    # chunks of 7 rows: each 30-row shard is read, scored and written in 5 pieces
+    streamed = tmp_path / "streamed"
+    run_classify_score(score_config(trained, corpus["extracted"], streamed, chunk_size=7, dtype="float32"))
+    whole = tmp_path / "whole"
+    run_classify_score(score_config(trained, corpus["extracted"], whole, dtype="float32"))
+    for shard in sorted((whole / "data").glob("*.parquet")):
+        expected, got = pq.read_table(shard), pq.read_table(streamed / "data" / shard.name)
+        assert got.schema == expected.schema and got.schema.metadata == expected.schema.metadata
+        assert pq.ParquetFile(streamed / "data" / shard.name).metadata.num_row_groups > 1
+        for name in expected.column_names:
+            if name in ("type_probs", "domain_probs", "educational_score"):
+                np.testing.assert_allclose(
+                    np.array(got.column(name).to_pylist()), np.array(expected.column(name).to_pylist()), atol=1e-5
+                )
+            else:
+                assert got.column(name).to_pylist() == expected.column(name).to_pylist(), name
+    marker = json.loads((streamed / "done" / "00000.json").read_text())
+    assert marker["paragraphs"] == 30 and marker["truncated"] == 1
+
+
+def test_score_chunks_reads_one_chunk_ahead_only(trained):
+    scorer = ParagraphScorer.load(trained, device="cpu")
+    pulled = []
+
+    def chunks():
+        for index in range(6):
+            pulled.append(index)
+            yield [f"patient presented admitted {index} " * (index + 1)] * 3
+
+    for index, scores in enumerate(scorer.score_chunks(chunks())):
+        # the next chunk is tokenised while this one is scored, and no further one is read
+        assert len(pulled) <= index + 2 and len(scores.n_tokens) == 3
+    assert pulled == list(range(6)) and index == 5
+    empty = scorer.score([])
+    assert empty.type_probs.shape == (0, len(TYPE_LABELS)) and empty.n_tokens.shape == (0,)
+
+
+def test_a_shard_damaged_after_its_footer_is_reported_by_name(corpus, trained, tmp_path):
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(next((corpus["extracted"] / "data").glob("*.parquet")))
+    extracted = tmp_path / "extracted"
+    (extracted / "data").mkdir(parents=True)
+    shard = extracted / "data" / "00000.parquet"
+    pq.write_table(rows, shard, compression="none", row_group_size=10)
+    data = bytearray(shard.read_bytes())
+    # overwrite the first row group's text (its footer still reads): the error comes while the shard is streamed
+    start = data.index(rows.column("text")[0].as_py()[:20].encode())
+    data[start - 64 : start + 4000] = b"\xff" * len(data[start - 64 : start + 4000])
+    shard.write_bytes(bytes(data))
+    assert pq.ParquetFile(shard).metadata.num_rows == rows.num_rows  # the footer reads: streaming finds the damage
+    with pytest.raises(BiomedError, match="cannot read .*00000.parquet as Parquet"):
+        run_classify_score(score_config(trained, extracted, tmp_path / "out"))
+    assert not (tmp_path / "out" / "done" / "00000.json").exists()
+
+
 def test_a_batch_too_large_for_the_device_says_which_setting_to_lower(trained):
     import torch
 

@@ -11,8 +11,9 @@ Example::
 
 Each input shard ``INPUTS/data/NAME.parquet`` becomes ``OUT/data/NAME.parquet``: the same rows and columns plus
 ``type``, ``type_probs``, ``domain``, ``domain_probs``, ``educational_score``, ``educational_score_int`` and
-``classifier_version``. A shard is written to a temporary file, renamed, then marked done (``OUT/done/NAME.json``,
-with its counts), so a killed run, rerun, scores only the shards without a marker. Several GPUs or nodes: each
+``classifier_version``. A shard is streamed in chunks (memory does not grow with its size) into a temporary file,
+renamed, then marked done (``OUT/done/NAME.json``, with its counts), so a killed run, rerun, scores only the shards
+without a marker. Several GPUs or nodes: each
 datatrove task of ``executor`` scores its share of the shards (``executor.workers=4`` on a 4-GPU machine).
 
 Speed comes from batches built by sorted length with dynamic padding (little compute is spent on padding),
@@ -25,9 +26,10 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,7 +78,8 @@ class ClassifyScoreConfig:
         batch_size: most paragraphs in one batch.
         max_batch_tokens: most tokens (padded) in one batch; long paragraphs make smaller batches. Default by
             device: 2,048 on CPU (activations stay in cache: 4x this is 20-40 % slower), 131,072 on GPU.
-        chunk_size: paragraphs tokenised and sorted by length together (bounds memory on large shards).
+        chunk_size: paragraphs read, tokenised, sorted by length and written together: a shard of any size is
+            streamed in chunks, so memory is bounded by this, not by the shard.
         device: ``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``. With several local workers on
             a multi-GPU machine, each worker takes its own GPU.
         dtype: weights' precision: ``auto`` is bfloat16 on a GPU that supports it (else float16), and on a CPU
@@ -209,33 +212,48 @@ class ParagraphScorer:
 
     def score(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> ParagraphScores:
         """Score ``texts``; ``on_batch(n)`` is called after each batch of ``n`` paragraphs."""
-        n_type = len(self.model.config.type_labels)
-        n_domain = len(self.model.config.domain_labels)
-        chunks = [texts[start : start + self.chunk_size] for start in range(0, len(texts), self.chunk_size)]
-        parts, lengths, truncated = [], [], []
-        # tokenising the next chunk in Rust (which releases the GIL) overlaps with the model on this one
+        # an empty list is one empty chunk: its scores are empty arrays of the right shapes
+        starts = range(0, max(len(texts), 1), self.chunk_size)
+        parts = list(self.score_chunks((texts[start : start + self.chunk_size] for start in starts), on_batch))
+        return ParagraphScores(*(np.concatenate([getattr(part, f.name) for part in parts]) for f in fields(parts[0])))
+
+    def score_chunks(
+        self, chunks: Iterable[Sequence[str]], on_batch: Callable[[int], None] | None = None
+    ) -> Iterator[ParagraphScores]:
+        """The scores of each chunk of texts, in order, for a stream of chunks (e.g. read from a large file).
+
+        Paragraphs are sorted by length within a chunk: chunks of ``chunk_size`` texts make full, evenly padded
+        batches. The next chunk is fetched from ``chunks`` and tokenised on a background thread (Rust and Parquet
+        release the GIL) while the model runs on this one, so reading and tokenising overlap the model.
+        """
+        source = iter(chunks)
+
+        def fetch():
+            texts = next(source, None)
+            return None if texts is None else self.tokenize(texts)
+
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(self.tokenize, chunks[0]) if chunks else None
-            for index in range(len(chunks)):
+            pending = pool.submit(fetch)
+            while True:
                 waited = time.perf_counter()
-                ids, cut = pending.result()
+                tokenized = pending.result()
                 started = time.perf_counter()
                 self.seconds["tokenize_wait"] += started - waited
-                if index + 1 < len(chunks):
-                    pending = pool.submit(self.tokenize, chunks[index + 1])
-                chunk_lengths = np.fromiter(map(len, ids), np.int64, len(ids))
-                parts.append(self._run_model(ids, chunk_lengths, on_batch))
+                if tokenized is None:
+                    return
+                pending = pool.submit(fetch)
+                ids, truncated = tokenized
+                lengths = np.fromiter(map(len, ids), np.int64, len(ids))
+                table = self._run_model(ids, lengths, on_batch)
                 self.seconds["model"] += time.perf_counter() - started
-                lengths.append(chunk_lengths)
-                truncated.append(cut)
-        table = np.concatenate(parts) if parts else np.zeros((0, n_type + n_domain + 1), np.float32)
-        return ParagraphScores(
-            type_probs=np.ascontiguousarray(table[:, :n_type]),
-            domain_probs=np.ascontiguousarray(table[:, n_type : n_type + n_domain]),
-            educational=np.ascontiguousarray(table[:, -1]),
-            n_tokens=np.concatenate(lengths).astype(np.int32) if lengths else np.zeros(0, np.int32),
-            truncated=np.concatenate(truncated) if truncated else np.zeros(0, bool),
-        )
+                n_type, n_domain = len(self.model.config.type_labels), len(self.model.config.domain_labels)
+                yield ParagraphScores(
+                    type_probs=np.ascontiguousarray(table[:, :n_type]),
+                    domain_probs=np.ascontiguousarray(table[:, n_type : n_type + n_domain]),
+                    educational=np.ascontiguousarray(table[:, -1]),
+                    n_tokens=lengths.astype(np.int32),
+                    truncated=truncated,
+                )
 
     def _run_model(self, ids: list[list[int]], lengths: np.ndarray, on_batch) -> np.ndarray:
         import torch
@@ -385,25 +403,30 @@ def classifier_version(path: str | Path) -> str:
 
 
 def score_shard(scorer: ParagraphScorer, source: Path, target: Path, version: str, on_batch=None) -> dict[str, Any]:
-    """Score one extraction shard into ``target`` (written under a temporary name, then renamed); return its counts."""
+    """Score one extraction shard into ``target`` (written under a temporary name, then renamed); return its counts.
+
+    The shard is streamed in chunks of ``scorer.chunk_size`` rows: memory stays bounded whatever the shard's size,
+    reading and tokenising the next chunk overlap the model on this one, and each scored chunk is compressed and
+    written on a writer thread while the model runs on the next.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
     import torch
 
-    from biomed.dataset_builder.classify.metrics import rounded_scores
     from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
 
     started = time.perf_counter()
     try:
-        table = pq.read_table(source)
+        shard = pq.ParquetFile(source)
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise BiomedError(f"cannot read {source} as Parquet: {err}") from None
-    clash = [name for name in SCORE_COLUMNS if name in table.column_names]
+    schema = shard.schema_arrow
+    clash = [name for name in SCORE_COLUMNS if name in schema.names]
     if clash:
         raise BiomedError(
             f"{source} already has column(s) {', '.join(clash)}; score the extraction output, not a scored one"
         )
-    if "text" not in table.column_names:
+    if "text" not in schema.names:
         raise BiomedError(f"{source} has no 'text' column; pass the output folder of `biomed data extract`")
     if list(scorer.model.config.type_labels) != list(TYPE_LABELS) or list(scorer.model.config.domain_labels) != list(
         DOMAIN_LABELS
@@ -412,9 +435,67 @@ def score_shard(scorer: ParagraphScorer, source: Path, target: Path, version: st
             f"the classifier's labels {scorer.model.config.type_labels} / {scorer.model.config.domain_labels} differ "
             f"from biomed.dataset_builder.labels {TYPE_LABELS} / {DOMAIN_LABELS}; retrain it with this kit version"
         )
-    scores = scorer.score(table.column("text").to_pylist(), on_batch=on_batch)
-    n = table.num_rows
-    columns = {
+    metadata = dict(schema.metadata or {})
+    metadata[VERSION_METADATA_KEY] = version.encode("utf-8")
+    metadata[b"biomed.classifier_max_length"] = str(scorer.max_length).encode("utf-8")
+    metadata[b"biomed.classifier_dtype"] = scorer.dtype_name.encode("utf-8")
+    score_types = {"type_probs": pa.list_(pa.float32()), "domain_probs": pa.list_(pa.float32()),
+                   "educational_score": pa.float32(), "educational_score_int": pa.int8()}  # fmt: skip
+    score_fields = [pa.field(name, score_types.get(name, pa.string())) for name in SCORE_COLUMNS]
+    out_schema = pa.schema(list(schema) + score_fields, metadata=metadata)
+
+    # the record batches in reading order: the tokeniser thread reads one ahead, the scores come back in order
+    batches: deque = deque()
+
+    def texts():
+        try:
+            for batch in shard.iter_batches(batch_size=scorer.chunk_size):
+                batches.append(batch)
+                yield batch.column("text").to_pylist()
+        except (OSError, pa.ArrowException) as err:  # a corrupt page, found only when it is read
+            raise BiomedError(f"cannot read {source} as Parquet: {err}") from None
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".tmp")
+    n = truncated = tokens = 0
+    with pq.ParquetWriter(partial, out_schema) as writer, ThreadPoolExecutor(max_workers=1) as write_pool:
+        written = None
+        for scores in scorer.score_chunks(texts(), on_batch):
+            batch = batches.popleft()
+            table = pa.Table.from_batches([batch]).select(schema.names)
+            for name, column in _score_columns(scores, version).items():
+                table = table.append_column(name, column)
+            if written is not None:
+                written.result()  # one chunk in flight: memory stays bounded, a write error surfaces here
+            written = write_pool.submit(writer.write_table, table.replace_schema_metadata(metadata))
+            n += len(scores.n_tokens)
+            truncated += int(scores.truncated.sum())
+            tokens += int(scores.n_tokens.sum())
+        if written is not None:
+            written.result()
+    os.replace(partial, target)
+    return {
+        "shard": source.name,
+        "paragraphs": n,
+        "truncated": truncated,
+        "tokens": tokens,
+        "seconds": round(time.perf_counter() - started, 3),
+        "classifier_version": version,
+        "device": str(scorer.device),
+        "dtype": scorer.dtype_name,
+        "cpu_threads": torch.get_num_threads() if scorer.device.type == "cpu" else None,
+    }
+
+
+def _score_columns(scores: ParagraphScores, version: str) -> dict[str, Any]:
+    """The ``SCORE_COLUMNS`` of scored paragraphs, as Arrow arrays."""
+    import pyarrow as pa
+
+    from biomed.dataset_builder.classify.metrics import rounded_scores
+    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+
+    n = len(scores.n_tokens)
+    return {
         "type": pa.array(np.asarray(TYPE_LABELS, dtype=object)[scores.type_probs.argmax(1)], pa.string())
         if n
         else pa.array([], pa.string()),
@@ -426,28 +507,6 @@ def score_shard(scorer: ParagraphScorer, source: Path, target: Path, version: st
         "educational_score": pa.array(scores.educational, pa.float32()),
         "educational_score_int": pa.array(rounded_scores(scores.educational), pa.int8()),
         "classifier_version": pa.array([version] * n, pa.string()),
-    }
-    for name, column in columns.items():
-        table = table.append_column(name, column)
-    metadata = dict(table.schema.metadata or {})
-    metadata[VERSION_METADATA_KEY] = version.encode("utf-8")
-    metadata[b"biomed.classifier_max_length"] = str(scorer.max_length).encode("utf-8")
-    metadata[b"biomed.classifier_dtype"] = scorer.dtype_name.encode("utf-8")
-    table = table.replace_schema_metadata(metadata)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".tmp")
-    pq.write_table(table, partial)
-    os.replace(partial, target)
-    return {
-        "shard": source.name,
-        "paragraphs": n,
-        "truncated": int(scores.truncated.sum()),
-        "tokens": int(scores.n_tokens.sum()),
-        "seconds": round(time.perf_counter() - started, 3),
-        "classifier_version": version,
-        "device": str(scorer.device),
-        "dtype": scorer.dtype_name,
-        "cpu_threads": torch.get_num_threads() if scorer.device.type == "cpu" else None,
     }
 
 
