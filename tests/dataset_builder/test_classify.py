@@ -432,6 +432,23 @@ def test_a_shard_is_streamed_in_chunks_with_the_same_scores_and_rows(corpus, tra
     assert marker["paragraphs"] == 30 and marker["truncated"] == 1
 
 
+def test_an_empty_shard_between_others_is_written_and_marked(corpus, trained, tmp_path):
+    import pyarrow.parquet as pq
+
+    extracted = tmp_path / "extracted"
+    (extracted / "data").mkdir(parents=True)
+    rows = pq.read_table(corpus["extracted"] / "data" / "00000.parquet")
+    for name, table in (("00000", rows), ("00001", rows.slice(0, 0)), ("00002", rows.slice(0, 5))):
+        pq.write_table(table, extracted / "data" / f"{name}.parquet")
+    summary = run_classify_score(score_config(trained, extracted, tmp_path / "out", chunk_size=8))
+    assert summary.paragraphs == 35 and summary.shards_scored_now == 3
+    empty = pq.read_table(tmp_path / "out" / "data" / "00001.parquet")
+    assert empty.num_rows == 0 and empty.column_names == rows.column_names + list(SCORE_COLUMNS)
+    assert json.loads((tmp_path / "out" / "done" / "00001.json").read_text())["paragraphs"] == 0
+    last = pq.read_table(tmp_path / "out" / "data" / "00002.parquet")
+    assert last.column("path").to_pylist() == rows.slice(0, 5).column("path").to_pylist()
+
+
 def test_score_chunks_reads_one_chunk_ahead_only(trained):
     scorer = ParagraphScorer.load(trained, device="cpu")
     pulled = []
@@ -589,26 +606,30 @@ def test_bfloat16_scores_agree_with_float32_and_are_recorded(corpus, trained, tm
 
 def test_killed_run_rerun_scores_only_the_missing_shards(corpus, trained, scored, tmp_path, monkeypatch):
     out = tmp_path / "resumed"
-    calls = []
-    real_score_shard = score_module.score_shard
+    real_run_model, real_score_shards = ParagraphScorer._run_model, score_module.score_shards
+    model_calls, calls = [], []
 
-    def dies_on_third_shard(scorer, source, target, version, on_batch=None):
-        calls.append(source.name)
-        if len(calls) == 3:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.with_name(target.name + ".tmp").write_bytes(b"half a parquet file")  # what a kill leaves
+    def dies_on_third_chunk(self, ids, lengths, on_batch):
+        model_calls.append(len(ids))
+        if len(model_calls) == 3:  # each 30-row shard is one chunk: the kill comes while shard 00002 is scored
+            (out / "data" / "00002.parquet.tmp").write_bytes(b"half a parquet file")  # what a kill leaves
             raise KeyboardInterrupt
-        return real_score_shard(scorer, source, target, version, on_batch)
+        return real_run_model(self, ids, lengths, on_batch)
 
-    monkeypatch.setattr(score_module, "score_shard", dies_on_third_shard)
+    monkeypatch.setattr(ParagraphScorer, "_run_model", dies_on_third_chunk)
     with pytest.raises(KeyboardInterrupt):
         run_classify_score(score_config(trained, corpus["extracted"], out))
+    # the shards scored before the kill are complete and marked; the one cut short is not
     assert sorted(p.name for p in (out / "done").glob("*.json")) == ["00000.json", "00001.json"]
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["00000.parquet", "00001.parquet", "00002.parquet.tmp"]
 
-    calls.clear()
-    monkeypatch.setattr(
-        score_module, "score_shard", lambda *a, **k: (calls.append(a[1].name), real_score_shard(*a, **k))[1]
-    )
+    monkeypatch.setattr(ParagraphScorer, "_run_model", real_run_model)
+
+    def recorded(scorer, jobs, *args, **kwargs):
+        calls.extend(source.name for source, _ in jobs)
+        return real_score_shards(scorer, jobs, *args, **kwargs)
+
+    monkeypatch.setattr(score_module, "score_shards", recorded)
     summary = run_classify_score(score_config(trained, corpus["extracted"], out))
     assert calls == ["00002.parquet", "00003.parquet"]
     assert summary.shards_scored_now == 2 and summary.paragraphs == len(corpus["rows"]) and summary.truncated == 1
@@ -616,6 +637,7 @@ def test_killed_run_rerun_scores_only_the_missing_shards(corpus, trained, scored
         assert pq.read_table(out / "data" / f"{name}.parquet").equals(
             pq.read_table(scored / "data" / f"{name}.parquet")
         )
+    assert not list((out / "data").glob("*.tmp"))
 
     calls.clear()
     again = run_classify_score(score_config(trained, corpus["extracted"], out))

@@ -403,11 +403,30 @@ def classifier_version(path: str | Path) -> str:
 
 
 def score_shard(scorer: ParagraphScorer, source: Path, target: Path, version: str, on_batch=None) -> dict[str, Any]:
-    """Score one extraction shard into ``target`` (written under a temporary name, then renamed); return its counts.
+    """Score one extraction shard into ``target`` (written under a temporary name, then renamed); return its counts."""
+    written = []
+    score_shards(scorer, [(source, target)], version, on_batch, on_written=lambda source, stats: written.append(stats))
+    return written[0]
 
-    The shard is streamed in chunks of ``scorer.chunk_size`` rows: memory stays bounded whatever the shard's size,
-    reading and tokenising the next chunk overlap the model on this one, and each scored chunk is compressed and
-    written on a writer thread while the model runs on the next.
+
+def score_shards(
+    scorer: ParagraphScorer,
+    jobs: Sequence[tuple[Path, Path]],
+    version: str,
+    on_batch: Callable[[int], None] | None = None,
+    on_written: Callable[[Path, dict[str, Any]], None] | None = None,
+) -> None:
+    """Score extraction shards ``(source, target)`` one after another, as one stream of chunks.
+
+    Each shard is read in chunks of ``scorer.chunk_size`` rows, so memory stays bounded whatever its size. Reading
+    and tokenising the next chunk (of this shard or the next) overlap the model on this one, and scored chunks are
+    compressed and written on a writer thread, so the model never waits at a shard boundary. A shard is written
+    under a temporary name and renamed once complete; then ``on_written(source, counts)`` is called (on the writer
+    thread, in shard order): the place to mark it done.
+
+    Raises:
+        BiomedError: a shard that is not readable Parquet, lacks ``text``, or was scored already; a classifier
+            whose labels differ from the kit's.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -415,19 +434,6 @@ def score_shard(scorer: ParagraphScorer, source: Path, target: Path, version: st
 
     from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
 
-    started = time.perf_counter()
-    try:
-        shard = pq.ParquetFile(source)
-    except Exception as err:  # pyarrow raises several types for a damaged file
-        raise BiomedError(f"cannot read {source} as Parquet: {err}") from None
-    schema = shard.schema_arrow
-    clash = [name for name in SCORE_COLUMNS if name in schema.names]
-    if clash:
-        raise BiomedError(
-            f"{source} already has column(s) {', '.join(clash)}; score the extraction output, not a scored one"
-        )
-    if "text" not in schema.names:
-        raise BiomedError(f"{source} has no 'text' column; pass the output folder of `biomed data extract`")
     if list(scorer.model.config.type_labels) != list(TYPE_LABELS) or list(scorer.model.config.domain_labels) != list(
         DOMAIN_LABELS
     ):
@@ -435,56 +441,107 @@ def score_shard(scorer: ParagraphScorer, source: Path, target: Path, version: st
             f"the classifier's labels {scorer.model.config.type_labels} / {scorer.model.config.domain_labels} differ "
             f"from biomed.dataset_builder.labels {TYPE_LABELS} / {DOMAIN_LABELS}; retrain it with this kit version"
         )
-    metadata = dict(schema.metadata or {})
-    metadata[VERSION_METADATA_KEY] = version.encode("utf-8")
-    metadata[b"biomed.classifier_max_length"] = str(scorer.max_length).encode("utf-8")
-    metadata[b"biomed.classifier_dtype"] = scorer.dtype_name.encode("utf-8")
     score_types = {"type_probs": pa.list_(pa.float32()), "domain_probs": pa.list_(pa.float32()),
                    "educational_score": pa.float32(), "educational_score_int": pa.int8()}  # fmt: skip
     score_fields = [pa.field(name, score_types.get(name, pa.string())) for name in SCORE_COLUMNS]
-    out_schema = pa.schema(list(schema) + score_fields, metadata=metadata)
 
-    # the record batches in reading order: the tokeniser thread reads one ahead, the scores come back in order
-    batches: deque = deque()
+    def open_shard(source: Path, target: Path) -> tuple[_ShardOutput, Any]:
+        try:
+            shard = pq.ParquetFile(source)
+        except Exception as err:  # pyarrow raises several types for a damaged file
+            raise BiomedError(f"cannot read {source} as Parquet: {err}") from None
+        schema = shard.schema_arrow
+        clash = [name for name in SCORE_COLUMNS if name in schema.names]
+        if clash:
+            raise BiomedError(
+                f"{source} already has column(s) {', '.join(clash)}; score the extraction output, not a scored one"
+            )
+        if "text" not in schema.names:
+            raise BiomedError(f"{source} has no 'text' column; pass the output folder of `biomed data extract`")
+        metadata = dict(schema.metadata or {})
+        metadata[VERSION_METADATA_KEY] = version.encode("utf-8")
+        metadata[b"biomed.classifier_max_length"] = str(scorer.max_length).encode("utf-8")
+        metadata[b"biomed.classifier_dtype"] = scorer.dtype_name.encode("utf-8")
+        out_schema = pa.schema(list(schema) + score_fields, metadata=metadata)
+        return _ShardOutput(source, target, out_schema, shard.metadata.num_rows), shard
+
+    # (shard, rows, last of its shard) in reading order: the tokeniser thread reads one chunk ahead, and the scores
+    # come back in the same order
+    chunks: deque = deque()
 
     def texts():
-        try:
-            for batch in shard.iter_batches(batch_size=scorer.chunk_size):
-                batches.append(batch)
-                yield batch.column("text").to_pylist()
-        except (OSError, pa.ArrowException) as err:  # a corrupt page, found only when it is read
-            raise BiomedError(f"cannot read {source} as Parquet: {err}") from None
+        for source, target in jobs:
+            output, shard = open_shard(source, target)
+            if output.rows == 0:  # an empty shard still gets its (empty) output and its done marker
+                chunks.append((output, shard.schema_arrow.empty_table(), True))
+                yield []
+                continue
+            read = 0
+            try:
+                for batch in shard.iter_batches(batch_size=scorer.chunk_size):
+                    read += batch.num_rows
+                    chunks.append((output, pa.Table.from_batches([batch]), read >= output.rows))
+                    yield batch.column("text").to_pylist()
+            except (OSError, pa.ArrowException) as err:  # a corrupt page, found only when it is read
+                raise BiomedError(f"cannot read {source} as Parquet: {err}") from None
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".tmp")
-    n = truncated = tokens = 0
-    with pq.ParquetWriter(partial, out_schema) as writer, ThreadPoolExecutor(max_workers=1) as write_pool:
-        written = None
-        for scores in scorer.score_chunks(texts(), on_batch):
-            batch = batches.popleft()
-            table = pa.Table.from_batches([batch]).select(schema.names)
-            for name, column in _score_columns(scores, version).items():
-                table = table.append_column(name, column)
+    def write(output: _ShardOutput, table, last: bool) -> None:
+        if output.writer is None:
+            output.target.parent.mkdir(parents=True, exist_ok=True)
+            output.writer = pq.ParquetWriter(_partial(output.target), output.schema)
+        output.writer.write_table(table)
+        if not last:
+            return
+        output.writer.close()
+        os.replace(_partial(output.target), output.target)
+        stats = {
+            "shard": output.source.name,
+            **output.counts,
+            "seconds": round(time.perf_counter() - output.started, 3),
+            "classifier_version": version,
+            "device": str(scorer.device),
+            "dtype": scorer.dtype_name,
+            "cpu_threads": torch.get_num_threads() if scorer.device.type == "cpu" else None,
+        }
+        if on_written is not None:
+            on_written(output.source, stats)
+
+    output = None
+    try:
+        with ThreadPoolExecutor(max_workers=1) as write_pool:
+            written = None
+            for scores in scorer.score_chunks(texts(), on_batch):
+                output, table, last = chunks.popleft()
+                for name, column in _score_columns(scores, version).items():
+                    table = table.append_column(name, column)
+                output.counts["paragraphs"] += len(scores.n_tokens)
+                output.counts["truncated"] += int(scores.truncated.sum())
+                output.counts["tokens"] += int(scores.n_tokens.sum())
+                if written is not None:
+                    written.result()  # one chunk in flight: memory stays bounded, a write error surfaces here
+                written = write_pool.submit(write, output, table.replace_schema_metadata(output.schema.metadata), last)
             if written is not None:
-                written.result()  # one chunk in flight: memory stays bounded, a write error surfaces here
-            written = write_pool.submit(writer.write_table, table.replace_schema_metadata(metadata))
-            n += len(scores.n_tokens)
-            truncated += int(scores.truncated.sum())
-            tokens += int(scores.n_tokens.sum())
-        if written is not None:
-            written.result()
-    os.replace(partial, target)
-    return {
-        "shard": source.name,
-        "paragraphs": n,
-        "truncated": truncated,
-        "tokens": tokens,
-        "seconds": round(time.perf_counter() - started, 3),
-        "classifier_version": version,
-        "device": str(scorer.device),
-        "dtype": scorer.dtype_name,
-        "cpu_threads": torch.get_num_threads() if scorer.device.type == "cpu" else None,
-    }
+                written.result()
+    finally:
+        if output is not None and output.writer is not None and output.writer.is_open:
+            output.writer.close()  # a shard cut short by an error: its temporary file stays unrenamed
+
+
+@dataclass
+class _ShardOutput:
+    """A scored shard being written: its temporary file's writer (opened on first write) and running counts."""
+
+    source: Path
+    target: Path
+    schema: Any
+    rows: int
+    writer: Any = None
+    started: float = field(default_factory=time.perf_counter)
+    counts: dict[str, int] = field(default_factory=lambda: {"paragraphs": 0, "truncated": 0, "tokens": 0})
+
+
+def _partial(target: Path) -> Path:
+    return target.with_name(target.name + ".tmp")
 
 
 def _score_columns(scores: ParagraphScores, version: str) -> dict[str, Any]:
@@ -607,8 +664,8 @@ class ClassifierScoreStep(PipelineStep):
             compile=self.cfg.compile,
         )
         done = []
-        for shard in todo:
-            stats = score_shard(scorer, shard, output_dir / "data" / shard.name, self.version, self.progress)
+
+        def mark_done(shard: Path, stats: dict[str, Any]) -> None:
             marker = _marker(output_dir, shard)
             marker.parent.mkdir(parents=True, exist_ok=True)
             partial = marker.with_name(marker.name + ".tmp")
@@ -618,6 +675,9 @@ class ClassifierScoreStep(PipelineStep):
             self.stat_update("truncated", value=stats["truncated"])
             logger.info("scored %s: %d paragraphs, %d truncated", shard.name, stats["paragraphs"], stats["truncated"])
             done.append(stats)
+
+        jobs = [(shard, output_dir / "data" / shard.name) for shard in todo]
+        score_shards(scorer, jobs, self.version, self.progress, on_written=mark_done)
         return done
 
 
