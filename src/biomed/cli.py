@@ -413,8 +413,9 @@ def classify_score_command(
 
     Writes OUT/data/NAME.parquet per input shard (all input columns plus type, type_probs, domain, domain_probs,
     educational_score, educational_score_int, classifier_version), OUT/done/NAME.json markers, OUT/summary.json and
-    OUT/config.yaml. Rerunning after a crash scores only the shards without a marker. On several GPUs use
-    --workers N (one GPU per worker); on a cluster see recipes/classify/score-slurm.yaml.
+    OUT/config.yaml. Rerunning after a crash scores only the shards without a marker. Shards of any size are
+    streamed: memory is bounded by --set chunk_size=N paragraphs (default 16384), not by the shard. On several
+    GPUs use --workers N (one GPU per worker); on a cluster see recipes/classify/score-slurm.yaml.
     """
     from biomed.dataset_builder.classify.score import ClassifyScoreConfig, run_classify_score
 

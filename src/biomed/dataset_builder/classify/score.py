@@ -709,7 +709,7 @@ class ScoreSummary:
             [
                 f"scored {self.paragraphs:,} paragraphs in {self.shards} shard(s) with {self.classifier_version}",
                 f"  this run: {self.shards_scored_now} shard(s), {self.paragraphs_now:,} paragraphs, "
-                f"{self.seconds:.1f} s ({rate:,.0f} paragraphs/s)",
+                f"{self.seconds:.1f} s with the model's loading ({rate:,.0f} paragraphs/s)",
                 f"  truncated at the classifier's maximum length: {self.truncated:,} ({share:.2f} %)",
                 f"  output: {self.output_dir}/data/*.parquet (summary.json, config.yaml beside)",
             ]
