@@ -25,8 +25,10 @@ on a CPU with AVX512-BF16/AMX, else float32):
 
 It prints paragraphs/s for each, the model work that rate stands for (TFLOP/s of the full model on the real
 tokens, padding excluded: compare it with the device's peak), the ratios, the agreement of the type argmax with the
-pipeline (same model: must be ~100 %), the kit's time waiting for its tokeniser, and on CUDA the GPU-hours the
-paper's 146 million paragraphs would take at each speed. ``--profile`` adds where one kit run spends its time.
+pipeline (same model: must be ~100 %), the kit's time waiting for its tokeniser, the ceiling of this model on this
+device (its matrix products alone, timed at the kit's batch size: no scorer can beat it), and on CUDA the issue's
+target as a share of that ceiling and the GPU-hours the paper's 146 million paragraphs would take at each speed.
+``--profile`` adds where one kit run spends its time and, on GPU, how much of it the device was busy.
 Targets: >= 2x the pipeline on CPU; on an H200 >= 2x the stock figure of ~8,900 paragraphs/s (under 2.5 GPU-hours).
 """
 
