@@ -604,6 +604,30 @@ def test_bfloat16_scores_agree_with_float32_and_are_recorded(corpus, trained, tm
     assert pq.read_schema(out / "data" / "00000.parquet").metadata[b"biomed.classifier_dtype"] == b"bfloat16"
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.jit")  # importing torch.compile
+def test_cpu_batches_side_by_side_give_the_same_scores_and_restore_torch_threads(corpus, trained, tmp_path):
+    import torch
+
+    texts = [row["text"] for row in corpus["rows"]]
+    threads_before = torch.get_num_threads()
+    one = ParagraphScorer.load(trained, device="cpu", dtype="float32", max_batch_tokens=256, batch_threads=1)
+    three = ParagraphScorer.load(trained, device="cpu", dtype="float32", max_batch_tokens=256, batch_threads=3)
+    seen = []
+    side_by_side = three.score(texts, on_batch=seen.append)
+    sequential = one.score(texts)
+    assert three.batch_threads == 3 and one.batch_threads == 1 and len(seen) > 3 and sum(seen) == len(texts)
+    for name in ("type_probs", "domain_probs", "educational"):
+        np.testing.assert_allclose(getattr(side_by_side, name), getattr(sequential, name), atol=1e-5)
+    assert torch.get_num_threads() == threads_before
+    assert ParagraphScorer.load(trained, device="cpu", compile=True, batch_threads=4).batch_threads == 1
+
+    out = tmp_path / "threads"
+    run_classify_score(score_config(trained, corpus["extracted"], out, device="cpu", cpu_batch_threads=2))
+    assert json.loads((out / "done" / "00000.json").read_text())["cpu_batch_threads"] == 2
+    with pytest.raises(ConfigError, match="cpu_batch_threads must be 0"):
+        score_config(trained, corpus["extracted"], out, cpu_batch_threads=-1)
+
+
 def test_killed_run_rerun_scores_only_the_missing_shards(corpus, trained, scored, tmp_path, monkeypatch):
     out = tmp_path / "resumed"
     real_run_model, real_score_shards = ParagraphScorer._run_model, score_module.score_shards
