@@ -22,7 +22,8 @@ on a CPU with AVX512-BF16/AMX, else float32):
   background thread, batches of similar lengths under a token budget (little padding), on CPU several batches
   side by side (one per core), ``inference_mode``, the
   encoder's last layer run for the first token only (the one the heads read), all three heads, truncation at
-  ``--max-length`` (it does more work than ``fixed`` on paragraphs of 256-512 tokens).
+  ``--max-length`` (it does more work than ``fixed`` on paragraphs of 256-512 tokens); ``kit/serial`` (CPU) is
+  the kit running one batch at a time, to show what running batches side by side brings.
 
 It prints paragraphs/s for each, the model work that rate stands for (TFLOP/s of the full model on the real
 tokens, padding excluded: compare it with the device's peak), the ratios, the agreement of the type argmax with the
@@ -147,13 +148,13 @@ _SCORERS: dict = {}
 
 
 def run_kit(model, tokenizer, texts: list[str], batch_size: int, max_batch_tokens: int, chunk_size: int,
-            max_length: int, compile: bool = False) -> list[str]:  # fmt: skip
+            max_length: int, compile: bool = False, batch_threads: int | None = None) -> list[str]:  # fmt: skip
     from biomed.dataset_builder.classify.score import ParagraphScorer
 
-    key = (batch_size, max_batch_tokens, chunk_size, max_length, compile)
+    key = (batch_size, max_batch_tokens, chunk_size, max_length, compile, batch_threads)
     if key not in _SCORERS:  # the compiled graph is built once (at warm-up), as in a scoring task
         _SCORERS[key] = ParagraphScorer(
-            model, tokenizer, max_length, batch_size, max_batch_tokens, chunk_size, compile
+            model, tokenizer, max_length, batch_size, max_batch_tokens, chunk_size, compile, batch_threads
         )
     scorer = _SCORERS[key]
     scores = scorer.score(texts)
@@ -337,6 +338,9 @@ def main() -> None:
         batches = list(fixed_batches(tokenizer, texts, args.fixed_batch, args.fixed_length))
         contenders["fixed/pretok"] = (run_fixed_pretokenized, model, batches, args.device)
     contenders["kit"] = (run_kit, model, tokenizer, texts, kit_batch, kit_tokens, kit_chunk, args.max_length)
+    if not cuda:  # what running the batches side by side brings: the kit with one batch at a time
+        contenders["kit/serial"] = (run_kit, model, tokenizer, texts, kit_batch, kit_tokens, kit_chunk,
+                                    args.max_length, False, 1)  # fmt: skip
     if args.compile:
         contenders["kit+compile"] = (run_kit, model, tokenizer, texts, kit_batch, kit_tokens, kit_chunk,
                                      args.max_length, True)  # fmt: skip
@@ -362,7 +366,7 @@ def main() -> None:
     agreement = np.mean([a == b for a, b in zip(labels[reference], labels["kit"])])
     print(f"  type argmax agreement kit vs {reference}: {agreement:.2%}")
     for key, scorer in _SCORERS.items():
-        label = "kit+compile" if key[-1] else "kit"
+        label = "kit+compile" if key[-2] else "kit/serial" if key[-1] == 1 else "kit"
         waited, running = scorer.seconds["tokenize_wait"], scorer.seconds["model"]
         print(f"  {label}: waiting for the tokeniser {waited:.2f} s, model {running:.2f} s over all calls")
     mean_length = lengths[np.arange(n) % distinct].mean()
