@@ -95,7 +95,11 @@ def extract_command(
     ] = None,
     tasks: Annotated[
         int | None,
-        typer.Option("--tasks", help="Number of output shards (tasks); 0 = one per worker.", show_default=False),
+        typer.Option(
+            "--tasks",
+            help="Number of tasks, each writing its own shards (a new one every 128 MiB); 0 = one per worker.",
+            show_default=False,
+        ),
     ] = None,
     workers: WorkersOpt = None,
     config: ConfigOpt = None,
@@ -107,7 +111,8 @@ def extract_command(
     Writes OUT/data/*.parquet, OUT/errors.jsonl (skipped files and why), OUT/summary.json and OUT/config.yaml.
     Rerunning the same command after a crash finishes only the missing shards. Exits 1 when any file was skipped.
     On a cluster: --set executor.kind=slurm --set executor.partition=NAME --set executor.tasks=1000 (or
-    executor.kind=ray); publisher files without a PMCID: --set require_pmcid=false.
+    executor.kind=ray); publisher files without a PMCID: --set require_pmcid=false. Shards stay under
+    --set max_shard_bytes=N (default 128 MiB, about 300k paragraphs), so later stages resume in small steps.
     """
     from biomed.dataset_builder.extract import ExtractConfig, run_extract
 

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from biomed.config import resolve_config
+from biomed.config import ConfigError, resolve_config
 from biomed.dataset_builder.executors import ExecutorConfig, build_executor
 from biomed.dataset_builder.extract import SCHEMA_COLUMNS, ExtractConfig, embedded_sample_dir, run_extract
 from biomed.dataset_builder.jats import EXTRACTOR_VERSION
@@ -216,6 +216,26 @@ def test_rerun_with_other_output_settings_is_refused_but_more_workers_resume(tmp
     )
     assert resumed.paragraphs_written == 130
     assert yaml.safe_load((out / "config.yaml").read_text())["executor"]["workers"] == 2
+
+
+def test_a_task_splits_its_output_into_bounded_shards(sample_extract, tmp_path):
+    out = tmp_path / "out"
+    # one byte: every shard is full after its first article, so each article gets its own shard
+    run_extract(ExtractConfig(output_dir=str(out), max_shard_bytes=1, executor=ExecutorConfig(tasks=1)))
+    shards = sorted((out / "data").glob("*.parquet"))
+    articles = [set(pq.read_table(shard, columns=["article_id"]).column("article_id").to_pylist()) for shard in shards]
+    assert len(shards) == 15 and all(len(ids) == 1 for ids in articles) and len(set.union(*articles)) == 15
+    key = sorted((r["article_id"], r["path"], r["text"]) for r in _rows(out))
+    assert key == sorted((r["article_id"], r["path"], r["text"]) for r in _rows(sample_extract))
+
+    # a run saved before the setting existed split at datatrove's 5 GiB: resuming it says which setting to pass
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    del saved["max_shard_bytes"]
+    (out / "config.yaml").write_text(yaml.safe_dump(saved))
+    with pytest.raises(BiomedError, match=r"other settings \(max_shard_bytes\)"):
+        run_extract(ExtractConfig(output_dir=str(out), executor=ExecutorConfig(tasks=1)))
+    with pytest.raises(ConfigError, match="max_shard_bytes must be >= 0"):
+        resolve_config(ExtractConfig, options={"max_shard_bytes": -1})
 
 
 def test_two_workers_give_the_same_rows_as_one(sample_extract, tmp_path):

@@ -11,7 +11,8 @@ The pipeline is three datatrove steps, run by the executor of ``cfg.executor`` (
 Slurm or Ray on clusters): ``PmcArticleReader`` (files and packages → one document per paragraph, skipped
 files recorded with their reason), ``MinTokensFilter`` (drops paragraphs under ``min_tokens`` words, counted
 as ``too_short``), ``LanguageTagger`` (CLD2 on the paragraph's first characters), then datatrove's
-``ParquetWriter``. Each task writes ``data/<rank>.parquet`` and ``errors/<rank>.jsonl``; datatrove's
+``ParquetWriter``. Each task writes ``data/<n>_<rank>.parquet`` (``n`` counts the task's shards: a new one
+every ``max_shard_bytes``; an article never straddles two) and ``errors/<rank>.jsonl``; datatrove's
 completion markers under ``logs/`` make a rerun after a crash redo only unfinished tasks, overwriting their
 partial files. Paragraph rules are documented in ``biomed.dataset_builder.jats``.
 
@@ -71,6 +72,9 @@ class ExtractConfig:
         require_pmcid: skip articles without a PMCID (publisher files before PMC ingestion); when false, such
             articles are keyed by ``doi:<DOI>``.
         language_chars: how many leading characters of a paragraph the language identifier reads.
+        max_shard_bytes: a task starts a new output shard once its current one holds this many (compressed) bytes;
+            128 MiB is about 300k paragraphs. Later stages resume shard by shard (a killed ``classify score``
+            redoes only its unfinished shards), so bounded shards bound what a crash costs. 0 = one shard per task.
         executor: where the tasks run (``executor.kind``, ``executor.tasks``, ``executor.workers``, …).
     """
 
@@ -80,11 +84,14 @@ class ExtractConfig:
     min_tokens: int = 64
     require_pmcid: bool = True
     language_chars: int = 160
+    max_shard_bytes: int = 128 * 2**20
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def __post_init__(self):
         if self.min_tokens < 0:
             raise ValueError("min_tokens must be >= 0")
+        if self.max_shard_bytes < 0:
+            raise ValueError("max_shard_bytes must be >= 0 (0: one shard per task)")
         if self.language_chars < 1:
             raise ValueError("language_chars must be >= 1")
 
@@ -347,6 +354,7 @@ def build_pipeline(cfg: ExtractConfig, units: list[InputUnit], file_list: str | 
             schema=parquet_schema(),
             compression="zstd",
             batch_size=4096,
+            max_file_size=cfg.max_shard_bytes or -1,
         ),
     ]
 
@@ -432,6 +440,8 @@ def _output_settings(config: dict) -> dict:
     """The config keys that decide what the shards hold (and how the input is split between them)."""
     settings = {key: value for key, value in config.items() if key != "executor"}
     settings["executor.tasks"] = config["executor"]["tasks"]
+    # a run saved before the key existed split its shards at datatrove's default, 5 GiB
+    settings.setdefault("max_shard_bytes", 5 * 2**30)
     return settings
 
 
