@@ -13,8 +13,8 @@ Each input shard ``INPUTS/data/NAME.parquet`` becomes ``OUT/data/NAME.parquet``:
 ``type``, ``type_probs``, ``domain``, ``domain_probs``, ``educational_score``, ``educational_score_int`` and
 ``classifier_version``. A shard is streamed in chunks (memory does not grow with its size) into a temporary file,
 renamed, then marked done (``OUT/done/NAME.json``, with its counts), so a killed run, rerun, scores only the shards
-without a marker. Several GPUs or nodes: each
-datatrove task of ``executor`` scores its share of the shards (``executor.workers=4`` on a 4-GPU machine).
+without a marker. Several GPUs or nodes: each datatrove task of ``executor`` scores its share of the shards
+(``executor.workers=4`` on a 4-GPU machine).
 
 Speed comes from batches built by sorted length with dynamic padding (little compute is spent on padding),
 tokenisation in Rust on a background thread, ``torch.inference_mode``, bf16/fp16 weights and SDPA attention on GPU.
@@ -84,8 +84,9 @@ class ClassifyScoreConfig:
         chunk_size: paragraphs read, tokenised, sorted by length and written together: a shard of any size is
             streamed in chunks, so memory is bounded by this, not by the shard.
         cpu_batch_threads: on CPU, batches scored side by side, each on its own thread with an equal share of the
-            cores (small matrices use the cores better this way than split inside each operation: 1.25x on 2 cores
-            with the bench's small model); 0 = one per core, at most 8. Ignored on GPU and with ``compile``.
+            cores (small matrices use the cores better this way than split inside each operation: 1.1-1.2x in
+            bfloat16 on 2 cores with the bench's small model); 0 = one per core, at most 8. Ignored on GPU and with
+            ``compile``.
         device: ``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``. With several local workers on
             a multi-GPU machine, each worker takes its own GPU.
         dtype: weights' precision: ``auto`` is bfloat16 on a GPU that supports it (else float16), and on a CPU
@@ -283,7 +284,7 @@ class ParagraphScorer:
         if self.batch_threads > 1:
             # CPU: whole batches side by side, one per thread, each with an equal share of torch's threads: the
             # small matrices of one batch use the cores better this way than split inside every op (on 2 cores,
-            # 1.25x the batches/s of one batch at a time on 2 threads)
+            # 1.1-1.2x the paragraphs/s of one batch at a time in bfloat16: bench/classify.py's kit/serial row)
             cores = torch.get_num_threads()
             torch.set_num_threads(max(1, cores // self.batch_threads))
             pool = ThreadPoolExecutor(max_workers=self.batch_threads)
