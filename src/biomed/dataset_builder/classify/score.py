@@ -438,13 +438,6 @@ def classifier_version(path: str | Path) -> str:
     return str(config.get("classifier_version") or Path(str(path)).name)
 
 
-def score_shard(scorer: ParagraphScorer, source: Path, target: Path, version: str, on_batch=None) -> dict[str, Any]:
-    """Score one extraction shard into ``target`` (written under a temporary name, then renamed); return its counts."""
-    written = []
-    score_shards(scorer, [(source, target)], version, on_batch, on_written=lambda source, stats: written.append(stats))
-    return written[0]
-
-
 def score_shards(
     scorer: ParagraphScorer,
     jobs: Sequence[tuple[Path, Path]],
