@@ -37,7 +37,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from biomed.config import resolve_config  # noqa: E402
-from biomed.dataset_builder.annotate import AnnotateConfig, run_annotate  # noqa: E402
+from biomed.dataset_builder.annotate.stage import AnnotateConfig, run_annotate  # noqa: E402
 
 
 SERVER = Path(__file__).resolve().parents[1] / "tests" / "dataset_builder" / "fake_llm_server.py"

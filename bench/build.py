@@ -111,7 +111,7 @@ def write_scored_shards(folder: Path, shards: int, rows: int, seed: int = 0) -> 
 # ------------------------------------------------------------------------------------------------------ one side
 def run_biomed(input_dir: Path, out: Path) -> dict[str, int]:
     from biomed.config import resolve_config
-    from biomed.dataset_builder.build import BuildConfig, run_build
+    from biomed.dataset_builder.build.stage import BuildConfig, run_build
 
     options = {"input_dir": str(input_dir), "output_dir": str(out), "card.plots": False}
     summary = run_build(resolve_config(BuildConfig, RECIPE, options=options))
@@ -123,7 +123,7 @@ def run_datasets(input_dir: Path, out: Path) -> dict[str, int]:
     import datasets
 
     from biomed.config import resolve_config
-    from biomed.dataset_builder.build import BuildConfig
+    from biomed.dataset_builder.build.stage import BuildConfig
 
     cfg = resolve_config(BuildConfig, RECIPE, options={"input_dir": str(input_dir)})
     files = sorted(str(p) for p in (input_dir / "data").glob("*.parquet"))

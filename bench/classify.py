@@ -80,7 +80,7 @@ def real_paragraphs(n: int, paragraphs: str | None = None) -> tuple[list[str], i
         files = [paragraphs] if paragraphs.endswith(".parquet") else sorted(glob.glob(f"{paragraphs}/data/*.parquet"))
         texts, sources = read_texts(files), len(files)
     else:
-        from biomed.dataset_builder.extract import ExtractConfig, embedded_sample_dir, run_extract
+        from biomed.dataset_builder.extract.stage import ExtractConfig, embedded_sample_dir, run_extract
 
         inputs = [str(embedded_sample_dir())]
         inputs += [str(p) for p in (SHARED_PMC / "pmc", SHARED_PMC / "elife") if p.is_dir()]

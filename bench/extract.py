@@ -59,8 +59,8 @@ def time_pubmed_parser(files: list[Path], rounds: int) -> tuple[float, int]:
 
 
 def time_kit(files: list[Path], rounds: int, min_tokens: int) -> tuple[float, int, int]:
-    from biomed.dataset_builder.extract import ExtractConfig, build_pipeline
-    from biomed.dataset_builder.sources import InputUnit
+    from biomed.dataset_builder.extract.sources import InputUnit
+    from biomed.dataset_builder.extract.stage import ExtractConfig, build_pipeline
 
     root = os.path.commonpath([str(p) for p in files])
     # one pipeline run over the files repeated `rounds` times: one output shard, as in a real task
@@ -76,7 +76,7 @@ def time_kit(files: list[Path], rounds: int, min_tokens: int) -> tuple[float, in
 
 
 def compare_language_identifiers() -> None:
-    from biomed.dataset_builder.extract import ExtractConfig, run_extract
+    from biomed.dataset_builder.extract.stage import ExtractConfig, run_extract
 
     with tempfile.TemporaryDirectory() as out:
         import pyarrow.parquet as pq
@@ -89,7 +89,7 @@ def compare_language_identifiers() -> None:
     truth = article_languages()
     texts = [row["text"] for row in rows]
     gold = [truth.get((Path(row["file"]).name, row["path"].split("/")[0]), "en") for row in rows]
-    from biomed.dataset_builder.extract import detect_language
+    from biomed.dataset_builder.extract.stage import detect_language
 
     candidates = {"pycld2 (CLD2, 160 chars, full text if unsure; the kit)": detect_language}
     try:
@@ -125,7 +125,7 @@ def compare_language_identifiers() -> None:
 
 def article_languages() -> dict[tuple[str, str], str]:
     """Declared language per (file, top element of the path): the article's, or its translated abstract's."""
-    from biomed.dataset_builder.extract import embedded_sample_dir
+    from biomed.dataset_builder.extract.stage import embedded_sample_dir
 
     xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
     languages = {}
@@ -147,8 +147,8 @@ def article_languages() -> dict[tuple[str, str], str]:
 
 
 def scaling(files: list[Path], copies: int) -> None:
-    from biomed.dataset_builder.executors import ExecutorConfig
-    from biomed.dataset_builder.extract import ExtractConfig, run_extract
+    from biomed.dataset_builder.extract.stage import ExtractConfig, run_extract
+    from biomed.runtime.executors import ExecutorConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"

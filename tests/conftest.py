@@ -37,7 +37,7 @@ def shared_pmc() -> Path:
 @pytest.fixture(scope="session")
 def sample_extract(tmp_path_factory) -> Path:
     """The embedded sample extracted once per session with default settings; returns the output folder."""
-    from biomed.dataset_builder.extract import ExtractConfig, run_extract
+    from biomed.dataset_builder.extract.stage import ExtractConfig, run_extract
 
     out = tmp_path_factory.mktemp("sample_extract")
     run_extract(ExtractConfig(output_dir=str(out)))

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from biomed.cli import app
 from biomed.config import ConfigError
-from biomed.dataset_builder.extract import embedded_sample_dir
+from biomed.dataset_builder.extract.stage import embedded_sample_dir
 
 
 runner = CliRunner()

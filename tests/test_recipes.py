@@ -14,15 +14,15 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 def _config_class(path: Path):
     stage = path.parent.name
     if stage == "extract":
-        from biomed.dataset_builder.extract import ExtractConfig as cls
+        from biomed.dataset_builder.extract.stage import ExtractConfig as cls
     elif stage == "annotate":
-        from biomed.dataset_builder.annotate import AnnotateConfig as cls
+        from biomed.dataset_builder.annotate.stage import AnnotateConfig as cls
     elif stage == "classify" and path.name.startswith("score"):
         from biomed.dataset_builder.classify.score import ClassifyScoreConfig as cls
     elif stage == "classify":
         from biomed.dataset_builder.classify.train import ClassifyTrainConfig as cls
     elif stage == "build":
-        from biomed.dataset_builder.build import BuildConfig as cls
+        from biomed.dataset_builder.build.stage import BuildConfig as cls
     elif stage == "pretrain":
         from biomed.train.config import PretrainConfig as cls
     elif stage == "eval":
@@ -42,7 +42,7 @@ def test_recipe_resolves(path):
 
 def test_the_recipes_ship_inside_the_package_and_are_found_outside_a_checkout(tmp_path, monkeypatch):
     from biomed.config import PACKAGED_RECIPES, ConfigError
-    from biomed.dataset_builder.build import default_recipe
+    from biomed.dataset_builder.build.stage import default_recipe
     from biomed.train.config import find_recipe
 
     # the checkout's recipes/ is a link to the packaged folder, so both name the same files

@@ -3,7 +3,7 @@
 Example::
 
     from biomed.config import resolve_config
-    from biomed.dataset_builder.extract import ExtractConfig
+    from biomed.dataset_builder.extract.stage import ExtractConfig
 
     cfg = resolve_config(ExtractConfig, recipe="recipes/extract/pmc-oa.yaml", overrides=["workers=4"])
 

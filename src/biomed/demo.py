@@ -21,8 +21,8 @@ def run_demo(out: str | Path, console: Console | None = None) -> dict[str, Path]
     """Run the demo pipeline into ``out``; return the folder of each stage's output."""
     from transformers.utils import logging as hf_logging
 
-    from biomed.dataset_builder.executors import ExecutorConfig
-    from biomed.dataset_builder.extract import ExtractConfig, run_extract
+    from biomed.dataset_builder.extract.stage import ExtractConfig, run_extract
+    from biomed.runtime.executors import ExecutorConfig
 
     # transformers' per-file "Loading weights" / "Writing model shards" bars would drown what each stage says
     hf_logging.disable_progress_bar()
@@ -38,7 +38,7 @@ def run_demo(out: str | Path, console: Console | None = None) -> dict[str, Path]
     outputs["extracted"] = extracted
 
     # --- 2. annotate (annotate stage) ---
-    from biomed.dataset_builder.annotate import annotate_from_gold
+    from biomed.dataset_builder.annotate.stage import annotate_from_gold
 
     console.rule("2. annotate: type, domain and educational score of each paragraph")
     console.print(
@@ -57,7 +57,7 @@ def run_demo(out: str | Path, console: Console | None = None) -> dict[str, Path]
     console.print(f"Scored paragraphs (type, domain, educational score beside every column): {scored}/data/")
     outputs["classifier"], outputs["scored"] = classifier, scored
 
-    from biomed.dataset_builder.build import demo_build
+    from biomed.dataset_builder.build.stage import demo_build
 
     console.rule("4. build: variants and subsets of the release, with its dataset card")
     release = out / "release"

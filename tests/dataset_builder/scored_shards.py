@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from biomed.dataset_builder.extract import parquet_schema
+from biomed.dataset_builder.extract.stage import parquet_schema
 from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
 
 
@@ -113,7 +113,7 @@ def score_extracted(extracted: Path, scored: Path) -> Path:
 
 def extract_sample(out: Path) -> Path:
     """The real extraction (kit rules) of the embedded sample and the shared PMC articles, into ``out``."""
-    from biomed.dataset_builder.extract import ExtractConfig, embedded_sample_dir, run_extract
+    from biomed.dataset_builder.extract.stage import ExtractConfig, embedded_sample_dir, run_extract
 
     run_extract(
         ExtractConfig(inputs=[str(embedded_sample_dir() / "articles"), str(SHARED_PMC / "pmc")], output_dir=str(out))
@@ -143,7 +143,7 @@ def mixed_articles(n: int = 12) -> dict[str, tuple[str, list[dict]]]:
 def build_release(folder: Path, plots: bool = False, **overrides) -> Path:
     """The release recipe built from `mixed_articles` into ``folder/release``; returns the release folder."""
     from biomed.config import resolve_config
-    from biomed.dataset_builder.build import BuildConfig, default_recipe, run_build
+    from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build
 
     articles = mixed_articles()
     ids = list(articles)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from biomed.cli import app
 from biomed.config import resolve_config
-from biomed.dataset_builder.annotate import ANNOTATION_SCHEMA, AnnotateConfig, plan_annotate, run_annotate
+from biomed.dataset_builder.annotate.stage import ANNOTATION_SCHEMA, AnnotateConfig, plan_annotate, run_annotate
 from biomed.errors import BiomedError
 
 

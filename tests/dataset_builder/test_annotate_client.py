@@ -6,8 +6,8 @@ import logging
 import pytest
 from fake_llm_server import FakeLlmServer, default_answer
 
-from biomed.dataset_builder.annotation_prompt import load_prompt
-from biomed.dataset_builder.llm_client import EndpointError, LlmAnnotator, LlmClientConfig
+from biomed.dataset_builder.annotate.llm_client import EndpointError, LlmAnnotator, LlmClientConfig
+from biomed.dataset_builder.annotate.prompt import load_prompt
 
 
 TOKEN = "hf_CLIENTtestSECRET0123456789"

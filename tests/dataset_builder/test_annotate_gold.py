@@ -7,8 +7,13 @@ import pytest
 from fake_llm_server import FakeLlmServer
 
 from biomed.config import resolve_config
-from biomed.dataset_builder.agreement import compare_with_gold, label_agreement, read_gold_labels, shipped_gold_path
-from biomed.dataset_builder.annotate import ANNOTATION_SCHEMA, AnnotateConfig, annotate_from_gold, run_annotate
+from biomed.dataset_builder.annotate.agreement import (
+    compare_with_gold,
+    label_agreement,
+    read_gold_labels,
+    shipped_gold_path,
+)
+from biomed.dataset_builder.annotate.stage import ANNOTATION_SCHEMA, AnnotateConfig, annotate_from_gold, run_annotate
 from biomed.dataset_builder.labels import EDU_SCORES, TYPE_LABELS
 from biomed.errors import BiomedError
 

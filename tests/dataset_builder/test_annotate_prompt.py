@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from biomed.dataset_builder.annotation_prompt import answer_json_schema, load_prompt
+from biomed.dataset_builder.annotate.llm_client import parse_answer
+from biomed.dataset_builder.annotate.prompt import answer_json_schema, load_prompt
 from biomed.dataset_builder.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS, LabelError, check_labels
-from biomed.dataset_builder.llm_client import parse_answer
 from biomed.errors import BiomedError
 
 

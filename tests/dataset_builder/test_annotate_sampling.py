@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 from paragraph_shards import write_paragraph_shards
 
-from biomed.dataset_builder.annotation_cache import AnnotationCache, answer_key
-from biomed.dataset_builder.sampling import SamplingConfig, sample_paragraphs
+from biomed.dataset_builder.annotate.cache import AnnotationCache, answer_key
+from biomed.dataset_builder.annotate.sampling import SamplingConfig, sample_paragraphs
 from biomed.errors import BiomedError
 
 

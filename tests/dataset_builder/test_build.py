@@ -12,8 +12,8 @@ import pytest
 from scored_shards import paragraph, scored_table, write_shards
 
 from biomed.config import ConfigError, build_config, resolve_config
-from biomed.dataset_builder.build import PARQUET_METADATA_KEY, BuildConfig, CardConfig, default_recipe, run_build
-from biomed.dataset_builder.variants import ConditionSpec, UpsampleSpec, VariantSpec
+from biomed.dataset_builder.build.stage import PARQUET_METADATA_KEY, BuildConfig, CardConfig, default_recipe, run_build
+from biomed.dataset_builder.build.variants import ConditionSpec, UpsampleSpec, VariantSpec
 from biomed.errors import BiomedError
 
 
@@ -234,7 +234,7 @@ def test_output_does_not_depend_on_workers_or_shard_size(tmp_path):
 
 
 def test_rerun_after_a_crash_redoes_only_unfinished_tasks(tmp_path, monkeypatch):
-    from biomed.dataset_builder import build
+    from biomed.dataset_builder.build import stage as build
 
     real = build._run_task
 

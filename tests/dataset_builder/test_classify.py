@@ -253,7 +253,7 @@ def test_training_on_labels_beats_chance_on_the_training_set(corpus, trained):
 def test_demo_learns_the_sample_gold_labels_and_scores_every_extracted_paragraph(sample_extract, tmp_path):
     from transformers import AutoModel, AutoTokenizer
 
-    from biomed.dataset_builder.agreement import shipped_gold_path
+    from biomed.dataset_builder.annotate.agreement import shipped_gold_path
     from biomed.dataset_builder.classify.tiny import demo_classify
 
     checkpoint, scored_dir = demo_classify(shipped_gold_path(), sample_extract, tmp_path / "demo")
@@ -707,7 +707,7 @@ def test_a_cluster_submission_reports_pending_shards(corpus, trained, tmp_path, 
         def run(self):
             submitted.append(True)  # a Slurm executor returns once the job array is queued
 
-    monkeypatch.setattr("biomed.dataset_builder.executors.build_executor", lambda *args, **kwargs: SubmitOnly())
+    monkeypatch.setattr("biomed.runtime.executors.build_executor", lambda *args, **kwargs: SubmitOnly())
     options = {"executor.kind": "slurm", "executor.partition": "gpu", "executor.workers": 2}
     summary = run_classify_score(score_config(trained, corpus["extracted"], tmp_path / "slurm", **options))
     assert submitted == [True] and summary.pending == 4

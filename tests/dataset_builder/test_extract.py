@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from biomed.config import ConfigError, resolve_config
-from biomed.dataset_builder.executors import ExecutorConfig, build_executor
-from biomed.dataset_builder.extract import SCHEMA_COLUMNS, ExtractConfig, embedded_sample_dir, run_extract
-from biomed.dataset_builder.jats import EXTRACTOR_VERSION
+from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION
+from biomed.dataset_builder.extract.stage import SCHEMA_COLUMNS, ExtractConfig, embedded_sample_dir, run_extract
 from biomed.errors import BiomedError
+from biomed.runtime.executors import ExecutorConfig, build_executor
 
 
 SAMPLE = embedded_sample_dir() / "articles"
@@ -295,7 +295,7 @@ def test_real_kill_then_rerun_loses_and_duplicates_nothing(tmp_path):
 
 
 def test_token_counts_follow_the_script():
-    from biomed.dataset_builder.extract import count_tokens
+    from biomed.dataset_builder.extract.stage import count_tokens
 
     assert count_tokens("the cat sat", 3) == 3
     assert count_tokens("le café ±2 µg", 4) == 4  # accents and symbols are not scripts without spaces

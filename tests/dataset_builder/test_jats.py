@@ -5,8 +5,8 @@ import re
 import pytest
 from lxml import etree
 
-from biomed.dataset_builder.extract import embedded_sample_dir
-from biomed.dataset_builder.jats import ArticleError, parse_article
+from biomed.dataset_builder.extract.jats import ArticleError, parse_article
+from biomed.dataset_builder.extract.stage import embedded_sample_dir
 
 
 # Paragraphs per real article (abstracts included), checked by hand against the XML for the rules of

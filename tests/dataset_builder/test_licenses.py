@@ -1,7 +1,7 @@
 import pytest
 from lxml import etree
 
-from biomed.dataset_builder.licenses import license_from_permissions, license_group, normalise_license
+from biomed.dataset_builder.extract.licenses import license_from_permissions, license_group, normalise_license
 
 
 @pytest.mark.parametrize(

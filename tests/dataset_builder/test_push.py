@@ -15,7 +15,7 @@ from scored_shards import build_release, mixed_articles, scored_table
 from typer.testing import CliRunner
 
 from biomed.cli import app
-from biomed.dataset_builder.push import PushConfig, push_dataset
+from biomed.dataset_builder.release.push import PushConfig, push_dataset
 from biomed.errors import BiomedError
 
 

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from biomed.cli import app
 from biomed.config import resolve_config
-from biomed.dataset_builder import rehydrate
-from biomed.dataset_builder.build import BuildConfig, default_recipe, run_build
-from biomed.dataset_builder.extract import embedded_sample_dir
-from biomed.dataset_builder.rehydrate import RehydrateConfig, run_rehydrate, scan_article_ids
+from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build
+from biomed.dataset_builder.extract.stage import embedded_sample_dir
+from biomed.dataset_builder.release import rehydrate
+from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate, scan_article_ids
 from biomed.errors import BiomedError
 
 

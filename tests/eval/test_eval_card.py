@@ -2,8 +2,8 @@
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from biomed.eval.card import eval_results, write_card_results
 from biomed.eval.report import aggregate_runs
+from biomed.model_cards.eval_results import eval_results, write_card_results
 
 
 def test_eval_results_name_the_metric_and_seeds(fake_run):

@@ -65,7 +65,7 @@ def push_model(
     """Upload a model folder to ``repo_id`` (created if needed) on branch ``revision`` (default ``main``)."""
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    from biomed.train.card import render_encoder_card
+    from biomed.model_cards.encoder import render_encoder_card
 
     files = checkpoint_files(checkpoint)
     folder = Path(checkpoint)

@@ -360,7 +360,7 @@ def write_card(
 ) -> Path:
     """Render the encoder card into ``folder/README.md`` and keep its context in ``card.json`` (push-model
     re-renders it with the repository id)."""
-    from biomed.train.card import card_context, render_encoder_card
+    from biomed.model_cards.encoder import card_context, render_encoder_card
 
     context = card_context(
         cfg, manifest, plan, global_step, hardware=cfg.card.hardware or hardware_description(), bf16=bf16

@@ -36,8 +36,8 @@ from typing import Any, Literal
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
 
-from biomed.dataset_builder.executors import ExecutorConfig
 from biomed.errors import BiomedError
+from biomed.runtime.executors import ExecutorConfig
 
 
 logger = logging.getLogger(__name__)
@@ -781,7 +781,7 @@ def run_classify_score(cfg: ClassifyScoreConfig) -> ScoreSummary:
     if todo and in_process:
         _score_in_process(cfg, [str(s) for s in shards], version, todo)
     elif todo:
-        from biomed.dataset_builder.executors import build_executor
+        from biomed.runtime.executors import build_executor
 
         step = ClassifierScoreStep(cfg, [str(s) for s in shards], version)
         # datatrove's completion marks are per task index; a folder per task count keeps a rerun with another

@@ -6,7 +6,7 @@ Example::
 
 or from Python::
 
-    from biomed.dataset_builder.push import PushConfig, push_dataset
+    from biomed.dataset_builder.release.push import PushConfig, push_dataset
 
     result = push_dataset(PushConfig(folder="biomed-enriched", repo_id="me/biomed-enriched"))
     print(result.render())
@@ -211,7 +211,7 @@ def check_release_folder(folder: Path, allow_restricted_text: bool = False) -> N
     import pyarrow.parquet as pq
     from huggingface_hub import DatasetCard
 
-    from biomed.dataset_builder.dataset_card import check_dataset_card
+    from biomed.model_cards.dataset import check_dataset_card
 
     problems = check_dataset_card(DatasetCard.load(folder / "README.md"), folder)
     if problems:

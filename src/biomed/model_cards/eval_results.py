@@ -2,7 +2,7 @@
 
 Example::
 
-    from biomed.eval.card import write_card_results
+    from biomed.model_cards.eval_results import write_card_results
 
     card = write_card_results("checkpoint/README.md", "eval_output", model_name="my-encoder")
     print(card.data.eval_results[0].metric_value)

@@ -2,7 +2,7 @@
 
 Example::
 
-    from biomed.dataset_builder.licenses import license_group, normalise_license
+    from biomed.dataset_builder.extract.licenses import license_group, normalise_license
 
     normalise_license("http://creativecommons.org/licenses/by-nc/3.0")  # 'CC BY-NC 3.0'
     license_group("CC BY-NC 3.0")                                       # 'non_commercial'

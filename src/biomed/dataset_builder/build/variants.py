@@ -3,7 +3,7 @@
 Example::
 
     import pyarrow.parquet as pq
-    from biomed.dataset_builder.variants import ConditionSpec, UpsampleSpec, VariantSpec
+    from biomed.dataset_builder.build.variants import ConditionSpec, UpsampleSpec, VariantSpec
 
     spec = VariantSpec(
         name="BE-Educational",

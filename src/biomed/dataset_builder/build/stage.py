@@ -8,7 +8,7 @@ Example::
 or from Python::
 
     from biomed.config import resolve_config
-    from biomed.dataset_builder.build import BuildConfig, run_build
+    from biomed.dataset_builder.build.stage import BuildConfig, run_build
 
     cfg = resolve_config(BuildConfig, "recipes/build/biomed-enriched.yaml", options={"input_dir": "scored"})
     summary = run_build(cfg)
@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from biomed.dataset_builder.variants import VariantSpec
+from biomed.dataset_builder.build.variants import VariantSpec
 from biomed.errors import BiomedError
 
 
@@ -233,7 +233,7 @@ class BuildSummary:
 def run_build(cfg: BuildConfig) -> BuildSummary:
     """Build every selected config of ``cfg`` into ``cfg.output_dir`` and write its card; see the module doc."""
     from biomed.config import config_to_dict, save_config
-    from biomed.dataset_builder.dataset_card import write_dataset_card
+    from biomed.model_cards.dataset import write_dataset_card
 
     start = time.perf_counter()
     specs = cfg.selected_variants()

@@ -2,7 +2,7 @@
 
 Example::
 
-    from biomed.dataset_builder.annotation_cache import AnnotationCache, answer_key
+    from biomed.dataset_builder.annotate.cache import AnnotationCache, answer_key
 
     key = answer_key("meta-llama/Llama-3.1-70B-Instruct", "annotate_v1", "PMC1", "sec[0]/p[0]", "Cells were ...")
     with AnnotationCache("annotated/cache/answers.jsonl") as cache:

@@ -3,7 +3,7 @@
 Example::
 
     import pyarrow.parquet as pq
-    from biomed.dataset_builder.agreement import compare_with_gold, read_gold_labels
+    from biomed.dataset_builder.annotate.agreement import compare_with_gold, read_gold_labels
 
     gold = read_gold_labels("src/biomed/dataset_builder/sample/gold_labels.jsonl")
     report = compare_with_gold(pq.read_table("annotated/annotations.parquet").to_pylist(), gold)

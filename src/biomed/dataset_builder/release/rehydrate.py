@@ -6,7 +6,7 @@ Example::
 
 or from Python::
 
-    from biomed.dataset_builder.rehydrate import RehydrateConfig, run_rehydrate
+    from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate
 
     summary = run_rehydrate(RehydrateConfig(dataset="biomed-enriched", pmc_xml=["~/pmc"], output_dir="full"))
     print(summary.render())
@@ -15,7 +15,7 @@ The dataset is a folder of Parquet files with ``article_id`` and ``path`` column
 or the published Biomed-Enriched release (``article_id`` = PMID, ``path`` = element path inside ``<body>``,
 e.g. ``sec[0]/p[1]``; its files may lack the ``text`` column, which is then added). Every row whose ``text``
 is null is looked up by its key ``(article_id, path)``; the text is re-extracted with the kit's own paragraph
-rules (``biomed.dataset_builder.extract.parse_article``), so it is exactly what the build would have written.
+rules (``biomed.dataset_builder.extract.stage.parse_article``), so it is exactly what the build would have written.
 
 Steps, each resumable (a rerun after a crash redoes only what did not finish):
 
@@ -150,7 +150,7 @@ class RehydrateSummary:
 
 def run_rehydrate(cfg: RehydrateConfig) -> RehydrateSummary:
     """Rehydrate ``cfg.dataset`` into ``cfg.output_dir``; see the module doc."""
-    from biomed.dataset_builder.sources import list_input_units
+    from biomed.dataset_builder.extract.sources import list_input_units
 
     start = time.perf_counter()
     dataset = Path(cfg.dataset)
@@ -235,7 +235,7 @@ def _needed_articles(dataset: Path, files: list[str]) -> dict[str, str | None]:
 
 
 def _pmids_from_file_list(path: str) -> dict[str, str]:
-    from biomed.dataset_builder.sources import read_file_list
+    from biomed.dataset_builder.extract.sources import read_file_list
 
     return {pmcid: pmid for pmcid, (pmid, _license) in read_file_list(path).items() if pmid}
 
@@ -297,7 +297,7 @@ def _index_unit(job: tuple[list[str], str]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from biomed.dataset_builder.extract import iter_article_sources
+    from biomed.dataset_builder.extract.stage import iter_article_sources
 
     paths, cache = job
     rows: dict[str, list] = {"unit": [], "member": [], "pmid": [], "pmcid": [], "doi": []}
@@ -388,7 +388,7 @@ def _parse_group(job: tuple[list[tuple[str, dict[str, list[str]]]], str]) -> Non
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from biomed.dataset_builder.extract import iter_article_sources, parse_article
+    from biomed.dataset_builder.extract.stage import iter_article_sources, parse_article
 
     group, out = job
     rows: dict[str, list] = {k: [] for k in ("article_id", "path", "paragraph_index", "text", "n_paragraphs", "file")}
@@ -590,8 +590,8 @@ def _set_text(table, texts: list, filled_rows: list[int], metadata: dict):
 
 def _variant_spec(metadata: dict):
     from biomed.config import build_config
-    from biomed.dataset_builder.build import PARQUET_METADATA_KEY
-    from biomed.dataset_builder.variants import VariantSpec
+    from biomed.dataset_builder.build.stage import PARQUET_METADATA_KEY
+    from biomed.dataset_builder.build.variants import VariantSpec
 
     raw = metadata.get(PARQUET_METADATA_KEY)
     if not raw:

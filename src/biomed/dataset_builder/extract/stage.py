@@ -2,7 +2,7 @@
 
 Example::
 
-    from biomed.dataset_builder.extract import ExtractConfig, run_extract
+    from biomed.dataset_builder.extract.stage import ExtractConfig, run_extract
 
     summary = run_extract(ExtractConfig(inputs=["~/pmc/oa_comm"], output_dir="extracted"))
     print(summary.render())
@@ -14,7 +14,7 @@ as ``too_short``), ``LanguageTagger`` (CLD2 on the paragraph's first characters)
 ``ParquetWriter``. Each task writes ``data/<n>_<rank>.parquet`` (``n`` counts the task's shards: a new one
 every ``max_shard_bytes``; an article never straddles two) and ``errors/<rank>.jsonl``; datatrove's
 completion markers under ``logs/`` make a rerun after a crash redo only unfinished tasks, overwriting their
-partial files. Paragraph rules are documented in ``biomed.dataset_builder.jats``.
+partial files. Paragraph rules are documented in ``biomed.dataset_builder.extract.jats``.
 
 ``n_tokens`` counts whitespace-separated words, plus one per character of scripts written without spaces
 (Chinese, Japanese, Thai…), so the paper's 64-token minimum means the same amount of text in every language.
@@ -33,10 +33,9 @@ from pathlib import Path
 import yaml
 
 from biomed.config import config_to_dict, save_config
-from biomed.dataset_builder.executors import ExecutorConfig, build_executor
-from biomed.dataset_builder.jats import EXTRACTOR_VERSION, Article, ArticleError, parse_article
-from biomed.dataset_builder.licenses import license_group, normalise_license
-from biomed.dataset_builder.sources import (
+from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION, Article, ArticleError, parse_article
+from biomed.dataset_builder.extract.licenses import license_group, normalise_license
+from biomed.dataset_builder.extract.sources import (
     InputUnit,
     SourceError,
     iter_article_sources,
@@ -45,6 +44,7 @@ from biomed.dataset_builder.sources import (
     read_file_list,
 )
 from biomed.errors import BiomedError
+from biomed.runtime.executors import ExecutorConfig, build_executor
 
 
 __all__ = ["ExtractConfig", "ExtractSummary", "run_extract", "parse_article", "iter_article_sources", "SCHEMA_COLUMNS"]

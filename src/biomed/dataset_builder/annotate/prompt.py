@@ -2,14 +2,15 @@
 
 Example::
 
-    from biomed.dataset_builder.annotation_prompt import load_prompt
+    from biomed.dataset_builder.annotate.prompt import load_prompt
 
     prompt = load_prompt("annotate_v1")
     messages = prompt.messages(section="Case presentation", text="A 54-year-old man presented with ...")
     prompt.version, prompt.json_schema()
 
-Templates live in ``biomed/dataset_builder/prompts/<name>.yaml`` with a ``version`` string, a ``system`` message,
-a Jinja2 ``user`` template (``section``, ``text``) and a ``generate_template`` for TGI's raw ``/generate`` route.
+Templates live in ``biomed/dataset_builder/annotate/prompts/<name>.yaml`` with a ``version`` string, a ``system``
+message, a Jinja2 ``user`` template (``section``, ``text``) and a ``generate_template`` for TGI's raw ``/generate``
+route.
 """
 
 from __future__ import annotations
@@ -108,18 +109,21 @@ def load_prompt(name_or_path: str | Path = DEFAULT_PROMPT) -> AnnotationPrompt:
             raise BiomedError(f"prompt file {candidate} does not exist; pass a YAML file or a shipped prompt name")
         text, source = candidate.read_text(encoding="utf-8"), str(candidate)
     else:
-        resource = files("biomed.dataset_builder.prompts") / f"{name_or_path}.yaml"
+        resource = files("biomed.dataset_builder.annotate.prompts") / f"{name_or_path}.yaml"
         if not resource.is_file():
             shipped = sorted(
                 p.name[: -len(".yaml")]
-                for p in files("biomed.dataset_builder.prompts").iterdir()
+                for p in files("biomed.dataset_builder.annotate.prompts").iterdir()
                 if p.name.endswith(".yaml")
             )
             raise BiomedError(
                 f"no shipped prompt named {name_or_path!r}; shipped: {', '.join(shipped)} "
                 "(or pass a path to a .yaml prompt file)"
             )
-        text, source = resource.read_text(encoding="utf-8"), f"biomed/dataset_builder/prompts/{name_or_path}.yaml"
+        text, source = (
+            resource.read_text(encoding="utf-8"),
+            f"biomed/dataset_builder/annotate/prompts/{name_or_path}.yaml",
+        )
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

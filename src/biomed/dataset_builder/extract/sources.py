@@ -2,7 +2,7 @@
 
 Example::
 
-    from biomed.dataset_builder.sources import iter_article_sources, list_input_units
+    from biomed.dataset_builder.extract.sources import iter_article_sources, list_input_units
 
     for name, data in iter_article_sources(["~/pmc/oa_comm_xml.PMC000xxxxxx.baseline.2024.tar.gz"]):
         ...  # name: the member name in the package; data: the article's XML bytes

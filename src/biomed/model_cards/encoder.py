@@ -2,7 +2,7 @@
 
 Example::
 
-    from biomed.train.card import render_encoder_card
+    from biomed.model_cards.encoder import render_encoder_card
 
     render_encoder_card(json.load(open("final/card.json")), repo_id="almanach/ModernBERT-bio-base").save("README.md")
 

@@ -3,8 +3,8 @@
 Example::
 
     import asyncio
-    from biomed.dataset_builder.annotation_prompt import load_prompt
-    from biomed.dataset_builder.llm_client import LlmAnnotator, LlmClientConfig
+    from biomed.dataset_builder.annotate.prompt import load_prompt
+    from biomed.dataset_builder.annotate.llm_client import LlmAnnotator, LlmClientConfig
 
     async def main():
         cfg = LlmClientConfig(endpoint="http://localhost:8080", model="meta-llama/Llama-3.1-70B-Instruct")
@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from biomed.dataset_builder.annotation_prompt import AnnotationPrompt
+from biomed.dataset_builder.annotate.prompt import AnnotationPrompt
 from biomed.dataset_builder.labels import LabelError, check_labels
 from biomed.errors import BiomedError
 

@@ -2,7 +2,7 @@
 
 Example::
 
-    from biomed.dataset_builder.sampling import SamplingConfig, sample_paragraphs
+    from biomed.dataset_builder.annotate.sampling import SamplingConfig, sample_paragraphs
 
     table = sample_paragraphs("extracted", SamplingConfig(n=400_000, seed=0, stratify_by=["license_group"]))
 

@@ -2,7 +2,7 @@
 
 Example::
 
-    from biomed.dataset_builder.jats import parse_article
+    from biomed.dataset_builder.extract.jats import parse_article
 
     article = parse_article(open("PMC3166277.nxml", "rb").read(), file="PMC3166277.nxml")
     for paragraph in article.paragraphs:
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from biomed.dataset_builder.licenses import license_from_permissions
+from biomed.dataset_builder.extract.licenses import license_from_permissions
 
 
 EXTRACTOR_VERSION = "jats-paragraphs-v1"

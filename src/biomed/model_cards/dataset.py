@@ -2,7 +2,7 @@
 
 Example::
 
-    from biomed.dataset_builder.dataset_card import check_dataset_card
+    from biomed.model_cards.dataset import check_dataset_card
     from huggingface_hub import DatasetCard
 
     problems = check_dataset_card(DatasetCard.load("release/README.md"), "release")   # [] when all is well
@@ -26,7 +26,7 @@ from biomed.errors import BiomedError
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCard
 
-    from biomed.dataset_builder.build import BuildConfig, BuildSummary
+    from biomed.dataset_builder.build.stage import BuildConfig, BuildSummary
 
 TEMPLATE = "dataset_card.md.j2"
 IMAGES_DIR = "images"
@@ -180,7 +180,7 @@ def draw_plots(folder: Path, summary: BuildSummary) -> dict[str, str]:
     # Figure objects rendered by Agg, without pyplot: no display needed, no global backend switched
     from matplotlib.figure import Figure
 
-    from biomed.dataset_builder.build import EDU_BINS
+    from biomed.dataset_builder.build.stage import EDU_BINS
     from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
 
     out = folder / IMAGES_DIR
@@ -239,7 +239,7 @@ def _provenance(card_cfg, summary: BuildSummary) -> dict[str, Any]:
     """The annotation LLM and prompt, and the classifier's test metrics, when the recipe points at them."""
     info: dict[str, Any] = {"classifier_versions": summary.input.get("classifier_versions", [])}
     try:
-        from biomed.dataset_builder.jats import EXTRACTOR_VERSION
+        from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION
 
         info["extractor_version"] = EXTRACTOR_VERSION
     except ImportError:  # pragma: no cover - the extractor ships with the package

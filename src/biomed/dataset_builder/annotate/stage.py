@@ -3,7 +3,7 @@
 Example::
 
     from biomed.config import resolve_config
-    from biomed.dataset_builder.annotate import AnnotateConfig, run_annotate
+    from biomed.dataset_builder.annotate.stage import AnnotateConfig, run_annotate
 
     cfg = resolve_config(AnnotateConfig, options={
         "input_dir": "extracted", "output_dir": "annotated", "sample.n": 1000,
@@ -11,13 +11,13 @@ Example::
     })
     print(run_annotate(cfg).render())
 
-Steps: draw ``sample.n`` paragraphs reproducibly from the extracted shards (``biomed.dataset_builder.sampling``),
-skip those whose answer is already cached, send the others to the LLM through ``max_concurrency`` workers
-(``biomed.dataset_builder.llm_client``), append each answer to the cache as it arrives
-(``biomed.dataset_builder.annotation_cache``), then write ``OUT/annotations.parquet`` (one row per sampled
-paragraph, in sample order, the prompt version in every row and in the file metadata), ``OUT/summary.json``
-(label distributions, failures by reason, tokens) and ``OUT/config.yaml``. A killed run, rerun with the same
-command, sends only the requests whose answer never arrived. ``annotate_from_gold`` writes the same Parquet from
+Steps: draw ``sample.n`` paragraphs reproducibly from the extracted shards
+(``biomed.dataset_builder.annotate.sampling``), skip those whose answer is already cached, send the others to the
+LLM through ``max_concurrency`` workers (``biomed.dataset_builder.annotate.llm_client``), append each answer to the
+cache as it arrives (``biomed.dataset_builder.annotate.cache``), then write ``OUT/annotations.parquet``
+(one row per sampled paragraph, in sample order, the prompt version in every row and in the file metadata),
+``OUT/summary.json`` (label distributions, failures by reason, tokens) and ``OUT/config.yaml``.
+A killed run, rerun with the same command, sends only the requests whose answer never arrived. ``annotate_from_gold`` writes the same Parquet from
 the hand-made gold labels of the embedded sample (what ``biomed demo`` does when no endpoint is given).
 """
 
@@ -52,12 +52,12 @@ from rich.progress import (
 from rich.text import Text
 
 from biomed.config import save_config
-from biomed.dataset_builder.agreement import compare_with_gold, read_gold_labels, shipped_gold_path
-from biomed.dataset_builder.annotation_cache import AnnotationCache, answer_key
-from biomed.dataset_builder.annotation_prompt import DEFAULT_PROMPT, AnnotationPrompt, load_prompt
+from biomed.dataset_builder.annotate.agreement import compare_with_gold, read_gold_labels, shipped_gold_path
+from biomed.dataset_builder.annotate.cache import AnnotationCache, answer_key
+from biomed.dataset_builder.annotate.llm_client import LlmAnnotator, LlmAnswer, LlmClientConfig, resolve_token
+from biomed.dataset_builder.annotate.prompt import DEFAULT_PROMPT, AnnotationPrompt, load_prompt
+from biomed.dataset_builder.annotate.sampling import SamplingConfig, find_shards, sample_paragraphs
 from biomed.dataset_builder.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS
-from biomed.dataset_builder.llm_client import LlmAnnotator, LlmAnswer, LlmClientConfig, resolve_token
-from biomed.dataset_builder.sampling import SamplingConfig, find_shards, sample_paragraphs
 from biomed.errors import BiomedError
 
 

@@ -1,0 +1,346 @@
+"""``biomed data …``: the corpus stages (extract, annotate, build, rehydrate); ``data classify`` is in classify.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, WorkersOpt, resolve
+
+
+app = typer.Typer(help="Build the Biomed-Enriched corpus: extract, annotate, classify, build.", no_args_is_help=True)
+
+
+@app.command("extract")
+def extract_command(
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Folders of .xml/.nxml articles and/or PMC OA bulk packages (.tar.gz, read as a stream). "
+            "Default: the embedded sample.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: extracted).", show_default=False)
+    ] = None,
+    file_list: Annotated[
+        Path | None,
+        typer.Option(
+            "--file-list",
+            help="PMC OA file list CSV (Accession ID, PMID, License columns); its licence wins over the article's.",
+            show_default=False,
+        ),
+    ] = None,
+    min_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--min-tokens",
+            help="Drop paragraphs shorter than this many tokens (whitespace words; default 64, the paper's).",
+            show_default=False,
+        ),
+    ] = None,
+    tasks: Annotated[
+        int | None,
+        typer.Option(
+            "--tasks",
+            help="Number of tasks, each writing its own shards (a new one every 128 MiB); 0 = one per worker.",
+            show_default=False,
+        ),
+    ] = None,
+    workers: WorkersOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Cut PMC-OA JATS articles into paragraphs: one Parquet row per paragraph, keyed by (article_id, path).
+
+    Writes OUT/data/*.parquet, OUT/errors.jsonl (skipped files and why), OUT/summary.json and OUT/config.yaml.
+    Rerunning the same command after a crash finishes only the missing shards. Exits 1 when any file was skipped.
+    On a cluster: --set executor.kind=slurm --set executor.partition=NAME --set executor.tasks=1000 (or
+    executor.kind=ray); publisher files without a PMCID: --set require_pmcid=false. Shards stay under
+    --set max_shard_bytes=N (default 128 MiB, about 300k paragraphs), so later stages resume in small steps.
+    """
+    from biomed.dataset_builder.extract.stage import ExtractConfig, run_extract
+
+    options = {
+        "inputs": [str(p) for p in inputs] if inputs else None,
+        "output_dir": str(out) if out else None,
+        "file_list": str(file_list) if file_list else None,
+        "min_tokens": min_tokens,
+        "executor.tasks": tasks,
+        "executor.workers": workers,
+    }
+    cfg = resolve(ExtractConfig, config, set_, options, dry_run)
+    if dry_run:
+        return
+    summary = run_extract(cfg)
+    typer.echo(summary.render())
+    if summary.files_failed:
+        raise typer.Exit(1)
+
+
+@app.command("annotate")
+def annotate_command(
+    input_dir: Annotated[
+        Path | None,
+        typer.Argument(help="Output folder of `biomed data extract` (its data/*.parquet).", show_default=False),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Output folder (annotations.parquet, summary.json, cache/).", show_default=False
+        ),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            help="LLM server URL: TGI (http://host:8080), vLLM (http://host:8000/v1) or any OpenAI-compatible "
+            "base URL. Without it, Hugging Face Inference Providers (needs a token).",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model name sent to the server (default: meta-llama/Llama-3.1-70B-Instruct).",
+            show_default=False,
+        ),
+    ] = None,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            help="chat (OpenAI-compatible chat completions) or generate (TGI's raw /generate route) [default: chat].",
+            show_default=False,
+        ),
+    ] = None,
+    n: Annotated[
+        int | None,
+        typer.Option("--n", help="Paragraphs to sample (all if fewer) (default: 400000).", show_default=False),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Seed of the sample: same seed, same shards, same sample (default: 0).", show_default=False
+        ),
+    ] = None,
+    stratify_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stratify-by",
+            help="Sample each value of this column separately: license_group, article_type or language; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    max_concurrency: Annotated[
+        int | None,
+        typer.Option("--max-concurrency", help="Requests in flight at once (default: 64).", show_default=False),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", help="Seconds to wait for one response before retrying (default: 120).", show_default=False
+        ),
+    ] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            "--prompt", help="Shipped prompt name or a YAML prompt file (default: annotate_v1).", show_default=False
+        ),
+    ] = None,
+    gold: Annotated[
+        str | None,
+        typer.Option(
+            "--gold",
+            help="Gold labels JSONL to report agreement with (accuracy, macro F1, kappa, confusion); "
+            "'sample' = the embedded sample's labels.",
+            show_default=False,
+        ),
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option(
+            "--token-env",
+            help="Environment variable holding the API token (e.g. OPENAI_API_KEY); default: "
+            "HF_TOKEN or the `hf auth login` token. The token is never printed or saved.",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the resolved config, the rendered prompt of a few paragraphs and the "
+            "token and cost estimate; send nothing.",
+        ),
+    ] = False,
+) -> None:
+    """Label a reproducible sample of paragraphs with an LLM: type, domain and educational score (1-5).
+
+    Writes OUT/annotations.parquet (one row per sampled paragraph), OUT/summary.json and OUT/config.yaml.
+
+    A failed answer is a row with status=failed and its reason, never a default label.
+
+    Every answer is cached as it arrives: rerunning a killed run sends only the requests never answered.
+    """
+    from biomed.dataset_builder.annotate.stage import AnnotateConfig, plan_annotate, run_annotate
+
+    options = {
+        "input_dir": str(input_dir) if input_dir else None,
+        "output_dir": str(out) if out else None,
+        "prompt": prompt,
+        "gold": gold,
+        "sample.n": n,
+        "sample.seed": seed,
+        "sample.stratify_by": stratify_by,
+        "client.endpoint": endpoint,
+        "client.model": model,
+        "client.api": api,
+        "client.max_concurrency": max_concurrency,
+        "client.timeout_s": timeout,
+        "client.token_env": token_env,
+    }
+    cfg = resolve(AnnotateConfig, config, set_, options, dry_run)
+    if dry_run:  # after the config, the rendered prompts and the cost estimate
+        typer.echo(plan_annotate(cfg).render())
+        return
+    typer.echo(run_annotate(cfg).render())
+
+
+@app.command("build")
+def build_command(
+    input_dir: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Scored shards: the output folder of `biomed data classify score` (its data/*.parquet).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Dataset folder to write (replaced when the build ends).", show_default=False
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", help="Build only this config (a variant or subset name); repeatable.", show_default=False
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed of the fractional upsampling draws (default: 0).", show_default=False),
+    ] = None,
+    workers: WorkersOpt = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Build recipe: the variants and subsets, thresholds, factors, prefix, card text. "
+            "Default: recipes/build/biomed-enriched.yaml (the paper's release).",
+            show_default=False,
+        ),
+    ] = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Build the release: every variant and subset of the recipe as a Hub config, with its dataset card.
+
+    Writes OUT/data/<config>/train-*.parquet, OUT/README.md (card with counts, drop reasons, plots, licences),
+    OUT/images/*.png, OUT/build_summary.json and OUT/config.yaml. Text of non_commercial and other articles is
+    withheld (null). Rerunning after a crash redoes only the unfinished tasks.
+    """
+    from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build
+
+    options = {
+        "input_dir": str(input_dir) if input_dir else None,
+        "output_dir": str(out) if out else None,
+        "only": only or None,
+        "seed": seed,
+        "workers": workers,
+    }
+    cfg = resolve(BuildConfig, config or default_recipe(), set_, options, dry_run)
+    if dry_run:
+        return
+    summary = run_build(cfg)
+    typer.echo(summary.render())
+    typer.echo(summary.load_instructions())
+
+
+@app.command("rehydrate")
+def rehydrate_command(
+    dataset: Annotated[
+        Path,
+        typer.Argument(
+            help="Dataset folder: a release built by this kit, or the published Biomed-Enriched (article_id, path).",
+            show_default=False,
+        ),
+    ],
+    pmc_xml: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--pmc-xml",
+            help="Your PMC-OA copy: a folder of .xml/.nxml files or of bulk .tar.gz packages; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Where to write the rehydrated copy (default: DATASET-rehydrated).", show_default=False
+        ),
+    ] = None,
+    file_list: Annotated[
+        Path | None,
+        typer.Option(
+            "--file-list",
+            help="PMC OA file list CSV, to find articles whose XML lacks the PMID by their PMCID.",
+            show_default=False,
+        ),
+    ] = None,
+    fill_changed: Annotated[
+        bool | None,
+        typer.Option(
+            "--fill-changed",
+            help="Also fill articles that changed since the release (default: leave them empty and report them).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: WorkersOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Re-insert the withheld text of a release from your own PMC-OA dump, by (article_id, path).
+
+    Builds and caches its own PMID→file index of the dump, parses the needed articles with the extraction rules
+    of the build, and writes the filled copy. Rows it cannot fill (article not in the dump, paragraph not found,
+    article changed since the release) keep a null text and are listed in OUT/rehydrate_missing.jsonl; the
+    command then exits 1. Rerunning after a crash resumes.
+    """
+    from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate
+
+    options = {
+        "dataset": str(dataset),
+        "pmc_xml": [str(p) for p in pmc_xml] if pmc_xml else None,
+        "output_dir": str(out) if out else None,
+        "file_list": str(file_list) if file_list else None,
+        "fill_changed": fill_changed,
+        "workers": workers,
+    }
+    cfg = resolve(RehydrateConfig, config, set_, options, dry_run)
+    if dry_run:
+        return
+    summary = run_rehydrate(cfg)
+    typer.echo(summary.render())
+    if summary.not_found:
+        raise typer.Exit(1)

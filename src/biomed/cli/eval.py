@@ -1,0 +1,159 @@
+"""``biomed eval …``: multi-seed fine-tuning on a paper's benchmark, and its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, resolve
+
+
+app = typer.Typer(
+    help="Fine-tune encoders on the papers' French and English benchmarks (N seeds) and compare them.",
+    no_args_is_help=True,
+)
+
+
+@app.command("run")
+def eval_run_command(
+    model: Annotated[
+        str | None,
+        typer.Argument(help="Checkpoint folder or Hub id of the encoder (with a fast tokenizer).", show_default=False),
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            "--suite",
+            "-s",
+            help="Task suite: fr (CLM detour, 8 tasks), cbio (CamemBERT-bio, 5), en (BioClinical-ModernBERT, 11), "
+            "fixtures or demo (bundled).",
+            show_default=False,
+        ),
+    ] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task", "-t", help="A task key such as cbio/emea (repeatable; adds to --suite).", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (runs/, summary.json).", show_default=False)
+    ] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option("--seeds", help="Runs per task (default: the protocol's 9, 10 or 5).", show_default=False),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Model name in results and reports (default: folder name).", show_default=False),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Folder with one sub-folder per task (e.g. cas1/) for data behind agreements or local copies.",
+            show_default=False,
+        ),
+    ] = None,
+    max_length: Annotated[
+        int | None,
+        typer.Option("--max-length", help="Cap every task's maximum length (sub-tokens).", show_default=False),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="At most this many examples per split (smoke runs only).", show_default=False),
+    ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Fine-tune MODEL on each task of a suite for N seeds: best dev checkpoint, test scores, one JSON per run.
+
+    Writes OUT/runs/<suite>/<task>/seed-<k>.json (scores under every metric variant, truncation counts, test
+    predictions), OUT/summary.json and OUT/config.yaml. Rerunning skips finished runs. Data behind agreements
+    (CAS, PhysioNet, n2c2) is read from --data-dir; the error says where to request it.
+    """
+    from biomed.eval.runner import EvalConfig, run_eval
+
+    options = {
+        "model": model,
+        "suite": suite,
+        "tasks": list(task) if task else None,
+        "output_dir": str(out) if out else None,
+        "seeds": seeds,
+        "name": name,
+        "data_dir": str(data_dir) if data_dir else None,
+        "max_length": max_length,
+        "limit": limit,
+    }
+    cfg = resolve(EvalConfig, config, set_, options, dry_run)
+    if dry_run:
+        return
+    summary = run_eval(cfg)
+    typer.echo(summary.render())
+
+
+@app.command("report")
+def eval_report_command(
+    runs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Output folders of `biomed eval run`, one per model, in display order.", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for report.md, report.png, report.json.", show_default=False),
+    ] = None,
+    reference: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reference",
+            "-r",
+            help="Add the papers' published rows of a suite: fr, cbio, en (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        bool | None,
+        typer.Option(
+            "--bootstrap", help="Paired bootstrap test of the first model against each other one.", show_default=False
+        ),
+    ] = None,
+    card: Annotated[
+        Path | None,
+        typer.Option(
+            "--card",
+            help="Also write the first model's results as model-index entries into this model card (README.md).",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Compare models: mean ± std per task, unweighted average, published rows, bootstrap; Markdown + bar chart.
+
+    Every column names its metric (seqeval strict IOB2 or default; micro, macro or weighted F1).
+    """
+    from biomed.eval.report import ReportConfig, run_report
+
+    options = {
+        "runs": [str(p) for p in runs] if runs else None,
+        "output_dir": str(out) if out else None,
+        "references": list(reference) if reference else None,
+        "bootstrap": bootstrap,
+    }
+    cfg = resolve(ReportConfig, config, set_, options, dry_run)
+    if dry_run:
+        return
+    result = run_report(cfg)
+    if card is not None:
+        from biomed.model_cards.eval_results import write_card_results
+
+        write_card_results(card, cfg.runs[0])
+        typer.echo(f"model-index entries written to {card}", err=True)
+    typer.echo(result.markdown, nl=False)
+    typer.echo(f"report: {result.markdown_path}, chart: {result.chart_path}", err=True)

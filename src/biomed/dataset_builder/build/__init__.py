@@ -1,0 +1,1 @@
+"""Stage: variants and subsets of the scored paragraphs as Hub configs (``stage.run_build``)."""

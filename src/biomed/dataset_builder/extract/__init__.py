@@ -1,0 +1,1 @@
+"""Stage: PMC-OA JATS articles -> one Parquet row per paragraph (``stage.run_extract``)."""
