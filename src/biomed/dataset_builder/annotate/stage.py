@@ -14,11 +14,11 @@ Example::
 Steps: draw ``sample.n`` paragraphs reproducibly from the extracted shards
 (``biomed.dataset_builder.annotate.sampling``), skip those whose answer is already cached, send the others to the
 LLM through ``max_concurrency`` workers (``biomed.dataset_builder.annotate.llm_client``), append each answer to the
-cache as it arrives (``biomed.dataset_builder.annotate.cache``), then write ``OUT/annotations.parquet``
-(one row per sampled paragraph, in sample order, the prompt version in every row and in the file metadata),
-``OUT/summary.json`` (label distributions, failures by reason, tokens) and ``OUT/config.yaml``.
-A killed run, rerun with the same command, sends only the requests whose answer never arrived. ``annotate_from_gold`` writes the same Parquet from
-the hand-made gold labels of the embedded sample (what ``biomed demo`` does when no endpoint is given).
+cache as it arrives (``biomed.dataset_builder.annotate.cache``), then write ``OUT/annotations.parquet`` (one row per
+sampled paragraph, in sample order, the prompt version in every row and in the file metadata), ``OUT/summary.json``
+(label distributions, failures by reason, tokens) and ``OUT/config.yaml``. A killed run, rerun with the same
+command, sends only the requests whose answer never arrived. ``annotate_from_gold`` writes the same Parquet from the
+hand-made gold labels of the embedded sample (what ``biomed demo`` does when no endpoint is given).
 """
 
 from __future__ import annotations
