@@ -137,7 +137,10 @@ def test_auto_sequence_classifier_weights_the_positives_of_its_bce():
     out = model(input_ids=ids, attention_mask=mask, labels=labels)
     logits = inner(input_ids=ids, attention_mask=mask).logits  # the model's own pooling and head
     assert torch.allclose(out["logits"], logits)
-    by_hand = -(weights * labels * torch.nn.functional.logsigmoid(logits) + (1 - labels) * torch.nn.functional.logsigmoid(-logits))
+    by_hand = -(
+        weights * labels * torch.nn.functional.logsigmoid(logits)
+        + (1 - labels) * torch.nn.functional.logsigmoid(-logits)
+    )
     assert torch.isclose(out["loss"], by_hand.mean())
     unweighted = AutoSequenceClassifier(inner, multi_label=True)(input_ids=ids, attention_mask=mask, labels=labels)
     assert not torch.isclose(unweighted["loss"], out["loss"])

@@ -59,7 +59,14 @@ def test_french_detour_protocol():
 
 def test_camembert_bio_and_english_protocols():
     p = TASKS["cbio/cas1"].protocol
-    assert (p.head, p.learning_rate, p.warmup, p.batch_size, p.max_steps, p.seeds) == ("auto", 5e-5, 0.224, 16, 2000, 10)
+    assert (p.head, p.learning_rate, p.warmup, p.batch_size, p.max_steps, p.seeds) == (
+        "auto",
+        5e-5,
+        0.224,
+        16,
+        2000,
+        10,
+    )
     assert (p.weight_decay, p.eval_steps) == (0.01, 100)  # tabib configs/base/ner_token_bert.yaml
     assert TASKS["cbio/emea"].metric == "f1_micro_strict"
     clinical = {"en/chemprot", "en/phenotype", "en/cos", "en/social-history", "en/deid"}

@@ -168,14 +168,17 @@ def cos_examples(ann: str) -> list[dict]:
     for label, s_start, s_end, s_text in entries:
         if label != "Snippet":
             continue
-        spans = [(a - s_start, b - s_start, t) for t, a, b, _ in entries if t in _COS_TYPES and a >= s_start and b <= s_end]
+        spans = [
+            (a - s_start, b - s_start, t) for t, a, b, _ in entries if t in _COS_TYPES and a >= s_start and b <= s_end
+        ]
         words = [(m.start(), m.end(), m.group()) for m in _COS_TOKEN_RE.finditer(s_text)]
         examples.append(_tag(words, spans))
     return examples
 
 
 def read_social_history(folder: Path) -> dict[str, list[dict]]:
-    """SocialHistoryMTSamples (``.txt``/``.ann`` pairs) -> train/dev/test, one example per note, split as the original."""
+    """SocialHistoryMTSamples (``.txt``/``.ann`` pairs) -> train/dev/test, one example per note, split as the
+    original."""
     examples = []
     for text_path in sorted(Path(folder).glob("*.txt")):
         ann_path = text_path.with_suffix(".ann")

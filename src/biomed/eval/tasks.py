@@ -177,7 +177,7 @@ class TaskSpec:
 
 DETOUR_CLS = Protocol(
     paper="CLM detour (ModernCamemBERT-bio)",
-    head="auto",  # tabib models/bert_text_cls.py l.72, bert_multilabel_cls.py l.157: AutoModelForSequenceClassification
+    head="auto",  # AutoModelForSequenceClassification: tabib bert_text_cls.py l.72, bert_multilabel_cls.py l.157
     learning_rate=2e-5,  # tabib configs/base/cls_bert.yaml l.12, multilabel_bert_4096.yaml l.12; ch5 l.117
     batch_size=4,  # same files l.10
     epochs=15,  # same files l.9; no early stopping in either
@@ -203,7 +203,8 @@ DETOUR_NER = Protocol(
 )
 CAMEMBERT_BIO = Protocol(
     paper="CamemBERT-bio",
-    head="auto",  # "a simple linear layer on top" (ch4 l.43) = AutoModelForTokenClassification (tabib bert_token_ner.py l.97)
+    # "a simple linear layer on top" (ch4 l.43): AutoModelForTokenClassification (tabib models/bert_token_ner.py l.97)
+    head="auto",
     learning_rate=5e-5,  # ch4 l.43; tabib configs/base/ner_token_bert.yaml l.12
     batch_size=16,  # ch4 l.43; ner_token_bert.yaml l.10
     max_steps=2000,  # ch4 l.43; ner_token_bert.yaml l.9
@@ -312,9 +313,7 @@ _FR_LOCAL_NOTE = (
 )
 _PHYSIONET = "credentialed access on PhysioNet (physionet.org), after the CITI training and the data-use agreement"
 _BIONLP = "the University of Washington BioNLP group's corpus page (depts.washington.edu/bionlp/data/corpora)"
-_BIOCLINICAL_NOTE = (
-    "Preprocessing and splits follow the BioClinical-ModernBERT repository (lindvalllab, src/dataloader/dataloader.py)."
-)
+_BIOCLINICAL_NOTE = "Preprocessing and splits follow the BioClinical-ModernBERT code (src/dataloader/dataloader.py)."
 
 
 def _task(
@@ -504,7 +503,8 @@ TASKS: dict[str, TaskSpec] = dict(
                 "table",
                 None,
                 "BLUE benchmark's ChemProt (github.com/ncbi-nlp/BLUE_Benchmark, release 0.1 bert_data.zip): the "
-                "ChemProt folder's train/dev/test.tsv with sentence and label columns, as BioClinical-ModernBERT reads "
+                "ChemProt folder's train/dev/test.tsv with sentence and label columns, as BioClinical-ModernBERT "
+                "reads "
                 "them (README l.64, dataloader.py l.110-147). " + _BIOCLINICAL_NOTE,
             ),
             BIOCLINICAL_CLINICAL,
@@ -519,9 +519,9 @@ TASKS: dict[str, TaskSpec] = dict(
             _local(
                 "table",
                 _PHYSIONET + " (phenotype-annotations-mimic 1.20.03 and MIMIC-III 1.4 NOTEEVENTS.csv)",
-                "Notes joined to ACTdb102003.csv on ROW_ID; rows with NONE=1 and a phenotype are dropped, NONE rows have "
-                "no label; 80/20 then 12.5 % of the rest as dev, seed 42 (dataloader.py l.41-87). Give the three splits "
-                "as tables with text and labels columns. " + _BIOCLINICAL_NOTE,
+                "Notes joined to ACTdb102003.csv on ROW_ID; rows with NONE=1 and a phenotype are dropped, NONE "
+                "rows have no label; 80/20 then 12.5 % of the rest as dev, seed 42 (dataloader.py l.41-87). Give "
+                "the three splits as tables with text and labels columns. " + _BIOCLINICAL_NOTE,
             ),
             BIOCLINICAL_CLINICAL,
             8192,
