@@ -98,10 +98,13 @@ class PhaseConfig:
     warmup_tokens: float = 0.0  # linear warmup from 0 at the start of the phase
     final_lr: float = 0.0  # end of a decaying schedule
     mask_rate: float = 0.15  # MLM only: share of (non-special) tokens to predict
+    whole_word_mask: bool = False  # MLM only: mask all sub-tokens of a picked word together (CamemBERT-bio)
 
     def __post_init__(self) -> None:
         if self.tokens <= 0:
             raise ValueError(f"phase {self.name!r}: tokens must be > 0")
+        if self.whole_word_mask and self.objective != "mlm":
+            raise ValueError(f"phase {self.name!r}: whole_word_mask is an MLM option, not {self.objective}")
         if not 0.0 < self.mask_rate < 1.0:
             raise ValueError(f"phase {self.name!r}: mask_rate must be in (0, 1)")
 

@@ -241,7 +241,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
     """
     from biomed.train.data import build_mixture, check_sources
     from biomed.train.model import frozen_parameters, load_model
-    from biomed.train.objectives import PretrainCollator
+    from biomed.train.objectives import PretrainCollator, word_start_table
 
     output_dir = Path(cfg.output_dir)
     plan = PhasePlan.from_config(cfg)
@@ -265,6 +265,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
         mask_token_id=tokenizer.mask_token_id,
         vocab_size=len(tokenizer),
         seed=cfg.seed,
+        word_starts=word_start_table(tokenizer) if any(p.whole_word_mask for p in cfg.phases) else None,
     )
     frozen = frozen_parameters(model, parse_layer_range(cfg.freeze.layers)) if cfg.freeze.layers else []
 
