@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from biomed.config import ConfigError, find_recipe_file
+from biomed.train.decontamination import DecontaminationConfig, check_recipe_sources
 
 
 # TrainingArguments keys that the phase schedule computes; accepting them in `training:` would let a recipe
@@ -158,10 +159,12 @@ class PretrainConfig:
     freeze: FreezeConfig = field(default_factory=FreezeConfig)
     card: CardConfig = field(default_factory=CardConfig)
     training: dict = field(default_factory=dict)  # transformers.TrainingArguments keys
+    decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)  # n-gram overlap check
 
     def __post_init__(self) -> None:
         if not self.phases:
             raise ValueError("phases must list at least one phase")
+        check_recipe_sources(self.data.sources)  # no evaluation set in a pre-training mixture
         if self.global_batch_size <= 0:
             raise ValueError("global_batch_size must be > 0")
         owned = sorted(set(self.training) & set(SCHEDULE_OWNED_KEYS))

@@ -240,6 +240,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
         progress: show progress bars (packing, training).
     """
     from biomed.train.data import build_mixture, check_sources
+    from biomed.train.decontamination import decontaminate
     from biomed.train.model import frozen_parameters, load_model
     from biomed.train.objectives import PretrainCollator, word_start_table
 
@@ -247,6 +248,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
     plan = PhasePlan.from_config(cfg)
     args = training_arguments(cfg, plan)
     check_sources(cfg.data)
+    decontaminate(cfg)  # before any model download: refuses a source that overlaps an evaluation test split
     model, tokenizer = load_model(cfg.model, args.device.type)
     with args.main_process_first(desc="packing the training data"):
         dataset, manifest = build_mixture(
