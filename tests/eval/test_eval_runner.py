@@ -182,3 +182,23 @@ def test_multi_label_fallback_predicts_the_top_label_when_none_passes():
         )
         prep = SimpleNamespace(task=task, gold={"test": [["a"], ["a", "c"]]}, labels=["a", "b", "c"])
         assert decode_predictions(prep, "test", logits) == [first, ["a", "c"]]
+
+
+def test_auto_heads_run_on_a_modernbert_checkpoint(tmp_path):
+    """ModernBERT's own classification head (its pooling) and token head, through the runner."""
+    from biomed.eval import tiny
+
+    checkpoint = tiny.build_checkpoint(tmp_path / "tiny-modernbert", tiny.fixture_texts(), arch="modernbert")
+    cfg = EvalConfig(
+        model=str(checkpoint),
+        tasks=["fixtures/cls-multi", "fixtures/ner-bio"],
+        seeds=1,
+        head="auto",
+        output_dir=tmp_path / "out",
+        training={"num_train_epochs": 1},
+    )
+    summary = run_eval(cfg)
+    assert summary.ran == 2
+    for task in ("cls-multi", "ner-bio"):
+        run = json.loads((tmp_path / f"out/runs/fixtures/{task}/seed-0.json").read_text())
+        assert run["protocol"]["head"] == "auto" and 0.0 <= run["test"][run["metric"]] <= 1.0
