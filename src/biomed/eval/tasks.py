@@ -389,12 +389,14 @@ TASKS: dict[str, TaskSpec] = dict(
             DataSource(
                 format="hub-text",
                 hub_id="rntc/tabib-meddialog-fr",  # tabib data/meddialog.py l.21, l.100
-                splits={"train": "train", "dev": "val", "test": "test"},  # tabib data/meddialog.py l.36-48
+                # tabib reads data/{train,val,test}-00000-of-00001.parquet (data/meddialog.py l.36-48); `datasets`
+                # names a val-* file's split "validation", the default mapping of dev
                 columns={"text": "text", "labels": "labels_raw"},
                 local_format="table",
                 note="MedDialog-FR women subset as tabib reads it: question and answer joined as "
                 "'Question: …\\n\\nRéponse: …', labels = UMLS CUIs (tabib src/tabib/data/meddialog.py). The Hub "
-                "copy was not checked by the kit's authors; a local folder with text/labels columns works too.",
+                "copy was not checked by the kit's authors; a local folder of train/dev/test tables with text and "
+                "labels_raw columns works too.",
             ),
             DETOUR_CLS,
             4096,  # ch5 l.117: multi-label tasks at 4096; tabib configs/base/multilabel_bert_4096.yaml l.24
