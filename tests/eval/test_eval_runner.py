@@ -202,3 +202,20 @@ def test_auto_heads_run_on_a_modernbert_checkpoint(tmp_path):
     for task in ("cls-multi", "ner-bio"):
         run = json.loads((tmp_path / f"out/runs/fixtures/{task}/seed-0.json").read_text())
         assert run["protocol"]["head"] == "auto" and 0.0 <= run["test"][run["metric"]] <= 1.0
+
+
+def test_the_english_protocol_reads_words_with_a_prefix_space(tmp_path):
+    """BCM loads its tokenizers with add_prefix_space=True: each pre-split word reads as a mid-sentence word."""
+    from biomed.eval.runner import load_tokenizer
+    from biomed.train.tiny import train_tiny_tokenizer
+
+    train_tiny_tokenizer(["the patient received morphine"] * 20, "modernbert", 300).save_pretrained(tmp_path)
+    words = ["patient", "received", "morphine"]
+    plain, spaced = (load_tokenizer(str(tmp_path), add_prefix_space=flag) for flag in (False, True))
+    tokens = spaced.convert_ids_to_tokens(spaced(words, is_split_into_words=True)["input_ids"])
+    assert sum(t.startswith("Ġ") for t in tokens) == len(words)  # one word start per word
+    assert not any(
+        t.startswith("Ġ") for t in plain.convert_ids_to_tokens(plain(words, is_split_into_words=True)["input_ids"])
+    )
+    assert all(TASKS[name].protocol.add_prefix_space for name in SUITES["en"])
+    assert not any(TASKS[name].protocol.add_prefix_space for name in SUITES["fr"] + SUITES["cbio"])  # tabib: no

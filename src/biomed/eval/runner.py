@@ -165,7 +165,7 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
     out = Path(cfg.output_dir)
     save_config(cfg, out)
     summary = EvalSummary(output_dir=out, name=name)
-    tokenizer = load_tokenizer(cfg.model)
+    tokenizers = {}  # one per prefix-space setting of the selected protocols
     plan = [(task, cfg.first_seed + k) for task in tasks for k in range(cfg.seeds or task.protocol.seeds)]
     prepared: dict[str, Any] = {}
     with Progress(transient=True) as progress:
@@ -177,6 +177,10 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
                 summary.skipped += 1
                 progress.advance(bar)
                 continue
+            prefix = task.protocol.add_prefix_space
+            if prefix not in tokenizers:
+                tokenizers[prefix] = load_tokenizer(cfg.model, add_prefix_space=prefix)
+            tokenizer = tokenizers[prefix]
             if task.name not in prepared:
                 prepared = {task.name: prepare_task(task, cfg, tokenizer)}  # one task's data in memory at a time
             progress.update(bar, description=f"{task.name} seed {seed}")
@@ -496,8 +500,16 @@ def score_predictions(prep: PreparedTask, split: str, predictions) -> dict[str, 
 # --- bookkeeping ----------------------------------------------------------------------------------------------
 
 
-def load_tokenizer(model: str):
-    """The model's fast tokenizer (word alignment needs ``word_ids``) with a padding token."""
+def load_tokenizer(model: str, add_prefix_space: bool = False):
+    """The model's fast tokenizer (word alignment needs ``word_ids``) with a padding token.
+
+    Args:
+        model: checkpoint folder or Hub id.
+        add_prefix_space: switch a byte-level pre-tokenizer to add a space before the first word (so that every word
+            of a pre-split NER example is read as a mid-sentence word): what transformers 4 did for
+            ``from_pretrained(..., add_prefix_space=True)``, the BioClinical-ModernBERT code's call; transformers 5
+            stores the flag without applying it to a generic fast tokenizer. Other pre-tokenizers are left as they are.
+    """
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(model)
@@ -507,7 +519,24 @@ def load_tokenizer(model: str):
         raise BiomedError(f"{model}: the tokenizer is not a fast tokenizer; word alignment needs one (tokenizer.json)")
     if tokenizer.pad_token_id is None:
         raise BiomedError(f"{model}: the tokenizer has no padding token; set pad_token in tokenizer_config.json")
+    if add_prefix_space:
+        _add_prefix_space(tokenizer.backend_tokenizer)
     return tokenizer
+
+
+def _add_prefix_space(backend) -> None:
+    """Set ``add_prefix_space`` on a ByteLevel pre-tokenizer, alone or inside a Sequence (through the JSON form)."""
+    from tokenizers import Tokenizer
+
+    state = json.loads(backend.to_str())
+    pre = state.get("pre_tokenizer") or {}
+    parts = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
+    targets = [part for part in parts if part.get("type") == "ByteLevel" and not part.get("add_prefix_space")]
+    if not targets:
+        return
+    for part in targets:
+        part["add_prefix_space"] = True
+    backend.pre_tokenizer = Tokenizer.from_str(json.dumps(state)).pre_tokenizer
 
 
 def _fingerprint(cfg: EvalConfig, task: TaskSpec, seed: int) -> str:

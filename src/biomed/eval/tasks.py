@@ -75,6 +75,8 @@ class Protocol:
         multi_label_fallback: when no label passes the 0.5 threshold, predict the most probable one (tabib).
         max_grad_norm: gradient clipping norm.
         span: sizes of the span head (``head="span"`` only).
+        add_prefix_space: a byte-level BPE tokenizer (ModernBERT, RoBERTa) puts a space before every word, the first
+            included, as ``AutoTokenizer.from_pretrained(..., add_prefix_space=True)`` did in transformers 4.
     """
 
     paper: str
@@ -93,6 +95,7 @@ class Protocol:
     multi_label_fallback: bool = False
     max_grad_norm: float = 1.0
     span: SpanHead | None = None
+    add_prefix_space: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,7 @@ BIOCLINICAL_CLINICAL = Protocol(
     weight_decay=0.01,  # ch5 l.119; BCM main.py l.133
     seeds=5,  # ch5 l.124; BCM scripts/run_parallel.sh l.16 (42-46)
     early_stopping_patience=3,  # ch2 l.309
+    add_prefix_space=True,  # BCM sequence_classification.py l.20, token_classification.py l.21
 )
 BIOCLINICAL_BIOMEDICAL = dataclasses.replace(BIOCLINICAL_CLINICAL, epochs=20)  # ch2 l.309: biomedical tasks
 FIXTURE = Protocol(
