@@ -55,6 +55,10 @@ def test_biomed_train_refuses_a_source_that_overlaps_a_test_split(tmp_path, make
     clean = make_config("decontamination.against=[fixtures/ner-bio]")
     shares = decontaminate(clean)  # the sample articles share no example with the fixture's test split
     assert shares == {"sample": {"fixtures/ner-bio": 0.0}}
+    cached = list((tmp_path.parent / "pretrain_cache" / "decontamination").glob("*.json"))
+    assert len(cached) == 1
+    cached[0].write_text('{"sample": {"fixtures/ner-bio": 0.001}}', encoding="utf-8")
+    assert decontaminate(clean) == {"sample": {"fixtures/ner-bio": 0.001}}  # a passed check is not run again
     dirty = make_config(
         f"data.sources=[{{name: notes, path: '{leaked}'}}]",
         "decontamination.against=[fixtures/ner-bio]",

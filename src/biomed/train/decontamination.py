@@ -25,7 +25,9 @@ Two checks, both refusing with the evaluation set named:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -225,11 +227,22 @@ def decontaminate(cfg: PretrainConfig) -> dict[str, dict[str, float]]:
     Raises:
         BiomedError: a source holds more than ``max_share`` of a test split; the message names both.
     """
-    from biomed.train.data import iter_documents
+    from biomed.train.data import iter_documents, source_fingerprint
 
     settings = cfg.decontamination
     if not settings.against:
         return {}
+    # a passed check is cached beside the packed tokens: a resumed run does not read its corpus again
+    key = hashlib.sha256(
+        json.dumps(
+            {"sources": [source_fingerprint(s) for s in cfg.data.sources], "settings": dataclasses.asdict(settings)},
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()[:16]
+    cached = Path(cfg.data.cache_dir).expanduser() / "decontamination" / f"{key}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text(encoding="utf-8"))
     index = NgramIndex(load_test_texts(settings.against, settings.data_dir), settings.ngram)
     shares = {}
     for source in cfg.data.sources:
@@ -242,4 +255,6 @@ def decontaminate(cfg: PretrainConfig) -> dict[str, dict[str, float]]:
                 "contaminate that evaluation. Remove those documents from the source, or drop the task from "
                 "decontamination.against if the overlap is intended and reported."
             )
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(shares, indent=1), encoding="utf-8")
     return shares
