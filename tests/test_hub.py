@@ -235,3 +235,25 @@ def test_repo_ids_as_users_type_them():
     assert check_repo_id("hf://models/me/x", "model") == "me/x"
     with pytest.raises(BiomedError, match="names a model repo"):
         check_repo_id("models/me/x", "dataset")
+
+
+def test_a_failed_tag_after_the_release_says_the_release_is_live(local_hub, encoder):
+    repo_id = f"{local_hub.user}/live"
+    local_hub.inject_fault("tag", nth=1, mode="500")
+
+    with pytest.raises(BiomedError, match="the release is published on .*@main .* rerun the same command to set it"):
+        push_model(encoder, repo_id, tag="v1.0")
+    assert "model.safetensors" in local_hub.files(repo_id)
+
+    again = push_model(encoder, repo_id, tag="v1.0")
+
+    assert not again.plan.changes_files and again.tag == "v1.0" and "Tagged v1.0" in again.render()
+    refs = local_hub.api.list_repo_refs(repo_id)
+    assert refs.tags[0].target_commit == refs.branches[0].target_commit
+
+
+def test_a_repo_deleted_mid_way_is_one_line(local_hub, encoder):
+    local_hub.inject_fault("commit", nth=2, mode="404")  # 1: staging, 2: the release commit
+
+    with pytest.raises(BiomedError, match=r"found no local-user/gone or branch main \(404: .*\); nothing was"):
+        push_model(encoder, f"{local_hub.user}/gone")

@@ -35,6 +35,7 @@ import hashlib
 import json
 import logging
 import re
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ class PushPlan:
         new_branch: whether the target branch is created (from the default branch).
         tag: the tag to set ("" = none).
         tag_from: the commit the tag points at now, when it exists.
+        tag_to: the commit the tag will point at, when known before the push (no file changes: the branch head).
     """
 
     kind: str
@@ -136,26 +138,34 @@ class PushPlan:
     new_branch: bool = False
     tag: str = ""
     tag_from: str = ""
+    tag_to: str = ""
 
     @property
     def changes_files(self) -> bool:
         return bool(self.upload or self.delete)
 
     @property
+    def sets_tag(self) -> bool:
+        return bool(self.tag) and (not self.tag_to or self.tag_from != self.tag_to)
+
+    @property
     def empty(self) -> bool:
-        return not self.changes_files and not self.new_branch
+        """Nothing to do at all: no file to send or delete, no branch to create, no tag to set."""
+        return not self.changes_files and not self.new_branch and not self.sets_tag
 
     def describe(self) -> str:
         new = " (new repo)" if not self.repo_exists else " (new branch)" if self.new_branch else ""
         where = f"{self.repo_type} {self.repo_id}@{self.revision}{new}"
+        tagging = ""
+        if self.sets_tag:
+            tagging = f"move tag {self.tag} from {self.tag_from[:10]}" if self.tag_from else f"tag {self.tag}"
         if self.empty:
             return f"{self.kind} {where} is up to date: nothing to push"
-        tagging = f", tag {self.tag}" if self.tag else ""
-        if self.tag and self.tag_from:
-            tagging = f", move tag {self.tag} from {self.tag_from[:10]}"
+        if not self.changes_files and not self.new_branch:
+            return f"{tagging[0].upper()}{tagging[1:]} to {where} ({self.tag_to[:10]}), no file changed?"
         return (
             f"Push {len(self.upload)} file(s) ({self.upload_bytes / 1e6:,.1f} MB), delete {len(self.delete)}, "
-            f"keep {len(self.unchanged)} unchanged, to {where}{tagging}?"
+            f"keep {len(self.unchanged)} unchanged, to {where}{', ' + tagging if tagging else ''}?"
         )
 
 
@@ -178,21 +188,19 @@ class PushResult:
     pushed: bool = False
 
     def render(self) -> str:
-        tag_line = ""
+        plan = self.plan
+        if not self.pushed and not plan.empty:
+            return f"Nothing pushed to {plan.repo_id}."
+        lines = [f"{plan.kind} {plan.repo_id}@{plan.revision} is up to date: nothing to push"]
+        if plan.changes_files or plan.new_branch:
+            lines = [
+                f"Pushed {len(plan.upload)} file(s), deleted {len(plan.delete)}, {len(plan.unchanged)} unchanged, "
+                f"to {plan.repo_id}@{plan.revision} ({self.commit[:10]}): {self.url}"
+            ]
         if self.tag:
-            moved = f" (moved from {self.plan.tag_from[:10]})" if self.plan.tag_from not in ("", self.commit) else ""
-            tag_line = f"Tagged {self.tag} -> {self.commit[:10]}{moved}"
-        if self.plan.empty:
-            up_to_date = f"{self.plan.kind} {self.plan.repo_id}@{self.plan.revision} is up to date: nothing to push"
-            return "\n".join(line for line in (up_to_date, tag_line) if line)
-        if not self.pushed:
-            return f"Nothing pushed to {self.plan.repo_id}."
-        lines = [
-            f"Pushed {len(self.plan.upload)} file(s), deleted {len(self.plan.delete)}, {len(self.plan.unchanged)} "
-            f"unchanged, to {self.plan.repo_id}@{self.plan.revision} ({self.commit[:10]}): {self.url}",
-            tag_line,
-        ]
-        return "\n".join(line for line in lines if line)
+            moved = f" (moved from {plan.tag_from[:10]})" if plan.tag_from not in ("", self.commit) else ""
+            lines.append(f"Tagged {self.tag} -> {self.commit[:10]}{moved}")
+        return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------ entry points
@@ -272,12 +280,13 @@ def publish(release: Release, target: HubTarget, confirm: Callable[[PushPlan], b
         _check_tag(plan, remote, target)
         url = _repo_url(api.endpoint, release.repo_type, repo_id, target.revision)
         if plan.empty:
-            tag = _set_tag(api, plan, remote.head) if target.tag else ""
-            return PushResult(plan=plan, commit=remote.head or "", url=url, tag=tag)
+            return PushResult(plan=plan, commit=remote.head or "", url=url, tag=target.tag)
         if confirm is not None and not confirm(plan):
             return PushResult(plan=plan)
-        head = _prepare_branch(api, repo_id, release.repo_type, target, remote)
-        commit = _commit_via_staging(api, release, plan, target, head) if plan.changes_files else head
+        commit = remote.head
+        if plan.changes_files or plan.new_branch:
+            head = _prepare_branch(api, repo_id, release.repo_type, target, remote)
+            commit = _commit_via_staging(api, release, plan, target, head) if plan.changes_files else head
         progress.published = commit
         tag = _set_tag(api, plan, commit) if target.tag else ""
     return PushResult(plan=plan, commit=commit, url=url, tag=tag, pushed=True)
@@ -420,11 +429,12 @@ def _check_tag(plan: PushPlan, remote: _Remote, target: HubTarget) -> None:
 
     A release that changes files is a commit that does not exist yet, so any existing tag is on another commit.
     """
+    to_tag = None if plan.changes_files else remote.start
+    plan.tag_to = to_tag or ""
     current = remote.tags.get(target.tag) if target.tag else None
     if current is None:
         return
     plan.tag_from = current
-    to_tag = None if plan.changes_files else remote.start
     if current == to_tag or target.force:
         return
     what = "the new release" if to_tag is None else f"{plan.revision} ({to_tag[:10]})"
@@ -599,6 +609,8 @@ def _describe_failure(exc: BaseException, repo_id: str, revision: str, progress:
         return f"the Hub refused a request ({said}); {outcome}"
     if network is not None:
         return f"the connection to the Hub failed ({type(network).__name__}: {network}); {outcome}"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"could not read {exc.filename} ({exc.strerror}); {outcome}"
     if isinstance(exc, HFValidationError):
         return f"invalid name for the Hub: {exc}"
     return None
@@ -613,7 +625,9 @@ def _hub_cause(exc: BaseException):
         seen.add(id(exc))
         if isinstance(exc, HfHubHTTPError):
             return exc, None
-        if isinstance(exc, (OSError, ConnectionError)) or type(exc).__module__.startswith(("httpx", "httpcore")):
+        if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)):
+            return None, exc
+        if type(exc).__module__.startswith(("httpx", "httpcore")):
             return None, exc
         exc = exc.__cause__ or exc.__context__
     return None, None
