@@ -46,8 +46,6 @@ from biomed.errors import BiomedError
 
 logger = logging.getLogger(__name__)
 
-REPO_TYPES = ("model", "dataset")
-
 STAGING_PREFIX = "biomed-staging/"
 """Staging branches are ``biomed-staging/<target branch>``; they live only while a push runs (or was cut)."""
 
@@ -346,7 +344,6 @@ def _model_card(folder: Path, kind: str, repo_id: str) -> str | None:
 @dataclass
 class _Remote:
     exists: bool = False
-    private: bool = False
     head: str | None = None  # the target branch's head; None when the branch (or the repo) does not exist
     start: str | None = None  # the commit the plan compares with: head, or the default branch's for a new branch
     tree: dict = field(default_factory=dict)  # path -> RepoFile at `start`
@@ -392,7 +389,7 @@ def _read_remote(api, repo_id: str, repo_type: str, target: HubTarget) -> _Remot
         if hasattr(entry, "blob_id")
     }
     tags = {ref.name: ref.target_commit for ref in refs.tags}
-    return _Remote(exists=True, private=info.private, head=head, start=start, tree=tree, tags=tags)
+    return _Remote(exists=True, head=head, start=start, tree=tree, tags=tags)
 
 
 def _exists(api, repo_id: str, repo_type: str) -> bool:
