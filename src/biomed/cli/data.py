@@ -166,8 +166,9 @@ def annotate_command(
         str | None,
         typer.Option(
             "--token-env",
-            help="Environment variable holding the API token (e.g. OPENAI_API_KEY); default: "
-            "HF_TOKEN or the `hf auth login` token. The token is never printed or saved.",
+            help="Environment variable holding the endpoint's API token (e.g. OPENAI_API_KEY); default: the "
+            "Hugging Face token, sent to Hugging Face only. Never sent over plain http to another machine, "
+            "never printed or saved.",
             show_default=False,
         ),
     ] = None,

@@ -197,7 +197,10 @@ class AnnotateSummary:
 
     def render(self) -> str:
         who = "gold labels (hand-made, no LLM)" if self.source == "gold" else f"{self.model} ({self.prompt_version})"
-        lines = [f"Annotated {self.n_paragraphs:,} paragraphs with {who} → {self.output_dir}/annotations.parquet"]
+        lines = [
+            f"Annotated {self.n_ok:,} of {self.n_paragraphs:,} paragraphs with {who} → "
+            f"{self.output_dir}/annotations.parquet"
+        ]
         if self.source == "llm":
             lines.append(
                 f"  {self.n_cached:,} answers from cache, {self.n_requested:,} paragraphs requested "
@@ -309,7 +312,7 @@ def run_annotate(cfg: AnnotateConfig, progress: bool = True) -> AnnotateSummary:
             (answers received until then are cached: the same command resumes).
     """
     prompt = load_prompt(cfg.prompt)
-    token = resolve_token(cfg.client.token_env)
+    token = resolve_token(cfg.client.token_env, cfg.client.endpoint)
     if not cfg.client.endpoint and not token:
         raise BiomedError(
             "no --endpoint given and no Hugging Face token found: pass --endpoint URL of a TGI, vLLM or "
@@ -355,6 +358,12 @@ def run_annotate(cfg: AnnotateConfig, progress: bool = True) -> AnnotateSummary:
         )
         summary.agreement, summary.agreement_text = report.to_dict(), report.render()
     (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+    if summary.n_paragraphs and not summary.n_ok:
+        reasons = ", ".join(f"{reason} {v['count']:,}" for reason, v in summary.failures.items())
+        raise BiomedError(
+            f"every one of the {summary.n_paragraphs:,} paragraphs failed ({reasons}); nothing was annotated: check "
+            f"--endpoint, --model and --api (each failure and its reason: {out / 'annotations.parquet'})"
+        )
     return summary
 
 
