@@ -151,9 +151,10 @@ def test_killed_run_resumes_without_sending_any_answered_request_twice(extracted
 def test_token_never_reaches_outputs_or_logs(extracted, tmp_path, caplog, capsys, monkeypatch):
     caplog.set_level("DEBUG")
     out = tmp_path / "ann"
-    monkeypatch.setenv("MY_SERVER_TOKEN", TOKEN)  # a non-Hugging-Face endpoint gets only a token named for it
+    monkeypatch.setenv("MY_KEY", TOKEN)  # a non-Hugging-Face endpoint gets only a token named for it
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich draws its (transient) bar as on a terminal
     with FakeLlmServer(faults={"PARA-0001": ["echo_token"] * 3, "PARA-0004": ["echo_token", "ok"]}) as server:
-        summary = run_annotate(config(extracted, out, server, **{"client.token_env": "MY_SERVER_TOKEN"}), progress=True)
+        summary = run_annotate(config(extracted, out, server, **{"client.token_env": "MY_KEY"}), progress=True)
         print(summary.render())
     assert server.stats.auth_headers == {f"Bearer {TOKEN}"}
     failed = [r for r in pq.read_table(out / "annotations.parquet").to_pylist() if r["status"] == "failed"]

@@ -17,7 +17,7 @@ from fake_llm_server import FakeLlmServer
 from paragraph_shards import paragraph_rows, write_paragraph_shards
 
 from biomed.config import ConfigError, resolve_config
-from biomed.dataset_builder.annotate.stage import AnnotateConfig, run_annotate
+from biomed.dataset_builder.annotate.stage import AnnotateConfig, annotate_from_gold, run_annotate
 from biomed.dataset_builder.extract.jats import ArticleError, parse_article
 from biomed.dataset_builder.extract.stage import ExtractConfig, embedded_sample_dir, run_extract
 from biomed.errors import BiomedError
@@ -81,7 +81,7 @@ def test_resume_with_other_workers_gives_the_clean_run(tmp_path):
     run_extract(cfg)
     # what a kill leaves: tasks 2 and 3 unfinished, their shards half written
     for rank in (2, 3):
-        (out / "logs" / "completions" / f"{rank:05d}").unlink()
+        (out / "done" / f"{rank:05d}.json").unlink()
         for shard in (out / "data").glob(f"*_{rank:05d}.parquet"):
             shard.write_bytes(shard.read_bytes()[:200])
     run_extract(ExtractConfig(inputs=[str(corpus)], output_dir=str(out), executor=ExecutorConfig(workers=2)))
@@ -95,7 +95,7 @@ def test_finished_run_with_lost_markers_resumed_with_other_workers_duplicates_no
     run_extract(ExtractConfig(inputs=[str(corpus)], output_dir=str(out), executor=ExecutorConfig(workers=4)))
     clean = _rows(out)
     for rank in (0, 1):
-        (out / "logs" / "completions" / f"{rank:05d}").unlink()
+        (out / "done" / f"{rank:05d}.json").unlink()
     run_extract(ExtractConfig(inputs=[str(corpus)], output_dir=str(out), executor=ExecutorConfig(workers=2)))
     assert _rows(out) == clean
     # an explicit task count that contradicts the folder's is a one-line refusal, not a silent mix
@@ -110,7 +110,7 @@ def test_resume_after_the_input_changed_is_refused(tmp_path):
     corpus = _corpus(tmp_path / "corpus", 2)
     out = tmp_path / "out"
     run_extract(ExtractConfig(inputs=[str(corpus)], output_dir=str(out), executor=ExecutorConfig(tasks=4)))
-    (out / "logs" / "completions" / "00001").unlink()  # a killed run
+    (out / "done" / "00001.json").unlink()  # a killed run
     _copy_of_sample(corpus / "batch00a", 7)  # files added: sorted between batch00 and batch01
     before = _rows(out)
     result = _biomed("data", "extract", str(corpus), "--out", str(out), "--tasks", "4")
@@ -122,16 +122,24 @@ def test_resume_after_the_input_changed_is_refused(tmp_path):
 
 
 def test_extract_into_a_foreign_folder_is_refused(tmp_path):
-    foreign = tmp_path / "mine"
-    foreign.mkdir()
-    (foreign / "thesis.tex").write_text("precious")
-    result = _biomed("data", "extract", "--out", str(foreign))
-    _one_line_error(result, str(foreign))
-    assert sorted(p.name for p in foreign.iterdir()) == ["thesis.tex"]
+    extracted = tmp_path / "extracted"
+    run_extract(ExtractConfig(output_dir=str(extracted)))
     annotated = tmp_path / "annotated"
-    annotated.mkdir()
-    (annotated / "annotations.parquet").write_bytes(b"PAR1")
-    _one_line_error(_biomed("data", "extract", "--out", str(annotated)), str(annotated))
+    annotate_from_gold(extracted, annotated)
+    before = sorted(p.relative_to(annotated) for p in annotated.rglob("*"))
+    _one_line_error(_biomed("data", "extract", "--out", str(annotated)), str(annotated), "annotate")
+    assert sorted(p.relative_to(annotated) for p in annotated.rglob("*")) == before
+    # an output of an older kit without a manifest, with another stage's config
+    legacy = tmp_path / "legacy"
+    (legacy / "data").mkdir(parents=True)
+    (legacy / "config.yaml").write_text("input_dir: x\nclassifier: y\n")
+    _one_line_error(_biomed("data", "extract", "--out", str(legacy)), str(legacy))
+    # unrelated files are left alone and do not mix with the shards
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("precious")
+    run_extract(ExtractConfig(output_dir=str(mine)))
+    assert (mine / "thesis.tex").read_text() == "precious" and _rows(mine) == _rows(extracted)
 
 
 # --- kill -9 of the main process: workers die with it, stats are rebuilt, the summary counts everything --------
@@ -162,9 +170,9 @@ def test_kill_9_leaves_no_process_and_the_rerun_matches_a_clean_run(tmp_path):
                "--tasks", "12", "--workers", "2"]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        completions = out / "logs" / "completions"
+        completions = out / "done"
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (completions.exists() and any(completions.iterdir())):
+        while time.monotonic() < deadline and not (completions.exists() and any(completions.glob("*.json"))):
             assert process.poll() is None, "the run ended before it could be killed"
             time.sleep(0.01)
         assert len(_processes_with(marker)) > 1, "the run must have worker processes when it is killed"
@@ -174,7 +182,7 @@ def test_kill_9_leaves_no_process_and_the_rerun_matches_a_clean_run(tmp_path):
         while _processes_with(marker) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _processes_with(marker) == [], "processes of the killed run are still running"
-        assert len(list(completions.iterdir())) < 12, "the kill must land mid-run"
+        assert len(list(completions.glob("*.json"))) < 12, "the kill must land mid-run"
     finally:
         for pid in _processes_with(marker):  # leave nothing behind, even when the test fails
             os.kill(pid, signal.SIGKILL)
@@ -325,4 +333,3 @@ def test_annotate_exits_non_zero_when_every_request_failed(tmp_path):
     assert "4" in result.stderr and "http_400" in result.stderr
     table = pq.read_table(tmp_path / "ann" / "annotations.parquet")  # the failures stay inspectable
     assert table.column("status").to_pylist() == ["failed"] * 4
-

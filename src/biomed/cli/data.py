@@ -51,6 +51,14 @@ def extract_command(
         ),
     ] = None,
     workers: WorkersOpt = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Start afresh in an output folder holding another run (other settings or input): its content is "
+            "deleted. Without it, such a folder is refused; the same command resumes an interrupted run.",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -58,7 +66,9 @@ def extract_command(
     """Cut PMC-OA JATS articles into paragraphs: one Parquet row per paragraph, keyed by (article_id, path).
 
     Writes OUT/data/*.parquet, OUT/errors.jsonl (skipped files and why), OUT/summary.json and OUT/config.yaml.
-    Rerunning the same command after a crash finishes only the missing shards. Exits 1 when any file was skipped.
+    Rerunning the same command after a crash finishes only the missing shards (with any --workers); a folder
+    holding another input or other settings is refused (--overwrite starts afresh). Exits 1 when any file was
+    skipped.
     On a cluster: --set executor.kind=slurm --set executor.partition=NAME --set executor.tasks=1000 (or
     executor.kind=ray); publisher files without a PMCID: --set require_pmcid=false. Shards stay under
     --set max_shard_bytes=N (default 128 MiB, about 300k paragraphs), so later stages resume in small steps.
@@ -76,7 +86,7 @@ def extract_command(
     cfg = resolve(ExtractConfig, config, set_, options, dry_run)
     if dry_run:
         return
-    summary = run_extract(cfg)
+    summary = run_extract(cfg, overwrite=overwrite)
     typer.echo(summary.render())
     if summary.files_failed:
         raise typer.Exit(1)
@@ -172,6 +182,14 @@ def annotate_command(
             show_default=False,
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Start afresh in an output folder holding something else (another input): its content, answer "
+            "cache included, is deleted. Without it, such a folder is refused.",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: Annotated[
@@ -212,7 +230,7 @@ def annotate_command(
     if dry_run:  # after the config, the rendered prompts and the cost estimate
         typer.echo(plan_annotate(cfg).render())
         return
-    typer.echo(run_annotate(cfg).render())
+    typer.echo(run_annotate(cfg, overwrite=overwrite).render())
 
 
 @app.command("build")

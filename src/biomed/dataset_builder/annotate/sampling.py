@@ -88,7 +88,9 @@ def sample_paragraphs(source: str | Path, cfg: SamplingConfig) -> pa.Table:
         schema = file.schema_arrow
         missing = [name for name in (*KEY_COLUMNS, "text", *cfg.stratify_by) if name not in schema.names]
         if missing:
-            raise BiomedError(f"{path} lacks column(s) {', '.join(missing)}; is it an output of `biomed data extract`?")
+            raise BiomedError(
+                f"{path} lacks column(s) {', '.join(missing)}; is it an output of `biomed data extract`?"
+            )
         for name in (*KEY_COLUMNS, "text", "section", *cfg.stratify_by):
             if name in schema.names and not _is_text(schema.field(name).type):
                 raise BiomedError(
