@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -278,13 +279,20 @@ def test_real_kill_then_rerun_loses_and_duplicates_nothing(tmp_path):
             (target / path.name).write_bytes(data)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "biomed.cli", "data", "extract", str(corpus), "--out", str(out), "--tasks", "24"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = f"{os.getpid()}-{time.time_ns()}"  # found in the environment of every process of the run
+    env = {**os.environ, "BIOMED_KILL_TEST": marker}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     completions = out / "done"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (completions.exists() and any(completions.glob("*.json"))):
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    if Path("/proc/self/environ").exists():  # nothing of the killed run is left running (Linux)
+        left = [p for p in Path("/proc").glob("[0-9]*") if _environ_has(p, f"BIOMED_KILL_TEST={marker}")]
+        for pid in left:
+            os.kill(int(pid.name), signal.SIGKILL)
+        assert not left, "processes of the killed run were left running"
     done_at_kill = len(list(completions.glob("*.json")))
     assert 0 < done_at_kill < 24, "the kill must land mid-run"
 
@@ -292,6 +300,13 @@ def test_real_kill_then_rerun_loses_and_duplicates_nothing(tmp_path):
     rows = _rows(out)
     keys = [(r["article_id"], r["path"]) for r in rows]
     assert len(keys) == len(set(keys)) == 12 * 130
+
+
+def _environ_has(proc: Path, entry: str) -> bool:
+    try:
+        return entry.encode() in (proc / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
 
 
 def test_token_counts_follow_the_script():

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from biomed.errors import BiomedError
+from biomed.runtime.files import find_shards
 
 
 STRATA_COLUMNS = ("license_group", "article_type", "language")
@@ -57,22 +58,7 @@ class SamplingConfig:
             raise ValueError(f"cannot stratify by {unknown[0]!r}; choose from {', '.join(STRATA_COLUMNS)}")
 
 
-def find_shards(source: str | Path) -> list[Path]:
-    """The Parquet shards of an extraction: ``SOURCE/data/*.parquet``, ``SOURCE/*.parquet`` or one file.
-
-    Raises:
-        BiomedError: the path does not exist or holds no Parquet file.
-    """
-    source = Path(source)
-    if source.is_file():
-        return [source]
-    if not source.is_dir():
-        raise BiomedError(f"{source} does not exist; pass the output folder of `biomed data extract`")
-    for folder in (source / "data", source):
-        shards = sorted(folder.glob("*.parquet"))
-        if shards:
-            return shards
-    raise BiomedError(f"no Parquet shards in {source}/data or {source}; run `biomed data extract --out {source}`")
+EXTRACT_HINT = "pass the output folder of `biomed data extract` (or one of its Parquet files)"
 
 
 def sample_paragraphs(source: str | Path, cfg: SamplingConfig) -> pa.Table:
@@ -81,7 +67,7 @@ def sample_paragraphs(source: str | Path, cfg: SamplingConfig) -> pa.Table:
     Raises:
         BiomedError: no shards, shards without ``article_id``/``path``/``text``, or a stratum column missing.
     """
-    shards = find_shards(source)
+    shards = find_shards(source, hint=EXTRACT_HINT, allow_file=True)
     files = [_open_shard(path) for path in shards]
     names = set(files[0].schema_arrow.names)
     for path, file in zip(shards, files, strict=True):

@@ -40,10 +40,10 @@ from biomed.dataset_builder.annotate.agreement import compare_with_gold, read_go
 from biomed.dataset_builder.annotate.cache import AnnotationCache, answer_key
 from biomed.dataset_builder.annotate.llm_client import LlmAnnotator, LlmAnswer, LlmClientConfig, resolve_token
 from biomed.dataset_builder.annotate.prompt import DEFAULT_PROMPT, AnnotationPrompt, load_prompt
-from biomed.dataset_builder.annotate.sampling import SamplingConfig, find_shards, sample_paragraphs
+from biomed.dataset_builder.annotate.sampling import EXTRACT_HINT, SamplingConfig, sample_paragraphs
 from biomed.dataset_builder.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS
 from biomed.errors import BiomedError
-from biomed.runtime.files import atomic_path, write_text
+from biomed.runtime.files import atomic_path, find_shards, write_text
 from biomed.runtime.ownership import claim_output, input_fingerprint
 from biomed.runtime.progress import ProgressBar, progress_bar
 from biomed.runtime.summary import write_summary
@@ -398,7 +398,7 @@ def annotate_from_gold(
     gold_path = Path(gold_path) if gold_path else shipped_gold_path()
     gold = read_gold_labels(gold_path)
     cfg = AnnotateConfig(input_dir=str(extracted_dir), output_dir=str(out_dir), gold=str(gold_path))
-    shards = find_shards(extracted_dir)
+    shards = find_shards(extracted_dir, hint=EXTRACT_HINT, allow_file=True)
     with _claim(cfg, overwrite=False) as out:
         write_text(out / "config.yaml", dump_config(cfg))
         return _annotations_from_gold(out, shards, gold, gold_path)
