@@ -17,6 +17,7 @@ from fake_llm_server import FakeLlmServer
 from paragraph_shards import paragraph_rows, write_paragraph_shards
 
 from biomed.config import ConfigError, resolve_config
+from biomed.dataset_builder.annotate.llm_client import resolve_token
 from biomed.dataset_builder.annotate.stage import AnnotateConfig, annotate_from_gold, run_annotate
 from biomed.dataset_builder.extract.jats import ArticleError, parse_article
 from biomed.dataset_builder.extract.stage import ExtractConfig, embedded_sample_dir, run_extract
@@ -318,6 +319,12 @@ def test_the_hf_token_goes_only_where_the_user_sent_it(tmp_path, monkeypatch):
     with FakeLlmServer() as server:  # a token the user named goes to the endpoint the user named
         run_annotate(_annotate_config(extracted, tmp_path / "b", server.url, **{"client.token_env": "MY_KEY"}))
     assert server.stats.auth_headers == {"Bearer sk-local-key"}
+    # Hugging Face's own services get the Hugging Face token, over https only
+    assert resolve_token("", "") == TOKEN  # Inference Providers
+    assert resolve_token("", "https://abc123.us-east-1.aws.endpoints.huggingface.cloud") == TOKEN
+    assert resolve_token("", "https://router.huggingface.co/v1") == TOKEN
+    assert resolve_token("", "http://router.huggingface.co/v1") is None
+    assert resolve_token("", "https://huggingface.co.evil.example/v1") is None
     # never over plain http to another machine, named or not: refused before anything is sent
     cfg = _annotate_config(extracted, tmp_path / "c", "http://llm.example.org:8080", **{"client.token_env": "MY_KEY"})
     with pytest.raises(BiomedError, match="plain http"):

@@ -61,6 +61,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+STAGE = "annotate"  # the stage named in the output folder's manifest
+
 ANNOTATION_SCHEMA = pa.schema(
     [
         ("article_id", pa.string()),
@@ -322,9 +324,6 @@ def _claim(cfg: AnnotateConfig, overwrite: bool):
     # what the folder is: annotations of one input; the prompt, model and sample may change from run to run
     inputs = input_fingerprint(Path(cfg.input_dir).expanduser())
     return claim_output(cfg.output_dir, STAGE, {}, inputs, overwrite, config_keys=config_to_dict(cfg).keys())
-
-
-STAGE = "annotate"
 
 
 def _annotate_sample(

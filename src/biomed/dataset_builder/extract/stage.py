@@ -66,6 +66,9 @@ from biomed.runtime.summary import write_summary
 
 __all__ = ["ExtractConfig", "ExtractSummary", "run_extract", "parse_article", "iter_article_sources", "SCHEMA_COLUMNS"]
 
+STAGE = "extract"  # the stage named in the output folder's manifest
+DONE_DIR = "done"  # one done marker per task: its counts and the input files it read
+
 # characters of scripts written without spaces between words, each counted as one token
 _UNSPACED_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _CONTROL = dict.fromkeys(range(32), " ")
@@ -455,9 +458,6 @@ class ExtractSummary:
         return "\n".join(lines)
 
 
-DONE_DIR = "done"
-
-
 def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = True) -> ExtractSummary:
     """Run the extraction of ``cfg`` and return its summary (also saved as ``summary.json``).
 
@@ -515,9 +515,6 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
         summary = _summarise(out, jobs, markers, len(units), time.perf_counter() - started)
         write_summary(out, summary.to_dict())
     return summary
-
-
-STAGE = "extract"
 
 
 def _under(path: str, root: Path) -> bool:
