@@ -1,0 +1,184 @@
+"""One test per defect of the output folders' reliability, each written from its reproduction.
+
+Every stage owns its output folder (``biomed.runtime.ownership``): it refuses its own input, another stage's
+folder, another run's folder and a folder another run is writing, in one line; done markers record their inputs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from scored_shards import paragraph, scored_table, write_shards
+
+from biomed.cli import main
+from biomed.config import save_config
+from biomed.dataset_builder.build import stage as build_stage
+from biomed.dataset_builder.build.stage import BuildConfig, CardConfig, run_build
+from biomed.dataset_builder.build.variants import ConditionSpec, VariantSpec
+from biomed.dataset_builder.extract.stage import ExtractConfig
+from biomed.errors import BiomedError
+from biomed.runtime.executors import ExecutorConfig
+from biomed.runtime.ownership import OutputRefused
+
+
+P = paragraph
+SHARDS = [
+    {"1": ("commercial", [P("clinical_case", "clinical", 4), P("study", "clinical", 2)])},
+    {"2": ("non_commercial", [P("study", "biomedical", 4), P("review", "clinical", 5)])},
+    {"3": ("commercial", [P("study", "clinical", 3), P("study", "biomedical", 1.2)])},
+    {"4": ("other", [P("clinical_case", "clinical", 2, "fr"), P("study", "clinical", 4, "fr")])},
+]
+EDU3 = ConditionSpec(column="educational_score_int", op=">=", value=3, reason="edu_below_3")
+SPECS = [VariantSpec(name="all", version="1"), VariantSpec(name="edu", version="1", keep=[EDU3])]
+
+
+def _scored(folder: Path) -> Path:
+    return write_shards(folder, [scored_table(articles) for articles in SHARDS])
+
+
+def _build_config(scored: Path, out: Path, **kwargs) -> BuildConfig:
+    return BuildConfig(
+        input_dir=str(scored), output_dir=str(out), variants=SPECS, card=CardConfig(plots=False), **kwargs
+    )
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _release(folder: Path) -> dict[str, pa.Table]:
+    data = folder / "data"
+    return {p.relative_to(data).as_posix(): pq.read_table(p) for p in sorted(data.rglob("*.parquet"))}
+
+
+def _main(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
+    """Run the console entry point as a user would: its exit code and what it printed on stderr."""
+    monkeypatch.setattr(sys, "argv", ["biomed", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return exited.value.code, capsys.readouterr().err
+
+
+def _crash_in_card(monkeypatch) -> None:
+    # every task done and marked, then the run dies: the state a rerun resumes from
+    def dies(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("biomed.model_cards.dataset.write_dataset_card", dies)
+
+
+# --- issue 15, defect 1: a build into its own input, or into an extraction folder, deleted it --------------------
+def test_build_into_its_own_input_is_refused_and_keeps_the_scores(tmp_path, monkeypatch, capsys):
+    scored = _scored(tmp_path / "scored")
+    before = _contents(scored)
+    code, err = _main(["data", "build", str(scored), "--out", str(scored)], monkeypatch, capsys)
+    assert code == 2 and err.count("\n") == 1 and "is the input" in err
+    code, err = _main(["data", "build", str(scored), "--out", str(scored / "data")], monkeypatch, capsys)
+    assert code == 2 and "inside the input" in err
+    assert _contents(scored) == before
+
+
+def test_build_into_an_extraction_folder_is_refused_and_keeps_it(tmp_path):
+    scored = _scored(tmp_path / "scored")
+    extracted = write_shards(tmp_path / "extracted", [scored_table(SHARDS[0])])
+    save_config(ExtractConfig(output_dir=str(extracted)), extracted)
+    (extracted / "done").mkdir()
+    (extracted / "done" / "00000.json").write_text("{}")
+    before = _contents(extracted)
+    with pytest.raises(OutputRefused, match="output of another stage.*--overwrite.*new --out"):
+        run_build(_build_config(scored, extracted))
+    assert _contents(extracted) == before
+
+
+# --- issue 15, defect 4: two builds into one folder ------------------------------------------------------------------
+def test_a_second_build_into_a_folder_being_built_is_refused_naming_the_pid(tmp_path, monkeypatch):
+    scored = _scored(tmp_path / "scored")
+    out = tmp_path / "release"
+    real_task, second = build_stage._run_task, []
+
+    def task_then_second_build(job):
+        real_task(job)
+        if not second:
+            try:
+                run_build(_build_config(scored, out))
+                second.append("ran")
+            except BiomedError as err:
+                second.append(str(err))
+
+    monkeypatch.setattr(build_stage, "_run_task", task_then_second_build)
+    first = run_build(_build_config(scored, out))
+    assert second == [f"{out} is in use by another run (pid {os.getpid()}); wait for it to end, or choose a new --out"]
+    assert first.configs["all"]["rows"] == 8
+    assert sum(t.num_rows for name, t in _release(out).items() if name.startswith("all/")) == 8
+
+
+# --- resume: changed workers, another path to the same folders, changed settings ------------------------------------
+def test_build_resumed_with_other_workers_equals_a_clean_run(tmp_path, monkeypatch):
+    scored = _scored(tmp_path / "scored")
+    out = tmp_path / "release"
+    _crash_in_card(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        run_build(_build_config(scored, out, executor=ExecutorConfig(workers=3)))
+    monkeypatch.undo()
+    resumed = run_build(_build_config(scored, out, executor=ExecutorConfig(workers=2)))
+    clean = run_build(_build_config(scored, tmp_path / "clean", executor=ExecutorConfig(workers=2)))
+    assert resumed.configs == clean.configs and resumed.input == clean.input
+    assert _release(out).keys() == _release(tmp_path / "clean").keys()
+    assert all(t.equals(_release(tmp_path / "clean")[name]) for name, t in _release(out).items())
+
+
+def test_build_resumes_when_the_folders_are_named_by_absolute_paths(tmp_path, monkeypatch):
+    _scored(tmp_path / "scored")
+    monkeypatch.chdir(tmp_path)
+    _crash_in_card(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        run_build(_build_config(Path("scored"), Path("release"), executor=ExecutorConfig(tasks=2)))
+    monkeypatch.undo()
+    summary = run_build(_build_config(tmp_path / "scored", tmp_path / "release", executor=ExecutorConfig(tasks=2)))
+    assert summary.resumed_tasks == 2
+
+
+def test_build_into_a_release_of_other_settings_is_refused_or_overwritten(tmp_path):
+    scored = _scored(tmp_path / "scored")
+    out = tmp_path / "release"
+    run_build(_build_config(scored, out))
+    with pytest.raises(OutputRefused, match=r"another seed \(0 there, 7 now\)"):
+        run_build(_build_config(scored, out, seed=7))
+    (out / "notes.txt").write_text("mine")
+    summary = run_build(_build_config(scored, out, seed=7), overwrite=True)
+    assert summary.configs["all"]["rows"] == 8 and not (out / "notes.txt").exists()
+
+
+# --- one-line errors instead of tracebacks ----------------------------------------------------------------------------
+def test_build_bad_outputs_and_settings_give_one_line_errors(tmp_path, monkeypatch, capsys):
+    scored = _scored(tmp_path / "scored")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    code, err = _main(["data", "build", str(scored), "--out", str(afile)], monkeypatch, capsys)
+    assert code == 2 and err == f"Error: --out {afile} is a file, not a folder; choose a folder for the output\n"
+    code, err = _main(
+        ["data", "build", str(scored), "--out", str(tmp_path / "o"), "--workers", "0"], monkeypatch, capsys
+    )
+    assert code == 2 and "executor.workers must be at least 1" in err and err.count("\n") == 1
+
+
+def test_build_recipe_value_of_the_wrong_type_is_one_line(tmp_path):
+    scored = _scored(tmp_path / "scored")
+    wrong = ConditionSpec(column="educational_score_int", op=">=", value="high", reason="edu_below_3")
+    cfg = _build_config(scored, tmp_path / "o")
+    cfg.variants = [VariantSpec(name="edu", version="1", keep=[wrong])]
+    with pytest.raises(BiomedError, match=r"config 'edu': a condition's value does not fit its column in .*00000"):
+        run_build(cfg)
+
+
+def test_build_corrupt_parquet_input_names_the_file(tmp_path):
+    scored = _scored(tmp_path / "scored")
+    shard = scored / "data" / "00002.parquet"
+    shard.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(BiomedError, match=rf"cannot read {shard} as Parquet"):
+        run_build(_build_config(scored, tmp_path / "o"))
