@@ -154,7 +154,7 @@ def test_build_into_a_release_of_other_settings_is_refused_or_overwritten(tmp_pa
     assert summary.configs["all"]["rows"] == 8 and not (out / "notes.txt").exists()
 
 
-# --- one-line errors instead of tracebacks ----------------------------------------------------------------------------
+# --- one-line errors instead of tracebacks ---------------------------------------------------------------------------
 def test_build_bad_outputs_and_settings_give_one_line_errors(tmp_path, monkeypatch, capsys):
     scored = _scored(tmp_path / "scored")
     afile = tmp_path / "afile"
