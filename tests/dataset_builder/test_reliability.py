@@ -13,13 +13,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from scored_shards import paragraph, scored_table, write_shards
+from scored_shards import SCORE_FIELDS, paragraph, scored_table, write_shards
 
 from biomed.cli import main
-from biomed.config import save_config
+from biomed.config import resolve_config, save_config
 from biomed.dataset_builder.build import stage as build_stage
 from biomed.dataset_builder.build.stage import BuildConfig, CardConfig, run_build
 from biomed.dataset_builder.build.variants import ConditionSpec, VariantSpec
+from biomed.dataset_builder.classify.score import ClassifyScoreConfig, ScoreTask, run_classify_score, score_task
 from biomed.dataset_builder.extract.stage import ExtractConfig
 from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
@@ -182,3 +183,79 @@ def test_build_corrupt_parquet_input_names_the_file(tmp_path):
     shard.write_bytes(b"PAR1 not really parquet")
     with pytest.raises(BiomedError, match=rf"cannot read {shard} as Parquet"):
         run_build(_build_config(scored, tmp_path / "o"))
+
+
+# --- classify score --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory) -> Path:
+    """An untrained tiny classifier: scoring needs weights, not good ones."""
+    from biomed.dataset_builder.classify.tiny import build_tiny_backbone
+    from biomed.dataset_builder.classify.train import ClassifyTrainConfig, build_model
+
+    root = tmp_path_factory.mktemp("classifier")
+    texts = [f"TEXT {i} patient study review lorem ipsum" for i in range(50)]
+    backbone = build_tiny_backbone(texts, root / "backbone", vocab_size=120)
+    tokenizer, model = build_model(ClassifyTrainConfig(backbone=str(backbone), max_length=32), version="tiny-v1")
+    model.save_pretrained(str(root / "classifier"))
+    tokenizer.save_pretrained(str(root / "classifier"))
+    return root / "classifier"
+
+
+def _extracted(folder: Path, first: str = "1") -> Path:
+    shards = [scored_table(articles) for articles in SHARDS[:2]]
+    shards[0] = scored_table({first: SHARDS[0]["1"]})
+    return write_shards(folder, [t.drop_columns([name for name, _ in SCORE_FIELDS]) for t in shards])
+
+
+def _score(classifier: Path, inputs: Path, out: Path, overwrite: bool = False, **options):
+    values = {"classifier": str(classifier), "inputs": str(inputs), "output_dir": str(out), "progress": False}
+    return run_classify_score(resolve_config(ClassifyScoreConfig, options={**values, **options}), overwrite=overwrite)
+
+
+def test_score_into_an_output_of_another_input_is_refused_not_mixed(classifier, tmp_path):
+    """Issue 15, defect 5: scoring into an existing output from another input kept the stale scores, exit 0."""
+    out = tmp_path / "scored"
+    _score(classifier, _extracted(tmp_path / "a"), out)
+    other = _extracted(tmp_path / "b", first="9")
+    with pytest.raises(OutputRefused, match=r"another input .*--overwrite"):
+        _score(classifier, other, out)
+    _score(classifier, other, out, overwrite=True)
+    clean = tmp_path / "clean"
+    _score(classifier, other, clean)
+    for name in ("00000.parquet", "00001.parquet"):
+        assert pq.read_table(out / "data" / name).equals(pq.read_table(clean / "data" / name))
+    assert pq.read_table(out / "data" / "00000.parquet")["article_id"].to_pylist() == ["9", "9"]
+
+
+def test_a_score_task_redoes_a_shard_whose_input_changed(classifier, tmp_path):
+    """Issue 15, defect 5: a done marker recorded nothing about its input, so a changed shard was skipped."""
+    inputs, out = _extracted(tmp_path / "a"), tmp_path / "scored"
+    summary = _score(classifier, inputs, out)
+    shards = sorted(str(p) for p in (inputs / "data").glob("*.parquet"))
+    cfg = resolve_config(ClassifyScoreConfig, out / "config.yaml")
+    pq.write_table(pq.read_table(shards[0]).slice(0, 1), shards[0])  # the input shard is re-extracted
+    redone = score_task(ScoreTask(cfg, shards, summary.classifier_version))  # what a cluster task runs
+    assert [stats["shard"] for stats in redone] == ["00000.parquet"]
+    assert pq.read_table(out / "data" / "00000.parquet").num_rows == 1
+
+
+def test_score_into_an_extraction_folder_is_refused(classifier, tmp_path):
+    inputs = _extracted(tmp_path / "a")
+    extracted = _extracted(tmp_path / "other")
+    save_config(ExtractConfig(output_dir=str(extracted)), extracted)
+    before = _contents(extracted)
+    with pytest.raises(OutputRefused, match="output of another stage"):
+        _score(classifier, inputs, extracted)
+    assert _contents(extracted) == before
+
+
+def test_score_bad_shards_give_one_line_errors_naming_the_file(classifier, tmp_path):
+    inputs = _extracted(tmp_path / "a")
+    shard = inputs / "data" / "00001.parquet"
+    table = pq.read_table(shard)
+    pq.write_table(table.set_column(table.column_names.index("text"), "text", table["n_tokens"]), shard)
+    with pytest.raises(BiomedError, match=rf"{shard}: its 'text' column holds int32, not strings"):
+        _score(classifier, inputs, tmp_path / "o1")
+    shard.write_bytes(b"PAR1 not parquet at all")
+    with pytest.raises(BiomedError, match=rf"cannot read {shard} as Parquet"):
+        _score(classifier, inputs, tmp_path / "o2", progress=True)
