@@ -259,3 +259,27 @@ def test_score_bad_shards_give_one_line_errors_naming_the_file(classifier, tmp_p
     shard.write_bytes(b"PAR1 not parquet at all")
     with pytest.raises(BiomedError, match=rf"cannot read {shard} as Parquet"):
         _score(classifier, inputs, tmp_path / "o2", progress=True)
+
+
+# --- rehydrate -------------------------------------------------------------------------------------------------------
+def _dataset(folder: Path, name: str) -> Path:
+    table = scored_table(SHARDS[0]).select(["article_id", "path", "text"])
+    (folder / "data" / name).mkdir(parents=True)
+    pq.write_table(table, folder / "data" / name / "train-00000-of-00001.parquet")
+    return folder
+
+
+def test_rehydrate_into_a_folder_of_another_dataset_is_refused_not_mixed(tmp_path):
+    from biomed.dataset_builder.extract.stage import embedded_sample_dir
+    from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate
+
+    dump = [str(embedded_sample_dir() / "articles")]
+    out = tmp_path / "full"
+    run_rehydrate(RehydrateConfig(dataset=str(_dataset(tmp_path / "a", "x")), pmc_xml=dump, output_dir=str(out)))
+    other = RehydrateConfig(dataset=str(_dataset(tmp_path / "b", "y")), pmc_xml=dump, output_dir=str(out))
+    with pytest.raises(OutputRefused, match=r"another input \(.*/a there, .*/b now\)"):
+        run_rehydrate(other)
+    run_rehydrate(other, overwrite=True)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet") if ".rehydrate" not in p.parts) == [
+        "data/y/train-00000-of-00001.parquet"
+    ]  # only the second dataset's files, not a mix of both
