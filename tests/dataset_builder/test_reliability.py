@@ -283,3 +283,51 @@ def test_rehydrate_into_a_folder_of_another_dataset_is_refused_not_mixed(tmp_pat
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet") if ".rehydrate" not in p.parts) == [
         "data/y/train-00000-of-00001.parquet"
     ]  # only the second dataset's files, not a mix of both
+
+
+# --- kill: no orphans ------------------------------------------------------------------------------------------------
+def test_a_killed_build_leaves_no_worker_running(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    big = [pa.concat_tables([scored_table(articles)] * 10_000) for articles in SHARDS]  # 20k rows per shard
+    scored = write_shards(tmp_path / "scored", big)
+    out = tmp_path / "release"
+    args = ["data", "build", str(scored), "--out", str(out), "--workers", "2", "--set", "card.plots=false"]
+    process = subprocess.Popen([sys.executable, "-c", "from biomed.cli import main; main()", *args])
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(out.glob(".build/*/data/*/t*.parquet")):
+            time.sleep(0.05)  # until the workers are writing
+        workers = _children(process.pid)
+        assert workers and process.poll() is None, "the build ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
