@@ -74,9 +74,9 @@ def test_folders_without_manifest_are_adopted_or_refused_by_their_config(tmp_pat
     inputs = input_fingerprint(root, files)
     old = tmp_path / "old"
     old.mkdir()
-    (old / "config.yaml").write_text("seed: 0\nvariants: []\n")
-    with claim_output(old, "build", {"seed": 0}, inputs, config_keys=["seed", "variants"]):
-        pass  # an older kit's build output: resumed
+    (old / "config.yaml").write_text("seed: 0\nvariants: []\nworkers: 1\n")
+    with claim_output(old, "build", {"seed": 0}, inputs, config_keys=["seed", "variants", "executor"]):
+        pass  # an older kit's build output (a key renamed since): resumed
     other = tmp_path / "other"
     (other / "data").mkdir(parents=True)
     (other / "config.yaml").write_text("inputs: []\nmin_tokens: 64\n")

@@ -89,8 +89,14 @@ def test_workers_die_with_their_parent(tmp_path):
     )
     script = tmp_path / "parent.py"
     script.write_text(parent)
-    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    workers = [int(process.stdout.readline()) for _ in range(2)]
+    process = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines = [process.stdout.readline() for _ in range(2)]
+    if not all(line.strip().isdigit() for line in lines):
+        process.kill()
+        pytest.fail(f"the parent printed {lines!r} then {process.communicate()[1][-2000:]}")
+    workers = [int(line) for line in lines]
     process.kill()
     process.wait()
     deadline = time.monotonic() + 10

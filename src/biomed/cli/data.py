@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, WorkersOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
 
 
 app = typer.Typer(help="Build the Biomed-Enriched corpus: extract, annotate, classify, build.", no_args_is_help=True)
@@ -259,6 +259,7 @@ def build_command(
         typer.Option("--seed", help="Seed of the fractional upsampling draws (default: 0).", show_default=False),
     ] = None,
     workers: WorkersOpt = None,
+    overwrite: OverwriteOpt = False,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -276,7 +277,8 @@ def build_command(
 
     Writes OUT/data/<config>/train-*.parquet, OUT/README.md (card with counts, drop reasons, plots, licences),
     OUT/images/*.png, OUT/build_summary.json and OUT/config.yaml. Text of non_commercial and other articles is
-    withheld (null). Rerunning after a crash redoes only the unfinished tasks.
+    withheld (null). Rerunning after a crash redoes only the unfinished tasks. A folder holding another run (other
+    settings, input or stage) is refused unless --overwrite. On a cluster: --set executor.kind=slurm|ray.
     """
     from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build
 
@@ -285,14 +287,15 @@ def build_command(
         "output_dir": str(out) if out else None,
         "only": only or None,
         "seed": seed,
-        "workers": workers,
+        "executor.workers": workers,
     }
     cfg = resolve(BuildConfig, config or default_recipe(), set_, options, dry_run)
     if dry_run:
         return
-    summary = run_build(cfg)
+    summary = run_build(cfg, overwrite=overwrite)
     typer.echo(summary.render())
-    typer.echo(summary.load_instructions())
+    if not summary.pending:
+        typer.echo(summary.load_instructions())
 
 
 @app.command("rehydrate")
@@ -335,6 +338,7 @@ def rehydrate_command(
         ),
     ] = None,
     workers: WorkersOpt = None,
+    overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -354,12 +358,12 @@ def rehydrate_command(
         "output_dir": str(out) if out else None,
         "file_list": str(file_list) if file_list else None,
         "fill_changed": fill_changed,
-        "workers": workers,
+        "executor.workers": workers,
     }
     cfg = resolve(RehydrateConfig, config, set_, options, dry_run)
     if dry_run:
         return
-    summary = run_rehydrate(cfg)
+    summary = run_rehydrate(cfg, overwrite=overwrite)
     typer.echo(summary.render())
     if summary.not_found:
         raise typer.Exit(1)

@@ -35,20 +35,52 @@ def temporary_name(path: str | Path) -> Path:
     return path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
 
 
+def remove_temporaries(path: str | Path) -> None:
+    """Remove what writes of ``path`` cut short by a kill left beside it (any process's temporary names)."""
+    path = Path(path)
+    for leftover in path.parent.glob(f"{_glob_escape(path.name)}.*{TMP_SUFFIX}"):
+        leftover.unlink(missing_ok=True)
+    path.with_name(path.name + TMP_SUFFIX).unlink(missing_ok=True)  # the name older versions of the kit used
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+class PendingFile:
+    """A file written over time (a streaming writer) under a temporary name, then renamed or discarded.
+
+    Args:
+        path: the target; its parent folder is created.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = temporary_name(self.path)
+
+    def commit(self) -> Path:
+        """Rename the whole file onto its target."""
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the temporary file (the target is left as it was)."""
+        self.tmp.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path to write ``path`` through (for writers that take a path); renamed onto ``path`` on success.
 
     The parent folder is created. On an exception the temporary file is removed and ``path`` is left as it was.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
+    pending = PendingFile(path)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        yield pending.tmp
+        pending.commit()
     finally:
-        tmp.unlink(missing_ok=True)
+        pending.discard()
 
 
 @contextmanager

@@ -19,7 +19,7 @@ refused even with ``--overwrite``, which would delete the input.
 
 ``OUT/.biomed/lock`` is held (``flock``) for the run: a second run into the same folder stops at once, naming
 the pid that holds it. The kernel drops the lock when its process dies, so the lock of a killed run never
-blocks the next one. A folder written before manifests existed is adopted when its ``config.yaml`` has this
+blocks the next one. A folder written before manifests existed is adopted when its ``config.yaml`` has mostly this
 stage's keys (its done markers, which recorded no input, are then redone).
 """
 
@@ -92,7 +92,7 @@ def claim_output(
         inputs: one ``input_fingerprint`` per input (or a single one).
         overwrite: start afresh: remove the folder's previous content instead of refusing a different manifest.
         config_keys: the stage config's top-level keys: a folder without a manifest whose ``config.yaml`` has
-            exactly these keys is this stage's output from an older kit, and is adopted.
+            mostly these keys is this stage's output from an older kit, and is adopted.
 
     Raises:
         OutputRefused: the folder is a file, an input, inside one or holding one; it belongs to another stage
@@ -186,13 +186,19 @@ def _legacy_difference(out: Path, stage: str, config_keys: set[str]) -> str | No
             saved = yaml.safe_load(config.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError):
             saved = None
-        if isinstance(saved, dict) and config_keys and set(saved) == config_keys:
+        if isinstance(saved, dict) and config_keys and _same_stage(set(saved), config_keys):
             return None  # this stage's output from a kit without manifests: resumed, its markers are checked
         return f"holds the output of another stage (its config.yaml is not a `{stage}` config)"
     found = [name for name in FOREIGN_ENTRIES if (out / name).exists()]
     if found:
         return f"holds another run's files ({found[0]}) and no manifest"
     return None
+
+
+def _same_stage(saved: set[str], keys: set[str]) -> bool:
+    # most keys in common: a config of this stage saved by an older kit, whose keys differ by a rename or two;
+    # the stages' configs share only a few keys (output_dir, executor…)
+    return len(saved & keys) >= 0.5 * len(saved | keys)
 
 
 def _input_change(before: Any, now: list[dict[str, Any]]) -> str:

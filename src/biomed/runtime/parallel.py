@@ -83,8 +83,11 @@ def die_with_parent() -> None:
     import signal
 
     pr_set_pdeathsig = 1
+    import multiprocessing
+
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before the request: nobody is left to wait for us
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the request: nobody waits for us
         os._exit(1)
 
 

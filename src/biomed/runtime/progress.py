@@ -10,8 +10,8 @@ Example::
             bar.advance(len(batch))
 
 A bar shows its label, how far it is (``done/total unit`` or, without a total, a running count), the rate in
-units per second and the time elapsed; it disappears when the block ends. ``enabled=False`` gives a bar that
-does nothing, so a stage calls the same code with and without progress.
+units per second and the time elapsed; it disappears when the block ends. ``enabled=False``, or a stderr that is
+not a terminal, gives a bar that does nothing, so a stage calls the same code with and without progress.
 """
 
 from __future__ import annotations
@@ -50,17 +50,19 @@ def progress_bar(
         completed: the count already done (work resumed from an earlier run).
         enabled: ``False`` shows nothing (the bar's methods do nothing).
     """
-    if not enabled:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:  # a log file or a batch job's output gets no bar, not blank lines
         yield ProgressBar()
         return
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = [TextColumn("{task.description}")]
     if total is not None:
         columns.append(BarColumn())
     columns += [_CountColumn(unit), TimeElapsedColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=console, transient=True) as progress:
         yield ProgressBar(progress, progress.add_task(label, total=total, completed=completed))
 
 
