@@ -114,10 +114,6 @@ class ExtractConfig:
             raise ValueError("max_shard_bytes must be >= 0 (0: one shard per task)")
         if self.language_chars < 1:
             raise ValueError("language_chars must be >= 1")
-        if self.executor.workers == 0 or self.executor.workers < -1:
-            raise ValueError(f"executor.workers must be >= 1 (or -1: every task at once), not {self.executor.workers}")
-        if self.executor.tasks < 0:
-            raise ValueError(f"executor.tasks must be >= 0 (0: one per worker), not {self.executor.tasks}")
 
 
 # the output's columns, in order; `parquet_schema` gives their types
