@@ -17,7 +17,8 @@ e.g. ``sec[0]/p[1]``; its files may lack the ``text`` column, which is then adde
 is null is looked up by its key ``(article_id, path)``; the text is re-extracted with the kit's own paragraph
 rules (``biomed.dataset_builder.extract.stage.parse_article``), so it is exactly what the build would have written.
 
-Steps, each resumable (a rerun after a crash redoes only what did not finish):
+Steps, each resumable (a rerun after a crash redoes only what did not finish), each run in parallel by
+``executor`` (local processes, Slurm or Ray, as every data stage):
 
 1. **Index**: every article file and every member of every bulk package (``.tar.gz``) of the dump is mapped
    from its PMID, PMCID and DOI to where it lies. Only the ``<article-meta>`` ids are read. The index is cached
@@ -34,10 +35,15 @@ not in the article (``paragraph_not_found``), or when the article changed since 
 the row's ``paragraph_index`` no longer matches the paragraph at that path, or the article has fewer
 paragraphs than the release knew: ``article_changed``). Rows of the published release carry no
 ``paragraph_index``, so for them only the first two checks apply.
+
+The output folder is owned (``biomed.runtime.ownership``): a rehydration refuses the dataset folder itself,
+another stage's folder, a folder rehydrated from another dataset or dump (unless ``--overwrite``), and a folder
+another run is writing. A filled file's done marker records the dataset file and the text store it came from.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -46,13 +52,17 @@ import shutil
 import sqlite3
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from biomed.errors import BiomedError
+from biomed.runtime.executors import ExecutorConfig
+from biomed.runtime.files import atomic_path, atomic_write, files_fingerprint, find_shards
+from biomed.runtime.markers import DoneMarkers
+from biomed.runtime.ownership import claim_output, input_fingerprint
+from biomed.runtime.parallel import run_jobs
+from biomed.runtime.summary import write_summary
 
 
 REPORT_FILE = "rehydrate_report.json"
@@ -76,19 +86,19 @@ class RehydrateConfig:
         pmc_xml: your PMC-OA dump: folders of ``.xml``/``.nxml`` files and/or bulk ``.tar.gz`` packages.
         output_dir: where the rehydrated dataset is written; empty = ``<dataset>-rehydrated`` beside it.
         file_list: PMC OA file list CSV, to find articles whose XML has no PMID by their PMCID.
-        workers: processes for indexing, parsing and filling.
         cache_dir: where the dump's index, the parsed texts and the progress markers live; empty =
             ``OUT/.rehydrate``. Point several runs at one folder to index a dump only once.
         fill_changed: also fill rows of articles that changed since the release (off: they are only reported).
+        executor: where indexing, parsing and filling run (``executor.workers`` processes locally, or Slurm/Ray).
     """
 
     dataset: str = ""
     pmc_xml: list[str] = field(default_factory=list)
     output_dir: str = ""
     file_list: str | None = None
-    workers: int = 1
     cache_dir: str = ""
     fill_changed: bool = False
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def resolved_output(self) -> Path:
         if self.output_dir:
@@ -114,6 +124,7 @@ class RehydrateSummary:
         articles_parsed: of those, articles found in the dump and parsed.
         units_indexed: files and packages read for the index in this run (the others came from the cache).
         seconds: wall time.
+        pending: the step submitted to a cluster and not finished yet (rerun to go on).
     """
 
     output_dir: Path
@@ -127,6 +138,7 @@ class RehydrateSummary:
     articles_parsed: int = 0
     units_indexed: int = 0
     seconds: float = 0.0
+    pending: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "output_dir"}
@@ -134,6 +146,8 @@ class RehydrateSummary:
         return data
 
     def render(self) -> str:
+        if self.pending:
+            return f"submitted: {self.pending}; rerun the same command when the jobs are done to go on"
         lines = [
             f"Rehydrated {self.filled:,} of {self.rows_missing_text:,} rows without text "
             f"({self.files} files, {self.rows:,} rows) in {self.seconds:.1f}s",
@@ -148,11 +162,16 @@ class RehydrateSummary:
         return "\n".join(lines)
 
 
-def run_rehydrate(cfg: RehydrateConfig) -> RehydrateSummary:
-    """Rehydrate ``cfg.dataset`` into ``cfg.output_dir``; see the module doc."""
+def run_rehydrate(cfg: RehydrateConfig, overwrite: bool = False) -> RehydrateSummary:
+    """Rehydrate ``cfg.dataset`` into ``cfg.output_dir``; see the module doc.
+
+    Args:
+        cfg: the rehydration config.
+        overwrite: replace an output folder that holds another run (another dataset, dump or stage) instead of
+            refusing it.
+    """
     from biomed.dataset_builder.extract.sources import list_input_units
 
-    start = time.perf_counter()
     dataset = Path(cfg.dataset)
     files = dataset_files(dataset)
     if not cfg.pmc_xml:
@@ -160,6 +179,26 @@ def run_rehydrate(cfg: RehydrateConfig) -> RehydrateSummary:
     out = cfg.resolved_output()
     if out.resolve() == dataset.resolve():
         raise BiomedError(f"--out {out} is the dataset folder itself: write the rehydrated copy elsewhere")
+    units = list_input_units(cfg.pmc_xml)
+    settings = {
+        "pmc_xml": sorted(str(Path(p).resolve()) for p in cfg.pmc_xml),
+        "file_list": str(Path(cfg.file_list).resolve()) if cfg.file_list else None,
+        "fill_changed": cfg.fill_changed,
+    }
+    owner = claim_output(
+        out,
+        "data rehydrate",
+        settings,
+        input_fingerprint(dataset, [dataset / name for name in files]),
+        overwrite=overwrite,
+        config_keys=[f.name for f in dataclasses.fields(RehydrateConfig)],
+    )
+    with owner:
+        return _rehydrate_owned(cfg, dataset, files, units, out)
+
+
+def _rehydrate_owned(cfg: RehydrateConfig, dataset: Path, files: list[str], units, out: Path) -> RehydrateSummary:
+    start = time.perf_counter()
     work = Path(cfg.cache_dir) if cfg.cache_dir else out / WORK_DIR
     work.mkdir(parents=True, exist_ok=True)
     summary = RehydrateSummary(output_dir=out)
@@ -167,19 +206,27 @@ def run_rehydrate(cfg: RehydrateConfig) -> RehydrateSummary:
     needed = _needed_articles(dataset, files)
     summary.articles_needed = len(needed)
     pmid_of = _pmids_from_file_list(cfg.file_list) if cfg.file_list else {}
-    units = list_input_units(cfg.pmc_xml)
-    locations, summary.units_indexed = _index(units, work / "index", cfg.workers)
+    locations, summary.units_indexed = _index(units, work / "index", cfg.executor)
+    if locations is None:
+        return dataclasses.replace(summary, pending=f"indexing {summary.units_indexed} file group(s) of the dump")
     wanted = _locate(needed, locations, pmid_of)
-    _parse_wanted(wanted, work, cfg.workers)
+    if not _parse_wanted(wanted, work, cfg.executor):
+        return dataclasses.replace(summary, pending=f"parsing the articles of {len(wanted)} file(s) of the dump")
     summary.articles_parsed = _count_articles(work / "texts.sqlite")
 
     store = work / "texts.sqlite"
-    reports_dir = work / "fill" / _store_version(store)
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [_FillJob(dataset, out, name, str(store), str(reports_dir), cfg.fill_changed) for name in files]
-    reports = _map(_fill_file, jobs, cfg.workers, "Filling")
-    missing_path = out / MISSING_FILE
-    with open(missing_path, "w", encoding="utf-8") as missing_out:
+    markers = DoneMarkers(work / "fill" / _store_version(store))
+    jobs = [_FillJob(dataset, out, name, str(store), str(markers.folder), cfg.fill_changed) for name in files]
+    inputs = {job.name: _fill_inputs(job) for job in jobs}
+    todo = [job for job in jobs if not (out / job.name).exists() or _read_fill(markers, job, inputs) is None]
+    ran = run_jobs(_fill_file, todo, cfg.executor, work / "logs", "filling", job_name="biomed-rehydrate")
+    reports = [_read_fill(markers, job, inputs) for job in jobs]
+    missing = [job.name for job, report in zip(jobs, reports) if report is None]
+    if missing and not ran:
+        return dataclasses.replace(summary, pending=f"filling {len(missing)} file(s)")
+    if missing:
+        raise BiomedError(f"{len(missing)} file(s) were not filled (first: {missing[0]}); rerun to resume")
+    with atomic_write(out / MISSING_FILE) as missing_out:
         for report in reports:
             summary.files += 1
             summary.rows += report["rows"]
@@ -192,22 +239,14 @@ def run_rehydrate(cfg: RehydrateConfig) -> RehydrateSummary:
                 missing_out.write(json.dumps(item) + "\n")
     _copy_other_files(dataset, out)
     summary.seconds = time.perf_counter() - start
-    (out / REPORT_FILE).write_text(json.dumps(summary.to_json(), indent=1, sort_keys=True) + "\n")
+    write_summary(out, summary.to_json(), name=REPORT_FILE)
     return summary
 
 
 def dataset_files(dataset: Path) -> list[str]:
     """Relative paths of the dataset's Parquet files (hidden folders skipped), sorted."""
-    if not dataset.is_dir():
-        raise BiomedError(f"dataset folder {dataset} does not exist; pass the folder holding the Parquet files")
-    files = sorted(
-        p.relative_to(dataset).as_posix()
-        for p in dataset.rglob("*.parquet")
-        if not any(part.startswith(".") for part in p.relative_to(dataset).parts)
-    )
-    if not files:
-        raise BiomedError(f"no .parquet files under {dataset}")
-    return files
+    hint = "pass the dataset folder holding the Parquet files (a release or the published Biomed-Enriched)"
+    return [p.relative_to(dataset).as_posix() for p in find_shards(dataset, hint=hint, recursive=True)]
 
 
 # ---------------------------------------------------------------------------------------------- what is needed
@@ -266,8 +305,9 @@ def _unit_key(path: str) -> str:
     return hashlib.sha1(f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:20]
 
 
-def _index(units, index_dir: Path, workers: int) -> tuple[dict[str, tuple[str, str]], int]:
-    """``{id: (unit path, member name)}`` for every PMID, ``PMC…`` id and ``doi:…`` of the dump."""
+def _index(units, index_dir: Path, executor: ExecutorConfig) -> tuple[dict[str, tuple[str, str]] | None, int]:
+    """``{id: (unit path, member name)}`` for every PMID, ``PMC…`` id and ``doi:…`` of the dump (``None`` while a
+    cluster is still indexing), and the number of file groups indexed by this run."""
     import pyarrow.parquet as pq
 
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -280,7 +320,8 @@ def _index(units, index_dir: Path, workers: int) -> tuple[dict[str, tuple[str, s
         key = hashlib.sha1("|".join(_unit_key(p) for p in group).encode()).hexdigest()[:20]
         jobs.append((group, str(index_dir / f"files-{key}.parquet")))
     todo = [job for job in jobs if not Path(job[1]).exists()]
-    _map(_index_unit, todo, workers, "Indexing")
+    if not run_jobs(_index_unit, todo, executor, index_dir / "logs", "indexing", job_name="biomed-rehydrate"):
+        return None, len(todo)
     locations: dict[str, tuple[str, str]] = {}
     for _, cache in jobs:
         table = pq.read_table(cache).to_pydict()
@@ -314,9 +355,8 @@ def _index_unit(job: tuple[list[str], str]) -> None:
             rows["member"].append(f"!error: {type(err).__name__}: {err}")
             for kind in ("pmid", "pmcid", "doi"):
                 rows[kind].append(None)
-    tmp = cache + ".tmp"
-    pq.write_table(pa.table(rows, schema=_index_schema()), tmp)
-    os.replace(tmp, cache)
+    with atomic_path(cache) as tmp:
+        pq.write_table(pa.table(rows, schema=_index_schema()), tmp)
 
 
 def _index_schema():
@@ -344,8 +384,9 @@ def _locate(
 
 
 # -------------------------------------------------------------------------------------------------------- texts
-def _parse_wanted(wanted: dict[str, dict[str, list[str]]], work: Path, workers: int) -> None:
-    """Parse the needed articles, one task per package or group of loose files, into the SQLite text store."""
+def _parse_wanted(wanted: dict[str, dict[str, list[str]]], work: Path, executor: ExecutorConfig) -> bool:
+    """Parse the needed articles, one task per package or group of loose files, into the SQLite text store;
+    ``False`` while a cluster is still parsing."""
     parts = work / "texts"
     parts.mkdir(parents=True, exist_ok=True)
     jobs = []
@@ -362,7 +403,8 @@ def _parse_wanted(wanted: dict[str, dict[str, list[str]]], work: Path, workers: 
         key = hashlib.sha1(json.dumps([[_unit_key(u), m] for u, m in group], sort_keys=True).encode()).hexdigest()
         named.append((group, str(folder / f"{key[:24]}.parquet")))
     todo = [job for job in named if not Path(job[1]).exists()]
-    _map(_parse_group, todo, workers, "Parsing")
+    if not run_jobs(_parse_group, todo, executor, work / "logs", "parsing", job_name="biomed-rehydrate"):
+        return False
 
     db = sqlite3.connect(work / "texts.sqlite")
     try:
@@ -382,6 +424,7 @@ def _parse_wanted(wanted: dict[str, dict[str, list[str]]], work: Path, workers: 
             db.commit()  # one transaction per part: a crash leaves whole parts loaded or not at all
     finally:
         db.close()
+    return True
 
 
 def _parse_group(job: tuple[list[tuple[str, dict[str, list[str]]]], str]) -> None:
@@ -431,9 +474,8 @@ def _parse_group(job: tuple[list[tuple[str, dict[str, list[str]]]], str]) -> Non
             ("file", pa.string()),
         ]
     )
-    tmp = out + ".tmp"
-    pq.write_table(pa.table(rows, schema=schema), tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        pq.write_table(pa.table(rows, schema=schema), tmp)
 
 
 def _load_part(db: sqlite3.Connection, part: Path) -> None:
@@ -473,17 +515,27 @@ class _FillJob:
     fill_changed: bool
 
 
+def _fill_marker_name(job: _FillJob) -> str:
+    # one marker folder may serve several outputs (a shared cache_dir): the name keys the output and the file
+    return hashlib.sha1(f"{job.out.resolve()}|{job.name}".encode()).hexdigest()[:20]
+
+
+def _fill_inputs(job: _FillJob) -> dict[str, Any]:
+    """What a filled file is computed from: the dataset file as it is now (the text store is the marker folder)."""
+    return files_fingerprint([job.dataset / job.name])
+
+
+def _read_fill(markers: DoneMarkers, job: _FillJob, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    return markers.read(_fill_marker_name(job), inputs[job.name])
+
+
 def _fill_file(job: _FillJob) -> dict[str, Any]:
-    """Rewrite one dataset file with its text filled; return its counts and the rows left without text."""
+    """Rewrite one dataset file with its text filled; mark it done with its counts and the rows left without text."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     target = job.out / job.name
-    key = f"{job.dataset.resolve()}|{job.out.resolve()}|{job.name}"
-    report_path = Path(job.reports_dir) / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".json")
-    if target.exists() and report_path.exists():  # done in an earlier run, against the same text store
-        return json.loads(report_path.read_text())
     table = pq.read_table(job.dataset / job.name)
     metadata = table.schema.metadata or {}
     if "text" not in table.column_names:
@@ -531,11 +583,9 @@ def _fill_file(job: _FillJob) -> dict[str, Any]:
         report["filled"] = len(filled_rows)
         report["changed_articles"] = sorted(changed)
         table = _set_text(table, texts, filled_rows, metadata)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    pq.write_table(table.replace_schema_metadata(metadata), tmp, compression="zstd")
-    os.replace(tmp, target)
-    report_path.write_text(json.dumps(report))
+    with atomic_path(target) as tmp:
+        pq.write_table(table.replace_schema_metadata(metadata), tmp, compression="zstd")
+    DoneMarkers(job.reports_dir).write(_fill_marker_name(job), report, _fill_inputs(job))
     return report
 
 
@@ -607,24 +657,3 @@ def _copy_other_files(dataset: Path, out: Path) -> None:
         if path.is_file() and path.suffix != ".parquet" and not any(p.startswith(".") for p in relative.parts):
             (out / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, out / relative)
-
-
-def _map(function, jobs: list, workers: int, label: str) -> list:
-    """Run ``function`` over ``jobs`` (in ``workers`` processes when > 1), with a progress bar on stderr."""
-    from rich.console import Console
-    from rich.progress import Progress
-
-    results = []
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        bar = progress.add_task(label, total=len(jobs))
-        if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                results.append(function(job))
-                progress.advance(bar)
-            return results
-        # spawn: Arrow's thread pools and the SQLite handle must not be shared with forked children
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            for result in pool.map(function, jobs):
-                results.append(result)
-                progress.advance(bar)
-    return results
