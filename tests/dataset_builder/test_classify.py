@@ -305,7 +305,7 @@ def test_checkpoint_has_metrics_beside_the_paper_plots_card_and_config(trained):
     assert (trained / "modeling_biomed_classifier.py").is_file()
     card = (trained / "README.md").read_text()
     assert version in card and "annotate_v1" in card and "clinical_case" in card and "trust_remote_code" in card
-    assert f"| type | macro F1 | {test['type']['f1_macro']:.3f} | 0.925 |" in card
+    assert f"| type | {test['type']['f1_macro_name']} | {test['type']['f1_macro']:.3f} | 0.925 |" in card
     assert "model-index" in card and "pipeline_tag: text-classification" in card
     saved = yaml.safe_load((trained / "config.yaml").read_text())
     assert saved["training"]["learning_rate"] == 3e-3 and saved["training"]["report_to"] == "none"
