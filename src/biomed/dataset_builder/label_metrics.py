@@ -4,7 +4,8 @@ Example::
 
     from biomed.dataset_builder.label_metrics import confusion_matrix, macro_f1, macro_f1_name
 
-    confusion = confusion_matrix(["study", "study"], ["study", "review"], ("review", "study", "clinical_case", "other"))
+    labels = ("review", "study", "clinical_case", "other")
+    confusion = confusion_matrix(["study", "study"], ["study", "review"], labels)
     macro_f1(confusion)                    # 0.333: the mean over the 2 labels present in gold or predictions
     macro_f1_name(confusion, "type")       # "macro F1 over the 2 of 4 type labels present in gold or predictions"
 

@@ -91,7 +91,6 @@ class LabelAgreement:
     weighted_kappa: float | None = None
     macro_f1_name: str = "macro F1"
 
-
     def render(self) -> str:
         width = max(len(str(label)) for label in self.labels) + 2
         kappa = "n/a" if self.kappa is None else f"{self.kappa:.3f}"
