@@ -115,6 +115,7 @@ def _trainer_classes():
     from biomed.train.model import parameter_groups
     from biomed.train.objectives import lm_loss
     from biomed.train.schedule import build_lr_scheduler
+    from biomed.upstream import mark_lr_scheduler_created
 
     class PretrainTrainer(Trainer):
         """``Trainer`` with the phased LR schedule, decoupled AdamW groups and the MLM/CLM loss."""
@@ -147,7 +148,7 @@ def _trainer_classes():
         def create_scheduler(self, num_training_steps: int, optimizer=None):
             if self.lr_scheduler is None:
                 self.lr_scheduler = build_lr_scheduler(optimizer or self.optimizer, self.plan, self.args.learning_rate)
-                self._created_lr_scheduler = True
+                mark_lr_scheduler_created(self)
             return self.lr_scheduler
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):

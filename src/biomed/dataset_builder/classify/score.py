@@ -625,10 +625,10 @@ def _worker_device(device: str, rank: int) -> str:
     count = torch.cuda.device_count()
     if count <= 1:
         return "cuda"
-    import multiprocess  # datatrove's local executor runs tasks in a `multiprocess` pool
+    from biomed.upstream import pool_worker_number
 
-    identity = multiprocess.current_process()._identity  # pool workers are numbered from 1
-    slot = identity[0] - 1 if identity else rank
+    number = pool_worker_number()
+    slot = number - 1 if number else rank
     return f"cuda:{slot % count}"
 
 

@@ -288,22 +288,9 @@ def _datatrove_steps():
         """datatrove's Parquet writer, writing every paragraph row of each article document."""
 
         def _write(self, document: list[dict], file_handler, filename: str):
-            import pyarrow.parquet as pq
+            from biomed.upstream import write_rows_to_parquet
 
-            if self.max_file_size > 0:
-                filename = self._get_filename_with_file_id(filename)
-            if filename not in self._writers:
-                self._writers[filename] = pq.ParquetWriter(
-                    file_handler,
-                    schema=self.schema,
-                    compression=self.compression,
-                    use_content_defined_chunking=self.use_content_defined_chunking,
-                    write_page_index=self.write_page_index,
-                )
-            batch = self._batches[filename]
-            batch.extend(document)
-            if len(batch) >= self.batch_size:
-                self._write_batch(filename)
+            write_rows_to_parquet(self, document, file_handler, filename)
             self.stat_update("paragraphs_written", value=len(document), unit="article")
 
     return PmcArticleReader, MinTokensFilter, LanguageTagger, ParagraphParquetWriter
