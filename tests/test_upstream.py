@@ -79,7 +79,8 @@ def test_multiprocess_pool_worker_identity():
     assert upstream.pool_worker_number() is None
     with multiprocess.Pool(2) as pool:  # datatrove's local executor: the platform's default start method
         numbers = set(pool.map(_worker_number, range(8)))
-    assert numbers and numbers <= {1, 2}
+    # distinct and consecutive per pool; counted over every child this process started (other tests start some)
+    assert numbers and all(isinstance(n, int) and n >= 1 for n in numbers) and max(numbers) - min(numbers) <= 1
 
 
 def test_datatrove_parquet_writer_internals(tmp_path):

@@ -73,9 +73,11 @@ def compiled_inner_module(model: Any) -> Any | None:
 
 
 def pool_worker_number() -> int | None:
-    """1-based number of the current ``multiprocess`` pool worker (datatrove's local executor), ``None`` outside one.
+    """The identity number of the current ``multiprocess`` child process, ``None`` in a process that is no child.
 
-    A pool names its workers by an identity tuple kept in ``Process._identity``; there is no public accessor.
+    Children are numbered from 1 in the order their parent started them, so the workers of one pool (datatrove's
+    local executor) get distinct, consecutive numbers. The number lives in ``Process._identity``; there is no public
+    accessor.
     """
     import multiprocess
 
