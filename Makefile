@@ -1,4 +1,4 @@
-.PHONY: quality style test bench
+.PHONY: quality style test bench shared-pmc
 
 quality:
 	ruff check src tests bench
@@ -13,3 +13,7 @@ test:
 
 bench:
 	python bench/extract.py
+
+# the real JATS articles some tests read from ../shared/pmc (see tests/README.md)
+shared-pmc:
+	python tests/fetch_shared_pmc.py

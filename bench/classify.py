@@ -290,7 +290,7 @@ def main() -> None:
 
     from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
     from biomed.dataset_builder.classify.score import CPU_BATCH_TOKENS, GPU_BATCH_TOKENS, resolve_dtype
-    from biomed.dataset_builder.classify.tiny import train_tiny_tokenizer
+    from biomed.tiny import train_tiny_tokenizer
 
     transformers.logging.set_verbosity_error()
     from loguru import logger
@@ -308,7 +308,7 @@ def main() -> None:
 
     texts, distinct, sources = real_paragraphs(n, args.paragraphs)
     distinct = min(distinct, n)
-    tokenizer = train_tiny_tokenizer(texts[:distinct], vocab_size=8000, max_length=args.max_length)
+    tokenizer = train_tiny_tokenizer(texts[:distinct], "xlm-roberta", vocab_size=8000, max_length=args.max_length)
     register_auto_classes()  # the pipeline accepts the classifier as a text-classification model
     model = build_classifier(backbone, tokenizer, args.max_length)
     dtype = resolve_dtype(args.dtype, torch.device(args.device))

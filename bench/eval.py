@@ -24,7 +24,7 @@ def main() -> None:
     from biomed.eval.loaders import load_task_data
     from biomed.eval.runner import EvalConfig, load_tokenizer, prepare_task, run_one
     from biomed.eval.tasks import TASKS
-    from biomed.eval.tiny import build_checkpoint
+    from biomed.tiny import save_tiny_model
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="fixtures/cls-single", help="bundled task to train on")
@@ -52,8 +52,9 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         # a randomly initialised encoder and a WordPiece tokenizer trained on the fixture
-        checkpoint = build_checkpoint(Path(tmp) / "model", texts, args.arch, args.hidden, args.layers,
-                                      intermediate=4 * args.hidden, max_positions=8192, vocab_size=2000)  # fmt: skip
+        checkpoint = save_tiny_model(texts, Path(tmp) / "model", args.arch, mlm_head=False, tokenizer_family="bert",
+                                     hidden=args.hidden, layers=args.layers, intermediate_size=4 * args.hidden,
+                                     max_length=8192, vocab_size=2000)  # fmt: skip
         tokenizer = load_tokenizer(str(checkpoint))
         results = {}
         for batching in ("padded", "grouped"):

@@ -114,8 +114,8 @@ def bench_cpu(args) -> None:
     )
 
     from biomed.config import resolve_config
+    from biomed.tiny import save_tiny_model
     from biomed.train.config import PretrainConfig
-    from biomed.train.tiny import save_tiny_model
     from biomed.train.trainer import run_pretrain
 
     torch.set_num_threads(args.threads)

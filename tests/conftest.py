@@ -30,7 +30,7 @@ def pytest_collection_modifyitems(config, items):
 def shared_pmc() -> Path:
     """The real PMC-OA and eLife articles beside the checkout (``../shared/pmc``), present in CI."""
     if not SHARED_PMC.is_dir():
-        pytest.skip(f"real articles not found at {SHARED_PMC}")
+        pytest.skip(f"real articles not found at {SHARED_PMC}: `python tests/fetch_shared_pmc.py` downloads them")
     return SHARED_PMC
 
 

@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -91,3 +92,17 @@ def test_skipped_files_give_exit_code_1(tmp_path):
     result = _biomed("data", "extract", str(articles), "--out", str(tmp_path / "out"))
     assert result.returncode == 1, result.stderr
     assert "skipped 1 articles/files: truncated_xml 1" in result.stdout
+
+
+def test_resolve_takes_flags_as_given_and_ends_a_dry_run(capsys):
+    from biomed.cli.options import resolve
+    from biomed.dataset_builder.extract.stage import ExtractConfig
+
+    options = {"inputs": [Path("a"), Path("b")], "output_dir": Path("out"), "file_list": None, "min_tokens": None}
+    cfg = resolve(ExtractConfig, None, None, options, dry_run=False)
+    assert (cfg.inputs, cfg.output_dir, cfg.min_tokens) == (["a", "b"], "out", ExtractConfig().min_tokens)
+    assert resolve(ExtractConfig, None, None, {"inputs": []}, dry_run=False).inputs == ExtractConfig().inputs
+    with pytest.raises(typer.Exit):
+        resolve(ExtractConfig, None, ["min_tokens=3"], options, dry_run=True)
+    assert "min_tokens: 3" in capsys.readouterr().out
+    assert resolve(ExtractConfig, None, None, {}, dry_run=True, exit_on_dry_run=False) == ExtractConfig()

@@ -1,9 +1,13 @@
-"""`biomed demo` end to end on the embedded sample (every stage; about 2–3 minutes on 2 cores)."""
+"""`biomed demo` end to end on the embedded sample, and each of its legs alone (biomed/demo.py)."""
 
 import json
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from biomed.demo import demo_classify, demo_eval, demo_pretrain
 
 
 @pytest.mark.slow
@@ -23,3 +27,79 @@ def test_demo_runs_every_stage(tmp_path):
     assert (outputs["eval"] / "report.md").is_file()
     printed = console.export_text()
     assert "Extracted 130 paragraphs" in printed and 'load_dataset("' in printed and "| demo |" in printed
+
+
+def test_demo_classify_learns_the_sample_gold_labels_and_scores_every_paragraph(sample_extract, tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    from biomed.dataset_builder.annotate.agreement import shipped_gold_path
+    from biomed.dataset_builder.classify.data import load_labelled_paragraphs, split_by_article
+    from biomed.dataset_builder.classify.train import evaluate_classifier
+
+    checkpoint, scored_dir = demo_classify(shipped_gold_path(), sample_extract, tmp_path / "demo")
+    rows = load_labelled_paragraphs(shipped_gold_path(), sample_extract)
+    train_rows = rows.select(split_by_article(rows.article_id, dev_fraction=0.0, test_fraction=0.3)["train"])
+    assert json.loads((checkpoint / "metrics.json").read_text())["split_sizes"]["train"] == len(train_rows)
+    model, tokenizer = AutoModel.from_pretrained(str(checkpoint)), AutoTokenizer.from_pretrained(str(checkpoint))
+    after = evaluate_classifier(model, tokenizer, train_rows)
+    for head in ("type", "domain"):
+        majority = np.bincount(getattr(train_rows, head)).max() / len(train_rows)
+        assert after[head]["accuracy"] > majority + 0.2, (head, majority, after[head])
+    constant_mae = np.abs(train_rows.educational - np.median(train_rows.educational)).mean()
+    assert after["educational"]["mae"] < 0.6 * constant_mae
+
+    extracted = pa.concat_tables(pq.read_table(p) for p in sorted((sample_extract / "data").glob("*.parquet")))
+    result = pa.concat_tables(pq.read_table(p) for p in sorted((scored_dir / "data").glob("*.parquet")))
+    assert result.num_rows == extracted.num_rows == len(rows)
+    assert set(result.column("classifier_version").to_pylist()) == {"biomed-classifier-demo-tiny"}
+
+
+@pytest.fixture(scope="module")
+def sample_texts() -> list[str]:
+    """Paragraph texts of the embedded sample's articles (package data: always present)."""
+    from importlib.resources import files
+    from pathlib import Path
+
+    from lxml import etree
+
+    folder = Path(str(files("biomed.dataset_builder") / "sample" / "articles"))
+    texts = [
+        " ".join("".join(p.itertext()).split())
+        for a in sorted(folder.glob("*.nxml"))
+        for p in etree.parse(a).iter("p")
+    ]
+    return [t for t in texts if len(t) > 40]
+
+
+@pytest.mark.slow  # test_demo_runs_every_stage runs it too
+def test_demo_pretrain_gives_a_loadable_checkpoint_with_its_card(tmp_path, sample_texts):
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForMaskedLM
+
+    final = demo_pretrain(sample_texts, tmp_path)
+
+    model = AutoModelForMaskedLM.from_pretrained(final)
+    assert type(model).__name__ == "ModernBertForMaskedLM"
+    initial = load_file(tmp_path / "tiny-modernbert" / "model.safetensors")
+    assert not torch.equal(model.model.layers[0].attn.Wqkv.weight.float(), initial["model.layers.0.attn.Wqkv.weight"])
+    summary = json.loads((final / "training_summary.json").read_text())
+    assert [(p["objective"], p["end_step"] - p["start_step"]) for p in summary["phases"]] == [("clm", 8), ("mlm", 4)]
+    card = (final / "README.md").read_text()
+    assert "# tiny-modernbert-bio-demo" in card and "CLM detour" in card
+    assert (final / "loss.png").stat().st_size > 0
+
+
+@pytest.mark.slow  # 4 runs of 12 epochs; test_demo_runs_every_stage runs it too
+def test_demo_eval_writes_the_report_beside_published_rows(tmp_path):
+    from biomed.tiny import eval_fixture_texts, save_tiny_model
+
+    checkpoint = save_tiny_model(eval_fixture_texts(), tmp_path / "tiny-bert", "bert", mlm_head=False)
+    report = demo_eval(checkpoint, tmp_path / "eval", seeds=2)
+    text = report.read_text(encoding="utf-8")
+    assert report == tmp_path / "eval" / "report" / "report.md"
+    assert "| demo | " in text and "Fixture NER (BIO)<br>*strict micro F1*" in text
+    assert "*CamemBERT-bio-base (published)*" in text and "*ModernBERT-bio-large (published)*" in text
+    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    assert {t: row["n"] for t, row in summary["tasks"].items()} == {"fixtures/ner-bio": 2, "fixtures/cls-single": 2}
+    assert (tmp_path / "eval" / "report" / "report.png").stat().st_size > 1000

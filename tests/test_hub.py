@@ -45,9 +45,9 @@ def encoder(tmp_path_factory) -> Path:
 def classifier(tmp_path_factory) -> Path:
     """The output folder of `biomed data classify train` on 30 labelled paragraphs (one epoch, tiny backbone)."""
     from biomed.config import resolve_config
-    from biomed.dataset_builder.classify.tiny import build_tiny_backbone
     from biomed.dataset_builder.classify.train import ClassifyTrainConfig, run_classify_train
     from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+    from biomed.tiny import save_tiny_model
 
     root = tmp_path_factory.mktemp("classifier")
     rows = [
@@ -65,7 +65,9 @@ def classifier(tmp_path_factory) -> Path:
         for p in range(3)
     ]
     pq.write_table(pa.Table.from_pylist(rows), root / "annotations.parquet")
-    backbone = build_tiny_backbone([r["text"] for r in rows], root / "backbone", vocab_size=120)
+    backbone = save_tiny_model(
+        [r["text"] for r in rows], root / "backbone", "xlm-roberta", mlm_head=False, vocab_size=120
+    )
     training = {"num_train_epochs": 1, "per_device_train_batch_size": 8, "save_strategy": "no",
                 "logging_strategy": "no", "disable_tqdm": True, "use_cpu": True}  # fmt: skip
     options = {"annotations": str(root / "annotations.parquet"), "output_dir": str(root / "out"),

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from scored_shards import SHARED_PMC, extract_sample, score_extracted
+from scored_shards import extract_sample, score_extracted
 from typer.testing import CliRunner
 
 from biomed.cli import app
@@ -26,13 +26,13 @@ NON_COMMERCIAL = "mds526.nxml"  # CC BY-NC 3.0, PMID 23149571
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> dict[str, Path]:
+def sample(tmp_path_factory, shared_pmc) -> dict[str, Path]:
     """The real sample extracted and scored, built twice: the public release and the same without withholding."""
     root = tmp_path_factory.mktemp("sample")
     scored = score_extracted(extract_sample(root / "extracted"), root / "scored")
     dump = root / "dump"
     shutil.copytree(embedded_sample_dir() / "articles", dump / "sample")
-    shutil.copytree(SHARED_PMC / "pmc", dump / "pmc")
+    shutil.copytree(shared_pmc / "pmc", dump / "pmc")
     out = {"root": root, "dump": dump, "extracted": root / "extracted"}
     for name, withhold in (("public", None), ("full", [])):
         options = {"input_dir": str(scored), "output_dir": str(root / name), "card.plots": False}
@@ -165,8 +165,8 @@ def test_a_crashed_fill_resumes_without_redoing_finished_files(sample, tmp_path,
         assert pq.read_table(tmp_path / "out" / name).equals(table), name
 
 
-def test_scan_article_ids_reads_only_the_article_meta():
-    xml = (SHARED_PMC / "pmc" / NON_COMMERCIAL).read_bytes()
+def test_scan_article_ids_reads_only_the_article_meta(shared_pmc):
+    xml = (shared_pmc / "pmc" / NON_COMMERCIAL).read_bytes()
     assert scan_article_ids(xml) == {"pmcid": "PMC3574550", "pmid": "23149571", "doi": "10.1093/annonc/mds526"}
     fake = b'<article><front><article-meta><article-id pub-id-type="pmc">123</article-id></article-meta></front>'
     fake += b'<sub-article><front-stub><article-id pub-id-type="pmid">999</article-id></front-stub></sub-article>'

@@ -189,12 +189,12 @@ def test_build_corrupt_parquet_input_names_the_file(tmp_path):
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory) -> Path:
     """An untrained tiny classifier: scoring needs weights, not good ones."""
-    from biomed.dataset_builder.classify.tiny import build_tiny_backbone
     from biomed.dataset_builder.classify.train import ClassifyTrainConfig, build_model
+    from biomed.tiny import save_tiny_model
 
     root = tmp_path_factory.mktemp("classifier")
     texts = [f"TEXT {i} patient study review lorem ipsum" for i in range(50)]
-    backbone = build_tiny_backbone(texts, root / "backbone", vocab_size=120)
+    backbone = save_tiny_model(texts, root / "backbone", "xlm-roberta", mlm_head=False, vocab_size=120)
     tokenizer, model = build_model(ClassifyTrainConfig(backbone=str(backbone), max_length=32), version="tiny-v1")
     model.save_pretrained(str(root / "classifier"))
     tokenizer.save_pretrained(str(root / "classifier"))

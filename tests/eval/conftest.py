@@ -7,16 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from biomed.eval import tiny
+from biomed.tiny import eval_fixture_texts, save_tiny_model, train_tiny_tokenizer
 
 
 def build_tokenizer(vocab_size: int = 400):
-    return tiny.build_tokenizer(tiny.fixture_texts(), vocab_size=vocab_size)
+    return train_tiny_tokenizer(eval_fixture_texts(), "bert", vocab_size=vocab_size)
 
 
 def build_checkpoint(folder: Path, arch: str = "bert", hidden: int = 32, layers: int = 2) -> Path:
-    """Save a randomly initialised encoder and its tokenizer to ``folder`` (what `from_pretrained` reads)."""
-    return tiny.build_checkpoint(folder, tiny.fixture_texts(), arch=arch, hidden=hidden, layers=layers)
+    """Save a randomly initialised encoder and its WordPiece tokenizer to ``folder`` (what `from_pretrained` reads)."""
+    return save_tiny_model(
+        eval_fixture_texts(), folder, arch, mlm_head=False, tokenizer_family="bert", hidden=hidden, layers=layers
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -186,9 +186,11 @@ def test_multi_label_fallback_predicts_the_top_label_when_none_passes():
 
 def test_auto_heads_run_on_a_modernbert_checkpoint(tmp_path):
     """ModernBERT's own classification head (its pooling) and token head, through the runner."""
-    from biomed.eval import tiny
+    from biomed.tiny import eval_fixture_texts, save_tiny_model
 
-    checkpoint = tiny.build_checkpoint(tmp_path / "tiny-modernbert", tiny.fixture_texts(), arch="modernbert")
+    checkpoint = save_tiny_model(
+        eval_fixture_texts(), tmp_path / "tiny-modernbert", "modernbert", mlm_head=False, tokenizer_family="bert"
+    )
     cfg = EvalConfig(
         model=str(checkpoint),
         tasks=["fixtures/cls-multi", "fixtures/ner-bio"],
@@ -207,9 +209,11 @@ def test_auto_heads_run_on_a_modernbert_checkpoint(tmp_path):
 def test_the_english_protocol_reads_words_with_a_prefix_space(tmp_path):
     """BCM loads its tokenizers with add_prefix_space=True: each pre-split word reads as a mid-sentence word."""
     from biomed.eval.runner import load_tokenizer
-    from biomed.train.tiny import train_tiny_tokenizer
+    from biomed.tiny import train_tiny_tokenizer
 
-    train_tiny_tokenizer(["the patient received morphine"] * 20, "modernbert", 300).save_pretrained(tmp_path)
+    train_tiny_tokenizer(["the patient received morphine"] * 20, "modernbert", vocab_size=300).save_pretrained(
+        tmp_path
+    )
     words = ["patient", "received", "morphine"]
     plain, spaced = (load_tokenizer(str(tmp_path), add_prefix_space=flag) for flag in (False, True))
     tokens = spaced.convert_ids_to_tokens(spaced(words, is_split_into_words=True)["input_ids"])

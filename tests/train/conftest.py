@@ -28,7 +28,7 @@ def sample_texts() -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_modernbert(tmp_path_factory, sample_texts) -> Path:
     """A 3-layer ModernBERT (global, sliding-window, global; window 8 tokens) with a BPE tokenizer."""
-    from biomed.train.tiny import save_tiny_model
+    from biomed.tiny import save_tiny_model
 
     return save_tiny_model(sample_texts, tmp_path_factory.mktemp("tiny_modernbert"), "modernbert")
 
@@ -36,7 +36,7 @@ def tiny_modernbert(tmp_path_factory, sample_texts) -> Path:
 @pytest.fixture(scope="session")
 def tiny_roberta(tmp_path_factory, sample_texts) -> Path:
     """A 3-layer RoBERTa (CamemBERT's architecture) with a BPE tokenizer."""
-    from biomed.train.tiny import save_tiny_model
+    from biomed.tiny import save_tiny_model
 
     return save_tiny_model(sample_texts, tmp_path_factory.mktemp("tiny_roberta"), "roberta")
 

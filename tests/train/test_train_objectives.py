@@ -156,10 +156,10 @@ def test_whole_word_masking_picks_every_sub_token_of_a_word_or_none():
 
 
 def test_word_start_table_reads_the_tokenizer_family(tiny_roberta):
-    from biomed.eval.tiny import build_tokenizer
+    from biomed.tiny import train_tiny_tokenizer
     from biomed.train.objectives import word_start_table
 
-    wordpiece = build_tokenizer(["the hepatotoxicity of paracetamol in hepatocytes"] * 5, vocab_size=60)
+    wordpiece = train_tiny_tokenizer(["the hepatotoxicity of paracetamol in hepatocytes"] * 5, "bert", vocab_size=60)
     table = word_start_table(wordpiece)
     ids = wordpiece("hepatotoxicity", add_special_tokens=False)["input_ids"]
     assert len(ids) > 1 and table[ids].tolist() == [True] + [False] * (len(ids) - 1)

@@ -27,7 +27,7 @@ def classify_train_command(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Checkpoint folder to write (default: classifier).", show_default=False),
+        typer.Option("--out", "-o", help="Checkpoint folder to write.", show_default=False),
     ] = None,
     paragraphs: Annotated[
         Path | None,
@@ -41,15 +41,13 @@ def classify_train_command(
         str | None,
         typer.Option(
             "--backbone",
-            help="Encoder to fine-tune: a Hub id or a local folder (default: FacebookAI/xlm-roberta-base).",
+            help="Encoder to fine-tune: a Hub id or a local folder.",
             show_default=False,
         ),
     ] = None,
     max_length: Annotated[
         int | None,
-        typer.Option(
-            "--max-length", help="Truncate paragraphs to this many tokens (default: 512).", show_default=False
-        ),
+        typer.Option("--max-length", help="Truncate paragraphs to this many tokens.", show_default=False),
     ] = None,
     version: Annotated[
         str | None,
@@ -74,16 +72,14 @@ def classify_train_command(
     from biomed.dataset_builder.classify.train import ClassifyTrainConfig, run_classify_train
 
     options = {
-        "annotations": str(annotations) if annotations else None,
-        "output_dir": str(out) if out else None,
-        "paragraphs": str(paragraphs) if paragraphs else None,
+        "annotations": annotations,
+        "output_dir": out,
+        "paragraphs": paragraphs,
         "backbone": backbone,
         "max_length": max_length,
         "version": version,
     }
     cfg = resolve(ClassifyTrainConfig, config, set_, options, dry_run)
-    if dry_run:
-        return
     typer.echo(run_classify_train(cfg).render())
 
 
@@ -105,11 +101,11 @@ def classify_score_command(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Output folder for scored shards (default: scored).", show_default=False),
+        typer.Option("--out", "-o", help="Output folder for scored shards.", show_default=False),
     ] = None,
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", help="Most paragraphs per batch (default: 1024).", show_default=False),
+        typer.Option("--batch-size", help="Most paragraphs per batch.", show_default=False),
     ] = None,
     max_batch_tokens: Annotated[
         int | None,
@@ -129,14 +125,14 @@ def classify_score_command(
     ] = None,
     device: Annotated[
         str | None,
-        typer.Option("--device", help="auto, cpu, cuda or cuda:N (default: auto).", show_default=False),
+        typer.Option("--device", help="auto, cpu, cuda or cuda:N.", show_default=False),
     ] = None,
     dtype: Annotated[
         str | None,
         typer.Option(
             "--dtype",
             help="auto (bfloat16/float16 on GPU; bfloat16 on a CPU with AVX512-BF16/AMX, else float32), float32, "
-            "bfloat16 or float16 (default: auto).",
+            "bfloat16 or float16.",
             show_default=False,
         ),
     ] = None,
@@ -159,15 +155,15 @@ def classify_score_command(
     Writes OUT/data/NAME.parquet per input shard (all input columns plus type, type_probs, domain, domain_probs,
     educational_score, educational_score_int, classifier_version), OUT/done/NAME.json markers, OUT/summary.json and
     OUT/config.yaml. Rerunning after a crash scores only the shards without a marker. Shards of any size are
-    streamed: memory is bounded by --set chunk_size=N paragraphs (default 16384), not by the shard. On several
+    streamed: memory is bounded by --set chunk_size=N paragraphs, not by the shard. On several
     GPUs use --workers N (one GPU per worker); on a cluster see recipes/classify/score-slurm.yaml.
     """
     from biomed.dataset_builder.classify.score import ClassifyScoreConfig, run_classify_score
 
     options = {
-        "inputs": str(inputs) if inputs else None,
+        "inputs": inputs,
         "classifier": classifier,
-        "output_dir": str(out) if out else None,
+        "output_dir": out,
         "batch_size": batch_size,
         "max_batch_tokens": max_batch_tokens,
         "max_length": max_length,
@@ -177,6 +173,4 @@ def classify_score_command(
         "executor.workers": workers,
     }
     cfg = resolve(ClassifyScoreConfig, config, set_, options, dry_run)
-    if dry_run:
-        return
     typer.echo(run_classify_score(cfg, overwrite=overwrite).render())

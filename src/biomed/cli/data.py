@@ -23,9 +23,7 @@ def extract_command(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output folder (default: extracted).", show_default=False)
-    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.", show_default=False)] = None,
     file_list: Annotated[
         Path | None,
         typer.Option(
@@ -38,7 +36,7 @@ def extract_command(
         int | None,
         typer.Option(
             "--min-tokens",
-            help="Drop paragraphs shorter than this many tokens (whitespace words; default 64, the paper's).",
+            help="Drop paragraphs shorter than this many tokens (whitespace words).",
             show_default=False,
         ),
     ] = None,
@@ -46,7 +44,7 @@ def extract_command(
         int | None,
         typer.Option(
             "--tasks",
-            help="Number of tasks, each writing its own shards (a new one every 128 MiB); 0 = one per worker.",
+            help="Number of tasks, each writing its own shards (a new one every max_shard_bytes); 0 = one per worker.",
             show_default=False,
         ),
     ] = None,
@@ -71,21 +69,19 @@ def extract_command(
     skipped.
     On a cluster: --set executor.kind=slurm --set executor.partition=NAME --set executor.tasks=1000 (or
     executor.kind=ray); publisher files without a PMCID: --set require_pmcid=false. Shards stay under
-    --set max_shard_bytes=N (default 128 MiB, about 300k paragraphs), so later stages resume in small steps.
+    --set max_shard_bytes=N (about 300k paragraphs at the default), so later stages resume in small steps.
     """
     from biomed.dataset_builder.extract.stage import ExtractConfig, run_extract
 
     options = {
-        "inputs": [str(p) for p in inputs] if inputs else None,
-        "output_dir": str(out) if out else None,
-        "file_list": str(file_list) if file_list else None,
+        "inputs": inputs,
+        "output_dir": out,
+        "file_list": file_list,
         "min_tokens": min_tokens,
         "executor.tasks": tasks,
         "executor.workers": workers,
     }
     cfg = resolve(ExtractConfig, config, set_, options, dry_run)
-    if dry_run:
-        return
     summary = run_extract(cfg, overwrite=overwrite)
     typer.echo(summary.render())
     if summary.files_failed:
@@ -117,7 +113,7 @@ def annotate_command(
         str | None,
         typer.Option(
             "--model",
-            help="Model name sent to the server (default: meta-llama/Llama-3.1-70B-Instruct).",
+            help="Model name sent to the server.",
             show_default=False,
         ),
     ] = None,
@@ -125,19 +121,17 @@ def annotate_command(
         str | None,
         typer.Option(
             "--api",
-            help="chat (OpenAI-compatible chat completions) or generate (TGI's raw /generate route) [default: chat].",
+            help="chat (OpenAI-compatible chat completions) or generate (TGI's raw /generate route).",
             show_default=False,
         ),
     ] = None,
     n: Annotated[
         int | None,
-        typer.Option("--n", help="Paragraphs to sample (all if fewer) (default: 400000).", show_default=False),
+        typer.Option("--n", help="Paragraphs to sample (all if fewer).", show_default=False),
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option(
-            "--seed", help="Seed of the sample: same seed, same shards, same sample (default: 0).", show_default=False
-        ),
+        typer.Option("--seed", help="Seed of the sample: same seed, same shards, same sample.", show_default=False),
     ] = None,
     stratify_by: Annotated[
         list[str] | None,
@@ -149,19 +143,15 @@ def annotate_command(
     ] = None,
     max_concurrency: Annotated[
         int | None,
-        typer.Option("--max-concurrency", help="Requests in flight at once (default: 64).", show_default=False),
+        typer.Option("--max-concurrency", help="Requests in flight at once.", show_default=False),
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option(
-            "--timeout", help="Seconds to wait for one response before retrying (default: 120).", show_default=False
-        ),
+        typer.Option("--timeout", help="Seconds to wait for one response before retrying.", show_default=False),
     ] = None,
     prompt: Annotated[
         str | None,
-        typer.Option(
-            "--prompt", help="Shipped prompt name or a YAML prompt file (default: annotate_v1).", show_default=False
-        ),
+        typer.Option("--prompt", help="Shipped prompt name or a YAML prompt file.", show_default=False),
     ] = None,
     gold: Annotated[
         str | None,
@@ -212,8 +202,8 @@ def annotate_command(
     from biomed.dataset_builder.annotate.stage import AnnotateConfig, plan_annotate, run_annotate
 
     options = {
-        "input_dir": str(input_dir) if input_dir else None,
-        "output_dir": str(out) if out else None,
+        "input_dir": input_dir,
+        "output_dir": out,
         "prompt": prompt,
         "gold": gold,
         "sample.n": n,
@@ -226,7 +216,7 @@ def annotate_command(
         "client.timeout_s": timeout,
         "client.token_env": token_env,
     }
-    cfg = resolve(AnnotateConfig, config, set_, options, dry_run)
+    cfg = resolve(AnnotateConfig, config, set_, options, dry_run, exit_on_dry_run=False)
     if dry_run:  # after the config, the rendered prompts and the cost estimate
         typer.echo(plan_annotate(cfg).render())
         return
@@ -256,7 +246,7 @@ def build_command(
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Seed of the fractional upsampling draws (default: 0).", show_default=False),
+        typer.Option("--seed", help="Seed of the fractional upsampling draws.", show_default=False),
     ] = None,
     workers: WorkersOpt = None,
     overwrite: OverwriteOpt = False,
@@ -282,16 +272,8 @@ def build_command(
     """
     from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build
 
-    options = {
-        "input_dir": str(input_dir) if input_dir else None,
-        "output_dir": str(out) if out else None,
-        "only": only or None,
-        "seed": seed,
-        "executor.workers": workers,
-    }
+    options = {"input_dir": input_dir, "output_dir": out, "only": only, "seed": seed, "executor.workers": workers}
     cfg = resolve(BuildConfig, config or default_recipe(), set_, options, dry_run)
-    if dry_run:
-        return
     summary = run_build(cfg, overwrite=overwrite)
     typer.echo(summary.render())
     if not summary.pending:
@@ -353,16 +335,14 @@ def rehydrate_command(
     from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate
 
     options = {
-        "dataset": str(dataset),
-        "pmc_xml": [str(p) for p in pmc_xml] if pmc_xml else None,
-        "output_dir": str(out) if out else None,
-        "file_list": str(file_list) if file_list else None,
+        "dataset": dataset,
+        "pmc_xml": pmc_xml,
+        "output_dir": out,
+        "file_list": file_list,
         "fill_changed": fill_changed,
         "executor.workers": workers,
     }
     cfg = resolve(RehydrateConfig, config, set_, options, dry_run)
-    if dry_run:
-        return
     summary = run_rehydrate(cfg, overwrite=overwrite)
     typer.echo(summary.render())
     if summary.not_found:

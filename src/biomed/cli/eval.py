@@ -80,17 +80,15 @@ def eval_run_command(
     options = {
         "model": model,
         "suite": suite,
-        "tasks": list(task) if task else None,
-        "output_dir": str(out) if out else None,
+        "tasks": task,
+        "output_dir": out,
         "seeds": seeds,
         "name": name,
-        "data_dir": str(data_dir) if data_dir else None,
+        "data_dir": data_dir,
         "max_length": max_length,
         "limit": limit,
     }
     cfg = resolve(EvalConfig, config, set_, options, dry_run)
-    if dry_run:
-        return
     summary = run_eval(cfg)
     typer.echo(summary.render())
 
@@ -140,15 +138,8 @@ def eval_report_command(
     """
     from biomed.eval.report import ReportConfig, run_report
 
-    options = {
-        "runs": [str(p) for p in runs] if runs else None,
-        "output_dir": str(out) if out else None,
-        "references": list(reference) if reference else None,
-        "bootstrap": bootstrap,
-    }
+    options = {"runs": runs, "output_dir": out, "references": reference, "bootstrap": bootstrap}
     cfg = resolve(ReportConfig, config, set_, options, dry_run)
-    if dry_run:
-        return
     result = run_report(cfg)
     if card is not None:
         from biomed.model_cards.eval_results import write_card_results

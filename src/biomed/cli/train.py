@@ -36,7 +36,7 @@ def train_command(
         str | None,
         typer.Option(
             "--freeze-layers",
-            help="Layers that get no update during the phases in freeze.phases (default: phase 1), e.g. 0-7 or 8-14.",
+            help="Layers that get no update during the phases in freeze.phases, e.g. 0-7 or 8-14.",
             show_default=False,
         ),
     ] = None,
@@ -60,10 +60,7 @@ def train_command(
     if config is not None and (size or lang or objective):
         raise BiomedError("pass either --config or --size/--lang/--objective (they pick a recipe), not both")
     recipe = config or find_recipe(lang or "en", size or "base", objective or "detour")
-    options = {"output_dir": str(out) if out else None, "freeze.layers": freeze_layers}
-    cfg = resolve(PretrainConfig, recipe, set_, options, dry_run)
-    if dry_run:
-        return
+    cfg = resolve(PretrainConfig, recipe, set_, {"output_dir": out, "freeze.layers": freeze_layers}, dry_run)
     from biomed.train.trainer import run_pretrain
 
     result = run_pretrain(cfg)

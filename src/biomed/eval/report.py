@@ -214,110 +214,104 @@ def _bootstraps(models, cfg: ReportConfig) -> list[dict[str, Any]]:
     return rows
 
 
-def _cell(row: dict | None) -> str:
-    if row is None:
-        return "–"
-    return f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} ({row['n']})"
-
-
-def _ref_cell(ref: ReferenceRow, task: str) -> str:
-    if task not in ref.tasks:
-        return "–"
-    std = f" ± {ref.std[task]:.2f}" if task in ref.std else ""
-    return f"*{ref.tasks[task]:.1f}{std}*"
-
-
 def render_markdown(cfg: ReportConfig, models, comparisons) -> str:
-    """The report's Markdown: one table per suite, metric definitions, truncation, bootstrap."""
+    """The report's Markdown (``model_cards/templates/eval_report.md.j2``) from :func:`report_context`."""
+    from biomed.model_cards.eval_report import render_eval_report
+
+    return render_eval_report(report_context(cfg, models, comparisons))
+
+
+def report_context(cfg: ReportConfig, models, comparisons) -> dict[str, Any]:
+    """What the report shows, as plain data: per suite its columns, model rows, published rows, metric definitions."""
     references = {s: REFERENCES[s] for s in cfg.references}
     suites = [s for s in SUITES if s != "demo"]
     present = [s for s in suites if any(suite_of(t) == s for _, _, table in models for t in table) or s in references]
-    lines = [f"# {cfg.title}", ""]
-    lines.append(
-        "Cells: mean ± sample std over seeds, in points (F1 × 100), seed count in parentheses; the metric of each "
-        "column is named under its title. *Average* is the unweighted mean of the per-task means (k/N: tasks "
-        "covered). Rows in italics are published results."
-    )
+    sections = []
     for suite in present:
         tasks = [t for t in SUITES[suite] if any(t in table for _, _, table in models)]
         refs = references.get(suite, [])
         for ref in refs:
             tasks.extend(t for t in ref.tasks if t not in tasks)
         tasks.sort(key=list(TASKS).index)
-        lines += ["", f"## {SUITE_TITLES[suite]}", ""]
-        header = ["Model"] + [f"{TASKS[t].title}<br>*{SHORT_LABELS[TASKS[t].metric]}*" for t in tasks] + ["Average"]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "---|" * len(header))
+        rows = []
         for name, _, table in models:
             if not any(t in table for t in tasks):
                 continue
             average, covered = unweighted_average({t: table[t] for t in tasks if t in table}, suite)
-            avg = f"**{100 * average:.1f}** ({covered}/{len(SUITES[suite])})" if average is not None else "–"
-            lines.append("| " + " | ".join([name] + [_cell(table.get(t)) for t in tasks] + [avg]) + " |")
-        for ref in refs:
-            cells = [_ref_cell(ref, t) for t in tasks]
-            average = f"*{ref.average:.2f}*" if ref.average is not None else "–"
-            lines.append("| " + " | ".join([f"*{ref.model} (published)*"] + cells + [average]) + " |")
-        lines += ["", "Metrics (the headline is each protocol's own metric):"]
-        for t in tasks:
-            spec = TASKS[t]
-            chosen = (
-                f"; checkpoint chosen on dev {SHORT_LABELS[spec.dev_metric]}" if spec.dev_metric != spec.metric else ""
-            )
-            lines.append(f"- {spec.title}: {METRIC_LABELS[spec.metric]} (`{spec.metric}`){chosen}")
+            rows.append({"name": name, "cells": [table.get(t) for t in tasks], "average": average, "covered": covered})
         beside = [
-            f"{name}, {TASKS[t].title}: "
-            + "; ".join(
-                f"{SHORT_LABELS[m]} {100 * v['mean']:.1f} ± {100 * v['std']:.1f}" for m, v in row["also"].items()
-            )
+            {
+                "model": name,
+                "task": TASKS[t].title,
+                "metrics": [
+                    {"short": SHORT_LABELS[m], "mean": v["mean"], "std": v["std"]} for m, v in row["also"].items()
+                ],
+            }
             for name, _, table in models
             for t, row in table.items()
             if t in tasks and row.get("also")
         ]
-        if beside:
-            lines += ["", "Other metrics, beside the headline:"]
-            lines += [f"- {line}" for line in beside]
         described: dict[tuple[str, str], list[str]] = {}
         for ref in refs:
             described.setdefault((ref.metric, ref.source), []).append(ref.model)
-        for (metric, source), names in described.items():
-            lines.append(f"- published rows ({', '.join(names)}): {metric}. Source: {source}.")
+        sections.append(
+            {
+                "title": SUITE_TITLES[suite],
+                "size": len(SUITES[suite]),
+                "columns": [
+                    {
+                        "title": TASKS[t].title,
+                        "metric": TASKS[t].metric,
+                        "metric_short": SHORT_LABELS[TASKS[t].metric],
+                        "metric_label": METRIC_LABELS[TASKS[t].metric],
+                        "chosen_on": (
+                            SHORT_LABELS[TASKS[t].dev_metric] if TASKS[t].dev_metric != TASKS[t].metric else None
+                        ),
+                    }
+                    for t in tasks
+                ],
+                "rows": rows,
+                "beside": beside,
+                "references": [
+                    {
+                        "model": ref.model,
+                        "cells": [
+                            {"score": ref.tasks[t], "std": ref.std.get(t)} if t in ref.tasks else None for t in tasks
+                        ],
+                        "average": ref.average,
+                    }
+                    for ref in refs
+                ],
+                "published": [
+                    {"models": names, "metric": metric, "source": source}
+                    for (metric, source), names in described.items()
+                ],
+            }
+        )
     truncation = [
-        (name, t, row["truncation_test"], row["max_length"])
+        {
+            "model": name,
+            "task": TASKS[t].title,
+            "max_length": row["max_length"],
+            "examples": row["truncation_test"]["examples"],
+            "examples_truncated": row["truncation_test"]["examples_truncated"],
+            "entities_lost": row["truncation_test"].get("entities_lost", "–"),
+            "subtokens_lost": row["truncation_test"].get("subtokens_lost", "–"),
+        }
         for name, _, table in models
         for t, row in table.items()
         if row["truncation_test"].get("examples_truncated")
     ]
-    lines += ["", "## Truncation (test split)", ""]
-    if truncation:
-        lines.append("| Model | Task | Max length | Examples truncated | Entities lost | Sub-tokens lost |")
-        lines.append("|---|---|---|---|---|---|")
-        for name, t, stats, length in truncation:
-            lines.append(
-                f"| {name} | {TASKS[t].title} | {length} | {stats['examples_truncated']}/{stats['examples']} | "
-                f"{stats.get('entities_lost', '–')} | {stats.get('subtokens_lost', '–')} |"
-            )
-        lines.append("")
-        lines.append("Cut-off words are scored as predicted O: lost entities count as misses in the numbers above.")
-    else:
-        lines.append("No test example exceeded its maximum length.")
-    if comparisons:
-        lines += ["", "## Paired bootstrap (test set)", ""]
-        lines.append("| A | B | Task | Metric | Δ (A − B) | 95% interval | p |")
-        lines.append("|---|---|---|---|---|---|---|")
-        for row in comparisons:
-            lines.append(
-                f"| {row['a']} | {row['b']} | {TASKS[row['task']].title} | {SHORT_LABELS[row['metric']]} | "
-                f"{100 * row['delta']:+.2f} | [{100 * row['ci_low']:+.2f}, {100 * row['ci_high']:+.2f}] | "
-                f"{row['p_value']:.3f} |"
-            )
-        lines.append("")
-        lines.append(
-            f"{comparisons[0]['samples']} resamples of the test examples; each model's score is the mean over its "
-            "seeds; p = share of resamples with a delta at least twice the observed one (Berg-Kirkpatrick et al. "
-            "2012), one-sided in the observed direction."
-        )
-    return "\n".join(lines) + "\n"
+    bootstrap = [
+        {**row, "task": TASKS[row["task"]].title, "metric_short": SHORT_LABELS[row["metric"]]} for row in comparisons
+    ]
+    return {
+        "title": cfg.title,
+        "suites": sections,
+        "truncation": truncation,
+        "bootstrap": bootstrap,
+        "bootstrap_samples": comparisons[0]["samples"] if comparisons else 0,
+    }
 
 
 def draw_chart(models, references: list[ReferenceRow], path: Path) -> None:

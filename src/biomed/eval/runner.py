@@ -29,7 +29,6 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import transformers
-from torch.utils.data import SequentialSampler
 from transformers import (
     AutoConfig,
     AutoTokenizer,
@@ -55,6 +54,7 @@ from biomed.eval.heads import (
 from biomed.eval.loaders import TaskData, load_task_data
 from biomed.eval.metrics import METRIC_LABELS, classification_scores, multi_hot, ner_scores
 from biomed.eval.tasks import SUITES, TASKS, Protocol, SpanHead, TaskSpec
+from biomed.upstream import keep_eval_order
 
 
 logger = logging.getLogger(__name__)
@@ -414,6 +414,7 @@ def training_arguments(protocol: Protocol, task: TaskSpec, seed: int, out: Path,
     return kwargs
 
 
+@keep_eval_order  # length-grouped training must not reorder evaluation: predictions are matched to gold by position
 class EvalTrainer(Trainer):
     """``Trainer`` with a separate head learning rate and evaluation in dataset order (predictions map to gold).
 
@@ -424,10 +425,6 @@ class EvalTrainer(Trainer):
     def __init__(self, *args, head_learning_rate: float | None = None, **kwargs):
         self.head_learning_rate = head_learning_rate
         super().__init__(*args, **kwargs)
-
-    def _get_eval_sampler(self, eval_dataset):
-        # length-grouped training must not reorder evaluation: predictions are matched to gold by position
-        return SequentialSampler(eval_dataset)
 
     def create_optimizer(self, model=None):
         if self.head_learning_rate is None or self.optimizer is not None:

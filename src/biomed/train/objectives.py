@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from biomed.upstream import attn_implementation, compiled_inner_module
+
 
 if TYPE_CHECKING:
     import torch
@@ -191,7 +193,7 @@ def causal_attention_mask(model, input_ids: torch.Tensor) -> dict[str, Any]:
 
     config = model.config
     layer_types = set(getattr(config, "layer_types", None) or ["full_attention"])
-    impl = config._attn_implementation
+    impl = attn_implementation(config)
     if is_flash_backend(impl):
         mask = {layer_type: None for layer_type in layer_types} if hasattr(config, "layer_types") else None
         return {"attention_mask": mask, "is_causal": True}
@@ -245,7 +247,7 @@ def lm_loss(
 def _unwrap(model):
     """The ``PreTrainedModel`` inside DDP / torch.compile wrappers."""
     while True:
-        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        inner = getattr(model, "module", None) or compiled_inner_module(model)
         if inner is None:
             return model
         model = inner

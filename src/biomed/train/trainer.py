@@ -30,9 +30,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+from transformers import Trainer, TrainerCallback
+from transformers.trainer_callback import ProgressCallback
+
 from biomed.config import ConfigError, save_config
 from biomed.train.config import PretrainConfig, parse_layer_range
-from biomed.train.schedule import PhasePlan
+from biomed.train.model import parameter_groups
+from biomed.train.objectives import lm_loss
+from biomed.train.schedule import PhasePlan, build_lr_scheduler
+from biomed.upstream import mark_lr_scheduler_created
 
 
 logger = logging.getLogger(__name__)
@@ -66,7 +73,6 @@ class PretrainResult:
 
 def training_arguments(cfg: PretrainConfig, plan: PhasePlan, world_size: int | None = None):
     """``TrainingArguments`` from the recipe's ``training:`` mapping plus the keys the schedule decides."""
-    import torch
     from transformers import TrainingArguments
 
     world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
@@ -106,119 +112,109 @@ def training_arguments(cfg: PretrainConfig, plan: PhasePlan, world_size: int | N
         raise ConfigError(f"training: {err}") from None
 
 
-def _trainer_classes():
-    """The Trainer subclass and callback, built on first use so that importing this module stays light."""
-    import torch
-    from transformers import Trainer, TrainerCallback
-    from transformers.trainer_callback import ProgressCallback
+class PretrainTrainer(Trainer):
+    """``Trainer`` with the phased LR schedule, decoupled AdamW groups and the MLM/CLM loss."""
 
-    from biomed.train.model import parameter_groups
-    from biomed.train.objectives import lm_loss
-    from biomed.train.schedule import build_lr_scheduler
+    # compute_loss divides by the labelled tokens of the whole accumulated batch (num_items_in_batch)
+    loss_is_scaled_for_ga = True
 
-    class PretrainTrainer(Trainer):
-        """``Trainer`` with the phased LR schedule, decoupled AdamW groups and the MLM/CLM loss."""
+    def __init__(self, *args, plan: PhasePlan, decoupled_weight_decay: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plan = plan
+        self.decoupled_weight_decay = decoupled_weight_decay
+        self.model_accepts_loss_kwargs = True  # makes the Trainer count labelled tokens across micro-batches
 
-        # compute_loss divides by the labelled tokens of the whole accumulated batch (num_items_in_batch)
-        loss_is_scaled_for_ga = True
-
-        def __init__(self, *args, plan: PhasePlan, decoupled_weight_decay: bool, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.plan = plan
-            self.decoupled_weight_decay = decoupled_weight_decay
-            self.model_accepts_loss_kwargs = True  # makes the Trainer count labelled tokens across micro-batches
-
-        def create_optimizer(self, model=None):
-            if self.optimizer is None:
-                model = self.model if model is None else model
-                peak = self.args.learning_rate
-                decay = self.args.weight_decay / peak if self.decoupled_weight_decay else self.args.weight_decay
-                groups = parameter_groups(model, decay)
-                on_cuda = all(p.is_cuda for group in groups for p in group["params"])
-                self.optimizer = torch.optim.AdamW(
-                    groups,
-                    lr=peak,
-                    betas=(self.args.adam_beta1, self.args.adam_beta2),
-                    eps=self.args.adam_epsilon,
-                    fused=on_cuda or None,
-                )
-            return self.optimizer
-
-        def create_scheduler(self, num_training_steps: int, optimizer=None):
-            if self.lr_scheduler is None:
-                self.lr_scheduler = build_lr_scheduler(optimizer or self.optimizer, self.plan, self.args.learning_rate)
-                self._created_lr_scheduler = True
-            return self.lr_scheduler
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            causal = bool(inputs.pop("causal", False))
-            loss = lm_loss(
-                model, inputs["input_ids"], inputs["labels"], causal=causal, num_items_in_batch=num_items_in_batch
+    def create_optimizer(self, model=None):
+        if self.optimizer is None:
+            model = self.model if model is None else model
+            peak = self.args.learning_rate
+            decay = self.args.weight_decay / peak if self.decoupled_weight_decay else self.args.weight_decay
+            groups = parameter_groups(model, decay)
+            on_cuda = all(p.is_cuda for group in groups for p in group["params"])
+            self.optimizer = torch.optim.AdamW(
+                groups,
+                lr=peak,
+                betas=(self.args.adam_beta1, self.args.adam_beta2),
+                eps=self.args.adam_epsilon,
+                fused=on_cuda or None,
             )
-            if (
-                self.args.average_tokens_across_devices
-                and num_items_in_batch is not None
-                and self.accelerator.num_processes > 1
-            ):
-                loss = loss * self.accelerator.num_processes  # DDP averages gradients over processes
-            return (loss, None) if return_outputs else loss
+        return self.optimizer
 
-    class PhaseCallback(TrainerCallback):
-        """Applies layer freezing per phase and writes the recipe, data manifest and card into checkpoints."""
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None:
+            self.lr_scheduler = build_lr_scheduler(optimizer or self.optimizer, self.plan, self.args.learning_rate)
+            mark_lr_scheduler_created(self)
+        return self.lr_scheduler
 
-        def __init__(self, plan: PhasePlan, frozen: list, freeze_phases: set[int], on_save_files):
-            self.plan, self.frozen, self.freeze_phases = plan, frozen, freeze_phases
-            self.on_save_files = on_save_files
-            self._state: bool | None = None
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        causal = bool(inputs.pop("causal", False))
+        loss = lm_loss(
+            model, inputs["input_ids"], inputs["labels"], causal=causal, num_items_in_batch=num_items_in_batch
+        )
+        if (
+            self.args.average_tokens_across_devices
+            and num_items_in_batch is not None
+            and self.accelerator.num_processes > 1
+        ):
+            loss = loss * self.accelerator.num_processes  # DDP averages gradients over processes
+        return (loss, None) if return_outputs else loss
 
-        def _apply(self, step: int) -> None:
-            freeze = self.plan.span_at(step).number in self.freeze_phases
-            if self.frozen and freeze != self._state:
-                # requires_grad=False: no gradient, so AdamW skips the tensor entirely (no moment update, no
-                # weight decay): the frozen weights stay bitwise identical.
-                for param in self.frozen:
-                    param.requires_grad_(not freeze)
-                self._state = freeze
 
-        def on_train_begin(self, args, state, control, **kwargs):
-            self._apply(state.global_step)
+class PhaseCallback(TrainerCallback):
+    """Applies layer freezing per phase and writes the recipe, data manifest and card into checkpoints."""
 
-        def on_step_begin(self, args, state, control, **kwargs):
-            self._apply(state.global_step)
+    def __init__(self, plan: PhasePlan, frozen: list, freeze_phases: set[int], on_save_files):
+        self.plan, self.frozen, self.freeze_phases = plan, frozen, freeze_phases
+        self.on_save_files = on_save_files
+        self._state: bool | None = None
 
-        def on_save(self, args, state, control, **kwargs):
-            if state.is_world_process_zero:
-                self.on_save_files(Path(args.output_dir) / f"checkpoint-{state.global_step}", state)
+    def _apply(self, step: int) -> None:
+        freeze = self.plan.span_at(step).number in self.freeze_phases
+        if self.frozen and freeze != self._state:
+            # requires_grad=False: no gradient, so AdamW skips the tensor entirely (no moment update, no
+            # weight decay): the frozen weights stay bitwise identical.
+            for param in self.frozen:
+                param.requires_grad_(not freeze)
+            self._state = freeze
 
-    class LogLineCallback(ProgressCallback):
-        """The tqdm step bar, with one log line per logging step on stderr (stdout stays for results)."""
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._apply(state.global_step)
 
-        def __init__(self, plan: PhasePlan, tokens_per_step: int):
-            super().__init__()
-            self.plan, self.tokens_per_step = plan, tokens_per_step
-            self._last = None
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._apply(state.global_step)
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not state.is_world_process_zero or not logs or "loss" not in logs:
-                return
-            now = time.monotonic()
-            speed = ""
-            if self._last is not None and state.global_step > self._last[0]:
-                rate = (state.global_step - self._last[0]) * self.tokens_per_step / max(now - self._last[1], 1e-9)
-                speed = f" | {rate:,.0f} tokens/s"
-            self._last = (state.global_step, now)
-            span = self.plan.span_at(max(state.global_step - 1, 0))
-            line = (
-                f"step {state.global_step}/{state.max_steps} | phase {span.number} {span.phase.name} "
-                f"({span.phase.objective}) | loss {logs['loss']:.4f} | lr {logs.get('learning_rate', 0):.3e}{speed}"
-            )
-            tqdm_write = getattr(self.training_bar, "write", None)
-            if tqdm_write is not None:
-                tqdm_write(line, file=sys.stderr)
-            else:
-                print(line, file=sys.stderr)
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.on_save_files(Path(args.output_dir) / f"checkpoint-{state.global_step}", state)
 
-    return PretrainTrainer, PhaseCallback, LogLineCallback
+
+class LogLineCallback(ProgressCallback):
+    """The tqdm step bar, with one log line per logging step on stderr (stdout stays for results)."""
+
+    def __init__(self, plan: PhasePlan, tokens_per_step: int):
+        super().__init__()
+        self.plan, self.tokens_per_step = plan, tokens_per_step
+        self._last = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs or "loss" not in logs:
+            return
+        now = time.monotonic()
+        speed = ""
+        if self._last is not None and state.global_step > self._last[0]:
+            rate = (state.global_step - self._last[0]) * self.tokens_per_step / max(now - self._last[1], 1e-9)
+            speed = f" | {rate:,.0f} tokens/s"
+        self._last = (state.global_step, now)
+        span = self.plan.span_at(max(state.global_step - 1, 0))
+        line = (
+            f"step {state.global_step}/{state.max_steps} | phase {span.number} {span.phase.name} "
+            f"({span.phase.objective}) | loss {logs['loss']:.4f} | lr {logs.get('learning_rate', 0):.3e}{speed}"
+        )
+        tqdm_write = getattr(self.training_bar, "write", None)
+        if tqdm_write is not None:
+            tqdm_write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
 
 
 def last_checkpoint(output_dir: str | Path) -> str | None:
@@ -276,14 +272,13 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
         (folder / "data_manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         write_card(folder, cfg, manifest, plan, state.global_step, bf16=args.bf16)
 
-    trainer_cls, callback_cls, log_line_cls = _trainer_classes()
-    trainer = trainer_cls(
+    trainer = PretrainTrainer(
         model=model,
         args=args,
         train_dataset=dataset,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[callback_cls(plan, frozen, set(cfg.freeze.phases), write_checkpoint_files), *(callbacks or [])],
+        callbacks=[PhaseCallback(plan, frozen, set(cfg.freeze.phases), write_checkpoint_files), *(callbacks or [])],
         plan=plan,
         decoupled_weight_decay=cfg.decoupled_weight_decay,
     )
@@ -293,7 +288,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     if progress:
-        trainer.add_callback(log_line_cls(plan, cfg.tokens_per_step))
+        trainer.add_callback(LogLineCallback(plan, cfg.tokens_per_step))
     resume_from = last_checkpoint(output_dir) if cfg.resume else None
     if resume_from:
         logger.warning("resuming from %s", resume_from)
@@ -316,7 +311,6 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
 
 def export_final(trainer, cfg: PretrainConfig, manifest: dict, plan: PhasePlan) -> Path:
     """Write ``output_dir/final``: weights (``model.save_dtype``), tokenizer, recipe, manifest, curves, card."""
-    import torch
     from transformers import AutoModelForMaskedLM
 
     from biomed.train.plots import plot_curves
@@ -350,7 +344,6 @@ def export_final(trainer, cfg: PretrainConfig, manifest: dict, plan: PhasePlan) 
 
 def hardware_description() -> str:
     """E.g. ``4 x NVIDIA H100 80GB HBM3`` or ``CPU``."""
-    import torch
 
     processes = int(os.environ.get("WORLD_SIZE", "1"))
     if torch.cuda.is_available():

@@ -22,8 +22,14 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from biomed.dataset_builder.label_metrics import (
+    accuracy,
+    cohen_kappa,
+    confusion_matrix,
+    f1_by_label,
+    macro_f1,
+    macro_f1_name,
+)
 from biomed.dataset_builder.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS, LabelError, check_labels
 from biomed.errors import BiomedError
 
@@ -83,13 +89,15 @@ class LabelAgreement:
     confusion: list[list[int]]
     f1_by_label: dict[str, float]
     weighted_kappa: float | None = None
+    macro_f1_name: str = "macro F1"
 
     def render(self) -> str:
         width = max(len(str(label)) for label in self.labels) + 2
         kappa = "n/a" if self.kappa is None else f"{self.kappa:.3f}"
         lines = [
-            f"{self.field}: n={self.n} accuracy={self.accuracy:.3f} macro-F1={self.macro_f1:.3f} kappa={kappa}"
+            f"{self.field}: n={self.n} accuracy={self.accuracy:.3f} kappa={kappa}"
             + (f" weighted-kappa={self.weighted_kappa:.3f}" if self.weighted_kappa is not None else "")
+            + f"; {self.macro_f1_name}: {self.macro_f1:.3f}"
         ]
         lines.append("  gold \\ llm".ljust(width + 2) + "".join(str(label).rjust(width) for label in self.labels))
         for label, row in zip(self.labels, self.confusion, strict=True):
@@ -149,42 +157,20 @@ def compare_with_gold(
 
 
 def label_agreement(name: str, gold: Sequence, predicted: Sequence, label_set: Sequence) -> LabelAgreement:
-    """Accuracy, macro F1 (over labels present in gold or predictions), Cohen's kappa and confusion matrix."""
-    index = {label: i for i, label in enumerate(label_set)}
-    confusion = np.zeros((len(label_set), len(label_set)), dtype=np.int64)
-    for g, p in zip(gold, predicted, strict=True):
-        confusion[index[g], index[p]] += 1
-    n = int(confusion.sum())
-    accuracy = float(np.trace(confusion)) / n
-    f1_by_label = {}
-    for i, label in enumerate(label_set):
-        support, predicted_count, hits = confusion[i].sum(), confusion[:, i].sum(), confusion[i, i]
-        if support == 0 and predicted_count == 0:
-            continue  # absent from both sides: no evidence either way, left out of the macro average
-        f1_by_label[str(label)] = float(2 * hits / (support + predicted_count))
-    macro_f1 = float(np.mean(list(f1_by_label.values())))
-    weighted = None
-    if name == "educational_score":
-        positions = np.arange(len(label_set))
-        weighted = _kappa(confusion, (positions[:, None] - positions[None, :]) ** 2)
+    """Accuracy, macro F1 (:func:`~biomed.dataset_builder.label_metrics.macro_f1`), Cohen's kappa, confusion."""
+    confusion = confusion_matrix(gold, predicted, label_set)
+    f1 = f1_by_label(confusion, label_set)
+    head = "educational score" if name == "educational_score" else name
     return LabelAgreement(
         field=name,
-        n=n,
-        accuracy=accuracy,
-        macro_f1=macro_f1,
-        kappa=_kappa(confusion, 1 - np.eye(len(label_set))),
+        n=int(confusion.sum()),
+        accuracy=accuracy(confusion),
+        macro_f1=macro_f1(confusion),
+        kappa=cohen_kappa(confusion),
         labels=list(label_set),
         confusion=confusion.tolist(),
-        f1_by_label=f1_by_label,
-        weighted_kappa=weighted,
+        # a label absent from both sides has no F1 (no evidence either way): left out, as macro F1 leaves it out
+        f1_by_label={label: value for label, value in f1.items() if value is not None},
+        weighted_kappa=cohen_kappa(confusion, "quadratic") if name == "educational_score" else None,
+        macro_f1_name=macro_f1_name(confusion, head),
     )
-
-
-def _kappa(confusion: np.ndarray, weights: np.ndarray) -> float | None:
-    """Cohen's kappa with disagreement weights (0/1 weights: the plain kappa), 1 - observed / expected."""
-    n = confusion.sum()
-    expected = np.outer(confusion.sum(axis=1), confusion.sum(axis=0)) / n
-    expected_disagreement = float((weights * expected).sum())
-    if expected_disagreement == 0:
-        return None
-    return 1 - float((weights * confusion).sum()) / expected_disagreement

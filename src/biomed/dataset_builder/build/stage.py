@@ -717,35 +717,6 @@ def _fingerprint(config: dict[str, Any], shards: list[Path], n_tasks: int) -> st
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def demo_build(
-    scored_dir: str | Path,
-    out_dir: str | Path,
-    recipe: str | Path | None = None,
-    annotations: str | Path | None = None,
-    classifier_metrics: str | Path | None = None,
-) -> str:
-    """Build every variant and subset of the release recipe from the scored sample; return what to print.
-
-    Args:
-        scored_dir: scored shards (the classify stage's output on the embedded sample).
-        out_dir: the dataset folder to write.
-        recipe: the build recipe; default the packaged ``recipes/build/biomed-enriched.yaml``.
-        annotations: the sample's ``annotations.parquet``, for the card's "how it was built" (optional).
-        classifier_metrics: the classifier's ``metrics.json``, for the card (optional).
-    """
-    from biomed.config import resolve_config
-
-    recipe = Path(recipe) if recipe else default_recipe()
-    options = {
-        "input_dir": str(scored_dir),
-        "output_dir": str(out_dir),
-        "card.annotations": str(annotations) if annotations else None,
-        "card.classifier_metrics": str(classifier_metrics) if classifier_metrics else None,
-    }
-    summary = run_build(resolve_config(BuildConfig, recipe, options=options))
-    return f"{summary.render()}\n\nLoad a config:\n{summary.load_instructions()}"
-
-
 def default_recipe() -> Path:
     """The paper's release recipe shipped with the package, ``recipes/build/biomed-enriched.yaml``."""
     from biomed.config import PACKAGED_RECIPES

@@ -16,6 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from biomed.dataset_builder.label_metrics import (
+    accuracy,
+    cohen_kappa,
+    confusion_matrix,
+    f1_by_label,
+    macro_f1,
+    macro_f1_name,
+    pearson_r,
+    spearman_rho,
+)
+
 
 PAPER_REFERENCE: dict[str, Any] = {
     "source": "Biomed-Enriched paper: XLM-RoBERTa-base student on 39,800 held-out paragraphs",
@@ -30,19 +41,24 @@ EDU_THRESHOLD = 3
 """The educational score from which a paragraph counts as educational (the threshold the variants use)."""
 
 
-def classification_metrics(gold: Sequence[int], pred: Sequence[int], labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, macro F1, per-class F1 and the confusion matrix (rows = gold, columns = predicted)."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+def classification_metrics(
+    gold: Sequence[int], pred: Sequence[int], labels: Sequence[str], head: str = ""
+) -> dict[str, Any]:
+    """Accuracy, macro F1, per-class F1 and the confusion matrix (rows = gold, columns = predicted).
 
+    ``f1_macro`` is :func:`~biomed.dataset_builder.label_metrics.macro_f1` (over the labels present in gold or
+    predictions), ``f1_macro_name`` says so with the counts; a label absent from both sides has F1 ``None``.
+    """
     ids = list(range(len(labels)))
-    per_class = f1_score(gold, pred, labels=ids, average=None, zero_division=0)
+    confusion = confusion_matrix(gold, pred, ids)
     return {
         "n": len(gold),
-        "accuracy": float(accuracy_score(gold, pred)),
-        "f1_macro": float(f1_score(gold, pred, labels=ids, average="macro", zero_division=0)),
-        "f1_per_class": {label: float(f1) for label, f1 in zip(labels, per_class)},
+        "accuracy": accuracy(confusion),
+        "f1_macro": macro_f1(confusion),
+        "f1_macro_name": macro_f1_name(confusion, head or "head"),
+        "f1_per_class": dict(zip(labels, f1_by_label(confusion, ids).values())),
         "labels": list(labels),
-        "confusion_matrix": confusion_matrix(gold, pred, labels=ids).tolist(),
+        "confusion_matrix": confusion.tolist(),
     }
 
 
@@ -51,23 +67,23 @@ def educational_metrics(gold: Sequence[float], score: Sequence[float], low: int 
 
     The binary decision uses the rounded score (``educational_score_int >= 3``), as the variants do.
     """
-    from scipy.stats import pearsonr, spearmanr
-    from sklearn.metrics import f1_score
-
     gold = np.asarray(gold, dtype=np.float64)
     score = np.asarray(score, dtype=np.float64)
     rounded = rounded_scores(score, low, high)
     classes = list(range(low, high + 1))
-    out = classification_metrics(gold.astype(int) - low, rounded.astype(int) - low, [str(c) for c in classes])
-    constant = len(gold) < 2 or np.ptp(gold) == 0 or np.ptp(score) == 0
+    out = classification_metrics(
+        gold.astype(int) - low, rounded.astype(int) - low, [str(c) for c in classes], "educational score"
+    )
+    decision = confusion_matrix(gold >= EDU_THRESHOLD, rounded >= EDU_THRESHOLD, [False, True])
     out.update(
         {
-            # correlations are undefined when either side is constant (tiny or degenerate test sets)
-            "pearson_r": None if constant else float(pearsonr(gold, score).statistic),
-            "spearman_rho": None if constant else float(spearmanr(gold, score).statistic),
+            # correlations are undefined (None) when either side is constant (tiny or degenerate test sets)
+            "pearson_r": pearson_r(gold, score),
+            "spearman_rho": spearman_rho(gold, score),
             "mae": float(np.mean(np.abs(gold - score))),
             "mae_rounded": float(np.mean(np.abs(gold - rounded))),
-            f"f1_ge{EDU_THRESHOLD}": float(f1_score(gold >= EDU_THRESHOLD, rounded >= EDU_THRESHOLD, zero_division=0)),
+            # F1 of the positive class (score >= 3) alone; 0 when neither side has a positive
+            f"f1_ge{EDU_THRESHOLD}": f1_by_label(decision, [False, True])["True"] or 0.0,
         }
     )
     return out
@@ -92,14 +108,11 @@ def compute_metrics(
         type_labels: label names of the type head, in id order.
         domain_labels: label names of the domain head, in id order.
     """
-    from sklearn.metrics import cohen_kappa_score
-
-    type_metrics = classification_metrics(gold["type"], pred["type"], type_labels)
-    agree_by_chance = len(set(gold["type"]) | set(pred["type"])) < 2
-    type_metrics["cohen_kappa"] = None if agree_by_chance else float(cohen_kappa_score(gold["type"], pred["type"]))
+    type_metrics = classification_metrics(gold["type"], pred["type"], type_labels, "type")
+    type_metrics["cohen_kappa"] = cohen_kappa(np.asarray(type_metrics["confusion_matrix"]))
     return {
         "type": type_metrics,
-        "domain": classification_metrics(gold["domain"], pred["domain"], domain_labels),
+        "domain": classification_metrics(gold["domain"], pred["domain"], domain_labels, "domain"),
         "educational": educational_metrics(gold["educational"], pred["educational"]),
     }
 

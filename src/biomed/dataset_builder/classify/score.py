@@ -137,10 +137,10 @@ def _worker_device(device: str, rank: int) -> str:
     count = torch.cuda.device_count()
     if count <= 1:
         return "cuda"
-    import multiprocessing  # local tasks run in the runtime's process pool
+    from biomed.upstream import pool_worker_number
 
-    identity = multiprocessing.current_process()._identity  # pool workers are numbered from 1
-    slot = identity[0] - 1 if identity else rank
+    number = pool_worker_number()
+    slot = number - 1 if number else rank
     return f"cuda:{slot % count}"
 
 

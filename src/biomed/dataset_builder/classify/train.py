@@ -109,7 +109,8 @@ class TrainSummary:
         if self.metrics:
             t, d, e = self.metrics["type"], self.metrics["domain"], self.metrics["educational"]
             lines.append(
-                f"  test: type F1 {t['f1_macro']:.3f} kappa {_fmt(t['cohen_kappa'])} | domain F1 {d['f1_macro']:.3f}"
+                f"  test: type kappa {_fmt(t['cohen_kappa'])}, {t['f1_macro_name']}: {t['f1_macro']:.3f}"
+                f" | domain {d['f1_macro_name']}: {d['f1_macro']:.3f}"
                 f" | educational r {_fmt(e['pearson_r'])} MAE {e['mae']:.3f}  (metrics.json)"
             )
         else:
@@ -134,6 +135,7 @@ def run_classify_train(cfg: ClassifyTrainConfig) -> TrainSummary:
     from biomed.config import save_config
     from biomed.dataset_builder.classify.data import data_fingerprint, load_labelled_paragraphs, split_by_article
     from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
+    from biomed.model_cards.classifier import render_classifier_card
 
     if not cfg.annotations:
         raise BiomedError("no annotations given: pass annotations.parquet (biomed data annotate) or gold .jsonl")
@@ -191,7 +193,17 @@ def run_classify_train(cfg: ClassifyTrainConfig) -> TrainSummary:
     tokenizer.save_pretrained(str(output_dir))
     save_config(cfg, output_dir)
     write_metrics(output_dir, metrics, version, split_sizes, rows.prompt_versions)
-    card = render_classifier_card(cfg, version, metrics, split_sizes, rows.prompt_versions, model)
+    card = render_classifier_card(
+        version,
+        metrics,
+        backbone=cfg.backbone,
+        license=cfg.license,
+        max_length=cfg.max_length,
+        training=cfg.training,
+        split_sizes=split_sizes,
+        prompt_versions=rows.prompt_versions,
+        n_parameters=sum(p.numel() for p in model.parameters()),
+    )
     card.save(str(output_dir / "README.md"))
     return TrainSummary(str(output_dir), version, split_sizes, metrics)
 
@@ -320,68 +332,3 @@ def write_metrics(
     path = output_dir / "metrics.json"
     path.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     return path
-
-
-def render_classifier_card(
-    cfg: ClassifyTrainConfig,
-    version: str,
-    metrics: dict[str, Any],
-    split_sizes: dict[str, int],
-    prompt_versions: list[str],
-    model,
-):
-    """The checkpoint's model card (``classifier.md.j2``), with a model-index of the test metrics."""
-    from huggingface_hub import EvalResult, ModelCardData
-
-    from biomed.dataset_builder.classify.metrics import PAPER_REFERENCE
-    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
-    from biomed.model_cards.render import render_model_card
-
-    local_backbone = Path(cfg.backbone).exists()
-    eval_results = []
-    if metrics:
-        figures = [
-            ("f1", metrics["type"]["f1_macro"], "type macro F1"),
-            ("cohen_kappa", metrics["type"]["cohen_kappa"], "type Cohen's kappa"),
-            ("f1", metrics["domain"]["f1_macro"], "domain macro F1"),
-            ("pearsonr", metrics["educational"]["pearson_r"], "educational Pearson r"),
-            ("mae", metrics["educational"]["mae"], "educational MAE"),
-        ]
-        eval_results = [
-            EvalResult(
-                task_type="text-classification",
-                dataset_type="biomed-enriched-annotations",
-                dataset_name="Biomed-Enriched LLM annotations (test split by article)",
-                dataset_split="test",
-                metric_type=metric,
-                metric_value=round(value, 4),
-                metric_name=name,
-            )
-            for metric, value, name in figures
-            if value is not None
-        ]
-    card_data = ModelCardData(
-        model_name=version,
-        license=cfg.license,
-        library_name="transformers",
-        pipeline_tag="text-classification",
-        base_model=None if local_backbone else cfg.backbone,
-        tags=["biomedical", "biomed-enriched", "text-classification", "educational-quality"],
-        eval_results=eval_results or None,
-    )
-    return render_model_card(
-        "classifier.md.j2",
-        card_data,
-        version=version,
-        backbone=cfg.backbone,
-        max_length=cfg.max_length,
-        training=cfg.training,
-        split_sizes=split_sizes,
-        prompt_versions=prompt_versions,
-        metrics=metrics,
-        paper=PAPER_REFERENCE,
-        type_labels=TYPE_LABELS,
-        domain_labels=DOMAIN_LABELS,
-        n_parameters=sum(p.numel() for p in model.parameters()),
-        educational_f1_key="f1_ge3",
-    )
