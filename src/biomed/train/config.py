@@ -120,6 +120,8 @@ class ModelConfig:
     # "auto": flash_attention_2 when flash-attn is installed on CUDA, else flex_attention on CUDA, else sdpa.
     attn_implementation: str = "auto"
     save_dtype: Literal["bfloat16", "float32"] = "bfloat16"  # dtype of the exported final weights
+    # decoder: a *ForCausalLM (OLMo 2, Llama, ...) continued with next-token prediction; every phase is then clm
+    kind: Literal["encoder", "decoder"] = "encoder"
 
 
 @dataclass
@@ -175,6 +177,13 @@ class PretrainConfig:
             if not 1 <= number <= len(self.phases):
                 raise ValueError(f"freeze.phases lists phase {number}; phases are numbered 1..{len(self.phases)}")
         parse_layer_range(self.freeze.layers)
+        if self.model.kind == "decoder":
+            not_clm = [phase.name for phase in self.phases if phase.objective != "clm"]
+            if not_clm:
+                raise ConfigError(
+                    f"model.kind=decoder trains with next-token prediction; phase {not_clm[0]!r} "
+                    "must have objective: clm"
+                )
 
     @property
     def tokens_per_step(self) -> int:
