@@ -237,3 +237,13 @@ def find_recipe(lang: str, size: str, objective: str) -> Path:
             raise ConfigError(f"--{option} must be one of {', '.join(valid)}; got {value!r}")
     # the same lookup as --config recipes/...: a copy in the working directory, else the packaged one
     return find_recipe_file(f"recipes/pretrain/{FAMILIES[lang]}-{lang}-{size}-{objective}.yaml")
+
+
+DECODER_VARIANTS = ("BE-Base", "BE-Clinical", "BE-ClinicalCase", "BE-Educational", "BE-All", "BE-French")
+
+
+def find_decoder_recipe(variant: str) -> Path:
+    """The paper's OLMo2-7B-stage1 run on a Biomed-Enriched variant: ``olmo2-7b-stage1-be-all.yaml`` for BE-All."""
+    if variant not in DECODER_VARIANTS:
+        raise ConfigError(f"--variant must be one of {', '.join(DECODER_VARIANTS)}; got {variant!r}")
+    return find_recipe_file(f"recipes/pretrain/olmo2-7b-stage1-{variant.lower()}.yaml")
