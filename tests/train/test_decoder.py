@@ -108,6 +108,23 @@ def test_biomed_train_continues_a_decoder_and_writes_loadable_checkpoints(tmp_pa
     assert "| anneal | 512 | 4 | 0.001 | linear to 0.0001 |" in card
 
 
+def test_push_model_publishes_decoder_checkpoints_as_branches(local_hub, tmp_path, tiny_olmo2, variant_dir):
+    from biomed.train.push import push_model
+
+    run = run_pretrain(resolve_config(PretrainConfig, _decoder_recipe(tmp_path, tiny_olmo2, variant_dir),
+                                      [f"output_dir={tmp_path / 'run'}"]), progress=False)  # fmt: skip
+    repo_id = f"{local_hub.user}/tiny-olmo2-bio"
+    push_model(run.output_dir / "checkpoint-2", repo_id, revision="step-2", endpoint=local_hub.endpoint)
+    push_model(run.final_dir, repo_id, endpoint=local_hub.endpoint)
+    assert {b.name for b in local_hub.api.list_repo_refs(repo_id).branches} == {"main", "step-2"}
+    remote = AutoModelForCausalLM.from_pretrained(repo_id, revision="step-2")
+    local = AutoModelForCausalLM.from_pretrained(run.output_dir / "checkpoint-2")
+    assert all(torch.equal(a, b) for a, b in zip(remote.state_dict().values(), local.state_dict().values()))
+    card = open(local_hub.api.hf_hub_download(repo_id, "README.md", revision="step-2"), encoding="utf-8").read()
+    assert "pipeline_tag: text-generation" in card and "Intermediate checkpoint" in card
+    assert f'AutoModelForCausalLM.from_pretrained("{repo_id}")' in card
+
+
 def test_decoder_loss_is_the_models_own_next_token_loss(tiny_olmo2):
     """The kit's shifted labels through a decoder (no extra mask) give transformers' causal LM loss."""
     from biomed.train.objectives import lm_loss, next_token_labels
