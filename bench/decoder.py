@@ -259,7 +259,15 @@ def _gpu_steps(shape, seq_len, variant, args, deadline):
 
     device = torch.device(args.device)
     kit = variant.startswith("kit")
-    config = Olmo2Config(**shape, max_position_embeddings=max(8192, seq_len), tie_word_embeddings=False)
+    vocab = shape["vocab_size"]  # OLMo 2's eos/pad ids (100257, 100277), inside the tiny shape's vocabulary
+    config = Olmo2Config(
+        **shape,
+        max_position_embeddings=max(8192, seq_len),
+        tie_word_embeddings=False,
+        bos_token_id=None,
+        eos_token_id=min(100257, vocab - 1),
+        pad_token_id=min(100277, vocab - 2),
+    )
     config._attn_implementation = pick_attn_implementation("auto", device.type, decoder=True) if kit else "sdpa"
     torch.manual_seed(0)
     with device:
