@@ -161,3 +161,28 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         task_override("medmcqa", tmp_path)
     result = runner.invoke(app, ["eval", "llm", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "o")])
     assert isinstance(result.exception, BiomedError) and "neither a folder nor a Hub id" in str(result.exception)
+
+
+def test_export_data_writes_the_layout_that_data_dir_reads(tmp_path, monkeypatch):
+    """`--export-data` (network stubbed: each Hub dataset is a tiny fixture table) feeds `--data-dir` as it is."""
+    import datasets
+
+    from biomed.eval.llm.fixtures import write_tiny_suite
+    from biomed.eval.llm.harness import local_files
+
+    fixtures = write_tiny_suite(tmp_path / "fixtures")
+    asked = []
+
+    def fake_load_dataset(path, name=None, split=None, data_files=None, **kwargs):
+        asked.append((path, name, split, (data_files or {}).get(split)))
+        hub = {spec.hub_dataset + str(spec.hub_config): key for key, spec in SUITE.items()}
+        task = "pubmedqa" if path == "parquet" else hub[path + str(name)]
+        return datasets.Dataset.from_parquet(str(fixtures / task / f"{split}.parquet"))
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    result = runner.invoke(app, ["eval", "llm", "--export-data", str(tmp_path / "copy")])
+    assert result.exit_code == 0, result.output
+    assert ("cais/mmlu", "anatomy", "test", None) in asked and ("nthngdy/frenchmedmcqa", None, "train", None) in asked
+    assert ("parquet", None, "test", dict(SUITE["pubmedqa"].parquet_files)["test"]) in asked
+    for task in SUITE:
+        assert local_files(task, tmp_path / "copy").keys() == local_files(task, fixtures).keys()

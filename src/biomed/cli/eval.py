@@ -194,6 +194,15 @@ def eval_llm_command(
             "--card", help="Write each `biomed train` checkpoint's scores into its model card (model-index)."
         ),
     ] = False,
+    export_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-data",
+            help="Copy the suite's datasets from the Hub into this folder (for --data-dir on a machine without "
+            "network) and exit.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -206,6 +215,12 @@ def eval_llm_command(
     """
     from biomed.eval.llm.runner import LlmEvalConfig, run_llm_eval
 
+    if export_data is not None:
+        from biomed.eval.llm.local import export_suite
+
+        for path in export_suite(export_data, list(task) if task else None):
+            typer.echo(path)
+        return
     options = {
         "checkpoints": list(checkpoints) if checkpoints else None,
         "output_dir": str(out) if out else None,
