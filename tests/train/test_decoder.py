@@ -139,24 +139,15 @@ def test_decoder_loss_is_the_models_own_next_token_loss(tiny_olmo2):
 
 def test_decoder_optimizer_decays_matrices_but_not_embeddings(tmp_path, tiny_olmo2, variant_dir):
     spy = OptimizerSpy()
-    cfg = resolve_config(PretrainConfig, _decoder_recipe(tmp_path, tiny_olmo2, variant_dir, tokens=128))
-    result = run_pretrain(resolve_config(PretrainConfig, None, [f"output_dir={tmp_path / 'r'}"], _as_options(cfg)),
-                          callbacks=[spy], progress=False)  # fmt: skip
+    recipe = _decoder_recipe(tmp_path, tiny_olmo2, variant_dir, tokens=128)
+    result = run_pretrain(resolve_config(PretrainConfig, recipe, [f"output_dir={tmp_path / 'r'}"]), callbacks=[spy],
+                          progress=False)  # fmt: skip
     assert result.final_dir is not None
     model = AutoModelForCausalLM.from_pretrained(tiny_olmo2)
     (decay, decayed), (no_decay, plain) = spy.groups
     assert decay == pytest.approx(0.1) and no_decay == 0.0  # torch AdamW semantics: decay x lr (OLMo's)
     assert len(plain) == 1 + sum(1 for n, _ in model.named_parameters() if "norm" in n)  # embeddings + norms
     assert len(decayed) == sum(1 for n, _ in model.named_parameters() if "norm" not in n and "embed" not in n)
-
-
-def _as_options(cfg: PretrainConfig) -> dict:
-    """The config as nested options, for re-resolving it with an override."""
-    import dataclasses
-
-    values = dataclasses.asdict(cfg)
-    values.pop("output_dir")
-    return {key: value for key, value in values.items()}
 
 
 def test_interrupted_decoder_run_resumes_to_the_same_weights(tmp_path, tiny_olmo2, variant_dir):
@@ -199,3 +190,33 @@ def test_two_process_decoder_run_with_torchrun(tmp_path, tiny_olmo2, variant_dir
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("trained 512 tokens in 4 steps") == 1
     assert type(AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "final")).__name__ == "Olmo2ForCausalLM"
+
+
+@pytest.mark.slow
+def test_a_killed_decoder_job_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path, tiny_olmo2, variant_dir):
+    """SIGKILL of a real `biomed train` process once it has written a checkpoint, then the same command again."""
+    import subprocess
+    import sys
+    import time
+
+    recipe = _decoder_recipe(tmp_path, tiny_olmo2, variant_dir, tokens=4096)  # 32 steps, a checkpoint every 2
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "biomed.cli", "train", "--config", str(recipe), "--out", str(out)]
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "checkpoint-4" / "trainer_state.json").is_file() and job.poll() is None:
+            assert time.monotonic() < deadline, "no checkpoint after 300 s"
+            time.sleep(0.2)
+        job.kill()
+    finally:
+        job.kill()
+        job.wait(timeout=60)
+    assert not (out / "final").exists(), "the job finished before it was killed: raise tokens"
+    resumed = runner.invoke(app, command[3:])
+    assert resumed.exit_code == 0, resumed.output
+    straight = run_pretrain(resolve_config(PretrainConfig, recipe, [f"output_dir={tmp_path / 'straight'}"]),
+                            progress=False)  # fmt: skip
+    a = load_file(straight.final_dir / "model.safetensors")
+    b = load_file(out / "final" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -109,13 +109,15 @@ def render_markdown(rows: list[dict]) -> str:
         "",
         "## The paper (Biomed-Enriched, thesis chapter 2)",
         "",
-        "| model | " + " | ".join(label for _, label in COLUMNS) + " |",
-        "|---|" + "---|" * len(COLUMNS),
+        "| model | " + " | ".join(label for _, label in COLUMNS) + " | source |",
+        "|---|" + "---|" * (len(COLUMNS) + 1),
     ]
+    labels = {source: f"[{i}]" for i, source in enumerate(sorted(set(PAPER_SOURCES.values())), start=1)}
     for model, values in PAPER_ROWS.items():
-        lines.append(f"| {model} | " + " | ".join(_cell(values.get(key)) for key, _ in COLUMNS) + " |")
-    sources = sorted(set(PAPER_SOURCES.values()))
-    lines += ["", "Sources: " + "; ".join(sources) + ".", ""]
+        cells = " | ".join(_cell(values.get(key)) for key, _ in COLUMNS)
+        sources = sorted({labels[PAPER_SOURCES[(model, key)]] for key in values})
+        lines.append(f"| {model} | {cells} | {' '.join(sources)} |")
+    lines += ["", *(f"{label} {source}" + "  " for source, label in labels.items()), ""]
     return "\n".join(lines)
 
 
