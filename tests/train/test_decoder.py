@@ -109,13 +109,14 @@ def test_biomed_train_continues_a_decoder_and_writes_loadable_checkpoints(tmp_pa
 
 
 def test_push_model_publishes_decoder_checkpoints_as_branches(local_hub, tmp_path, tiny_olmo2, variant_dir):
-    from biomed.train.push import push_model
+    from biomed.hub import push_model
 
     run = run_pretrain(resolve_config(PretrainConfig, _decoder_recipe(tmp_path, tiny_olmo2, variant_dir),
                                       [f"output_dir={tmp_path / 'run'}"]), progress=False)  # fmt: skip
     repo_id = f"{local_hub.user}/tiny-olmo2-bio"
-    push_model(run.output_dir / "checkpoint-2", repo_id, revision="step-2", endpoint=local_hub.endpoint)
-    push_model(run.final_dir, repo_id, endpoint=local_hub.endpoint)
+    pushed = push_model(run.output_dir / "checkpoint-2", repo_id, revision="step-2")
+    assert pushed.plan.kind == "decoder"
+    push_model(run.final_dir, repo_id)
     assert {b.name for b in local_hub.api.list_repo_refs(repo_id).branches} == {"main", "step-2"}
     remote = AutoModelForCausalLM.from_pretrained(repo_id, revision="step-2")
     local = AutoModelForCausalLM.from_pretrained(run.output_dir / "checkpoint-2")
