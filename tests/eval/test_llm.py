@@ -128,6 +128,11 @@ def test_the_sweep_resumes_only_what_is_missing(sweep, monkeypatch):
     assert calls == [(str(sweep["run"] / "final"), ["pubmedqa"])]
     assert missing.read_text().replace(" ", "")[:40] == before[0].replace(" ", "")[:40]
     assert kept.stat().st_mtime_ns == before[1]
+    # a smoke run (--limit) is not a finished result: the full run redoes it
+    calls.clear()
+    smoke = runner.invoke(app, [*[a for a in sweep["args"] if a != "--card"], "--task", "fr", "--limit", "1"])
+    assert smoke.exit_code == 0, smoke.output
+    assert len(calls) == 3 and json.loads(kept.with_name("frenchmedmcqa.json").read_text())["n"] == 1
 
 
 def test_averages_are_unweighted_and_partial_scores_are_marked():

@@ -161,7 +161,7 @@ def run_llm_eval(cfg: LlmEvalConfig, *, progress: bool = True) -> list[dict]:
     device = cfg.device or default_device()
     records = []
     for checkpoint in checkpoints:
-        pending = [task for task in tasks if not result_path(out, checkpoint, task).is_file()]
+        pending = [task for task in tasks if not is_done(result_path(out, checkpoint, task), cfg, task)]
         if pending:
             import lm_eval
 
@@ -216,11 +216,27 @@ def task_record(results: dict, task: str, checkpoint: Checkpoint, cfg: LlmEvalCo
         "run": checkpoint.run,
         "step": checkpoint.step,
         "tokens": checkpoint.tokens,
-        "data": "local copy" if cfg.data_dir else f"Hub: {spec.hub_dataset}",
+        "data": data_source(cfg, task),
         "limit": cfg.limit,
         "lm_eval_version": lm_eval.__version__,
         **extra,
     }
+
+
+def data_source(cfg: LlmEvalConfig, task: str) -> str:
+    return (
+        f"local copy: {Path(cfg.data_dir).expanduser().resolve()}"
+        if cfg.data_dir
+        else f"Hub: {SUITE[task].hub_dataset}"
+    )
+
+
+def is_done(path: Path, cfg: LlmEvalConfig, task: str) -> bool:
+    """A result file of the same data and ``limit``: a smoke run (``--limit``) is redone by a full one."""
+    if not path.is_file():
+        return False
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return record.get("limit") == cfg.limit and record.get("data") == data_source(cfg, task)
 
 
 def write_atomic(path: Path, record: dict) -> None:
