@@ -134,10 +134,12 @@ def plot_curves(rows: list[dict], path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 4), squeeze=False)
     runs = sorted({row["run"] for row in rows if row["step"] is not None})
     references = [row for row in rows if row["step"] is None]
+    top = max((row["tokens"] or 0 for row in rows), default=0)
+    scale, unit = next((f, u) for f, u in ((1e9, " (B)"), (1e6, " (M)"), (1, "")) if top >= f or f == 1)
     for ax, (title, key) in zip(axes[0], panels):
         for run in runs:
             points = sorted(
-                (row["tokens"] / 1e9, row["scores"][key])
+                (row["tokens"] / scale, row["scores"][key])
                 for row in rows
                 if row["run"] == run and row["step"] is not None and key in row["scores"]
             )
@@ -148,7 +150,7 @@ def plot_curves(rows: list[dict], path: Path) -> Path | None:
             if key in row["scores"]:
                 ax.axhline(row["scores"][key], linestyle="--", color="grey", label=row["run"])
         ax.set_title(title)
-        ax.set_xlabel("training tokens (B)")
+        ax.set_xlabel(f"training tokens{unit}")
         ax.set_ylabel("accuracy (%)")
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=7)
