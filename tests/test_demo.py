@@ -25,6 +25,8 @@ def test_demo_runs_every_stage(tmp_path):
     assert (outputs["release"] / "README.md").is_file()
     assert (outputs["checkpoint"] / "config.json").is_file() and (outputs["checkpoint"] / "README.md").is_file()
     assert (outputs["eval"] / "report.md").is_file()
+    assert (outputs["decoder"] / "curves.png").is_file()  # the decoder leg: 3 models x 10 tasks of the suite
+    assert len(list((outputs["decoder"] / "results").rglob("*.json"))) == 30
     printed = console.export_text()
     assert "Extracted 130 paragraphs" in printed and 'load_dataset("' in printed and "| demo |" in printed
 

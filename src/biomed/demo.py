@@ -291,4 +291,12 @@ def run_demo(out: str | Path, console: Console | None = None) -> dict[str, Path]
     console.print(ours.strip())
     console.print(f"Full report, beside the papers' published rows: {report} (and report.png)")
     outputs["eval"] = report.parent
+
+    from biomed.eval.llm.demo import demo_decoder
+
+    console.rule("7. decoder: a tiny OLMo 2 continued on BE-All, scored on medical QA by lm-evaluation-harness")
+    llm = demo_decoder(release, out / "decoder", config="BE-All")
+    console.print(llm.markdown.split("\n## The paper")[0].split("## This sweep")[-1].strip())
+    console.print(f"Report beside the paper's tables: {llm.markdown_path}; curves: {llm.curves_path}")
+    outputs["decoder"] = llm.markdown_path.parent
     return outputs

@@ -241,7 +241,7 @@ def model_release(checkpoint: str | Path, repo_id: str) -> Release:
             f"{folder} has no config.json and model weights; pass final/ or a checkpoint-N/ folder of a training "
             "run, or the output folder of biomed data classify train"
         )
-    kind = "classifier" if _is_classifier(folder) else "encoder"
+    kind = "classifier" if _is_classifier(folder) else "decoder" if _is_decoder(folder) else "encoder"
     files: dict[str, Path | bytes] = {
         p.name: p
         for p in sorted(folder.iterdir())
@@ -327,8 +327,19 @@ def _is_classifier(folder: Path) -> bool:
     return config.get("model_type") == MODEL_TYPE
 
 
+def _is_decoder(folder: Path) -> bool:
+    """A ``biomed train`` decoder folder (its card context says so)."""
+    card = folder / "card.json"
+    return card.is_file() and json.loads(card.read_text(encoding="utf-8")).get("kind") == "decoder"
+
+
 def _model_card(folder: Path, kind: str, repo_id: str) -> str | None:
     """The card to publish, naming ``repo_id``; None = the folder's README as it is (or none)."""
+    if kind == "decoder":
+        from biomed.model_cards.decoder import render_decoder_card
+
+        context = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+        return str(render_decoder_card(context, repo_id=repo_id))
     if kind == "encoder" and (folder / "card.json").is_file():
         from biomed.model_cards.encoder import render_encoder_card
 

@@ -1,4 +1,5 @@
-"""Tiny encoders built from configs, with a tokenizer trained on the fly: for the demo, the tests and the benchmarks.
+"""Tiny encoders (and an OLMo 2 decoder) built from configs, with a tokenizer trained on the fly: for the demo, the
+tests and the benchmarks.
 
 Example::
 
@@ -17,6 +18,9 @@ the real architecture at a few layers of width 32-64, so a model trains and is s
 | ``roberta`` | byte-level BPE | ``<s> <pad> </s> <unk> <mask>`` | RoBERTa (CamemBERT's), 3 x 32 | pre-training |
 | ``bert`` | lowercasing WordPiece | ``[PAD] [UNK] [CLS] [SEP] [MASK]`` | BERT, 2 x 32 | fine-tuning eval |
 | ``xlm-roberta`` | sentencepiece-like BPE | XLM-R's, at XLM-R's ids | XLM-R, 2 x 64, no dropout | classifier |
+
+Decoders (``save_tiny_decoder``): a byte-level BPE shaped like OLMo 2's (``<|endoftext|>`` as bos and eos,
+``<|pad|>``) and an OLMo 2 config of 2 x 32, for the decoder training path, ``biomed eval llm`` and the demo.
 """
 
 from __future__ import annotations
@@ -216,3 +220,73 @@ def eval_fixture_texts() -> list[str]:
         elif path.suffix == ".txt":
             texts += [line.split("\t")[0] for line in path.read_text(encoding="utf-8").splitlines()]
     return texts
+
+
+DECODER_SPECIALS = {"eos": "<|endoftext|>", "pad": "<|pad|>"}  # OLMo 2's: bos = eos = <|endoftext|>, no BOS added
+
+
+def train_tiny_decoder_tokenizer(texts: Iterable[str], vocab_size: int = 512):
+    """A byte-level BPE tokenizer shaped like OLMo 2's: ``<|endoftext|>`` as bos and eos, ``<|pad|>``, no
+    special token added around a text (documents are separated by eos when packed)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[DECODER_SPECIALS["eos"], DECODER_SPECIALS["pad"]],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(list(texts), trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token=DECODER_SPECIALS["eos"],
+        eos_token=DECODER_SPECIALS["eos"],
+        pad_token=DECODER_SPECIALS["pad"],
+        model_max_length=4096,
+    )
+
+
+def tiny_decoder_config(tokenizer, *, layers: int = 2, hidden: int = 32, heads: int = 2, max_positions: int = 4096):
+    """An OLMo 2 config (QK-norm, post-norm blocks: the 7B's architecture) of ``layers`` x ``hidden``."""
+    from transformers import Olmo2Config
+
+    return Olmo2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=max_positions,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,  # as OLMo-2-1124-7B
+    )
+
+
+def save_tiny_decoder(
+    texts: Iterable[str],
+    folder: str | Path,
+    *,
+    vocab_size: int = 512,
+    layers: int = 2,
+    hidden: int = 32,
+    seed: int = 0,
+) -> Path:
+    """Train a tokenizer on ``texts``, build a randomly initialised ``Olmo2ForCausalLM`` and save both to
+    ``folder`` (``AutoModelForCausalLM.from_pretrained(folder)`` loads it; nothing is downloaded)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = Path(folder)
+    tokenizer = train_tiny_decoder_tokenizer(texts, vocab_size=vocab_size)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(tiny_decoder_config(tokenizer, layers=layers, hidden=hidden))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -148,3 +148,88 @@ def eval_report_command(
         typer.echo(f"model-index entries written to {card}", err=True)
     typer.echo(result.markdown, nl=False)
     typer.echo(f"report: {result.markdown_path}, chart: {result.chart_path}", err=True)
+
+
+@app.command("llm")
+def eval_llm_command(
+    checkpoints: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Model folders, `biomed train` run folders (all their checkpoints) or Hub ids (owner/name@revision).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (results/, report.md, curves.png).", show_default=False),
+    ] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task", "-t", help="A task or group: qa, mmlu, fr, medqa_4options, ... (repeatable).", show_default=False
+        ),  # fmt: skip
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Local copies, DIR/<task>/<split>.parquet, instead of the Hub.", show_default=False
+        ),  # fmt: skip
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="At most this many questions per task (smoke runs only).", show_default=False),
+    ] = None,
+    card: Annotated[
+        bool,
+        typer.Option(
+            "--card", help="Write each `biomed train` checkpoint's scores into its model card (model-index)."
+        ),
+    ] = False,
+    export_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-data",
+            help="Copy the suite's datasets from the Hub into this folder (for --data-dir on a machine without "
+            "network) and exit.",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Score decoders on the Biomed-Enriched medical QA suite with lm-evaluation-harness, then report.
+
+    MedQA, MedMCQA, PubMedQA and six MMLU medical subjects 0-shot, FrenchMedMCQA 5-shot. Writes
+    OUT/results/<model>/<task>.json (finished pairs are skipped on rerun), OUT/report.md (beside the paper's
+    tables) and OUT/curves.png (score against training tokens, one line per run).
+    """
+    from biomed.eval.llm.runner import LlmEvalConfig, run_llm_eval
+
+    if export_data is not None:
+        from biomed.eval.llm.local import export_suite
+
+        for path in export_suite(export_data, list(task) if task else None):
+            typer.echo(path)
+        return
+    options = {
+        "checkpoints": list(checkpoints) if checkpoints else None,
+        "output_dir": str(out) if out else None,
+        "tasks": list(task) if task else None,
+        "data_dir": str(data_dir) if data_dir else None,
+        "limit": limit,
+    }
+    cfg = resolve(LlmEvalConfig, config, set_, options, dry_run)
+    if dry_run:
+        return
+    from biomed.eval.llm.report import write_llm_report
+
+    records = run_llm_eval(cfg)
+    if card:
+        from biomed.eval.llm.cards import write_cards
+
+        for path in write_cards(records):
+            typer.echo(f"model-index entries written to {path}", err=True)
+    report = write_llm_report(cfg.output_dir)
+    typer.echo(report.markdown, nl=False)
+    typer.echo(f"report: {report.markdown_path}, curves: {report.curves_path}", err=True)

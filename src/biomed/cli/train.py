@@ -44,6 +44,15 @@ def train_command(
         Path | None,
         typer.Option("--out", "-o", help="Output folder (checkpoints, final/ model).", show_default=False),
     ] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(
+            "--variant",
+            help="Decoder run of Biomed-Enriched: OLMo2-7B-stage1 on BE-Base, BE-Clinical, BE-ClinicalCase, "
+            "BE-Educational, BE-All or BE-French (recipes/pretrain/olmo2-7b-stage1-<variant>.yaml).",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -59,6 +68,12 @@ def train_command(
 
     if config is not None and (size or lang or objective):
         raise BiomedError("pass either --config or --size/--lang/--objective (they pick a recipe), not both")
+    if variant is not None:
+        from biomed.train.config import find_decoder_recipe
+
+        if config is not None or size or lang or objective:
+            raise BiomedError("--variant picks a decoder recipe: pass it without --config/--size/--lang/--objective")
+        config = find_decoder_recipe(variant)
     recipe = config or find_recipe(lang or "en", size or "base", objective or "detour")
     cfg = resolve(PretrainConfig, recipe, set_, {"output_dir": out, "freeze.layers": freeze_layers}, dry_run)
     from biomed.train.trainer import run_pretrain

@@ -120,6 +120,8 @@ class ModelConfig:
     # "auto": flash_attention_2 when flash-attn is installed on CUDA, else flex_attention on CUDA, else sdpa.
     attn_implementation: str = "auto"
     save_dtype: Literal["bfloat16", "float32"] = "bfloat16"  # dtype of the exported final weights
+    # decoder: a *ForCausalLM (OLMo 2, Llama, ...) continued with next-token prediction; every phase is then clm
+    kind: Literal["encoder", "decoder"] = "encoder"
 
 
 @dataclass
@@ -175,6 +177,13 @@ class PretrainConfig:
             if not 1 <= number <= len(self.phases):
                 raise ValueError(f"freeze.phases lists phase {number}; phases are numbered 1..{len(self.phases)}")
         parse_layer_range(self.freeze.layers)
+        if self.model.kind == "decoder":
+            not_clm = [phase.name for phase in self.phases if phase.objective != "clm"]
+            if not_clm:
+                raise ConfigError(
+                    f"model.kind=decoder trains with next-token prediction; phase {not_clm[0]!r} "
+                    "must have objective: clm"
+                )
 
     @property
     def tokens_per_step(self) -> int:
@@ -228,3 +237,13 @@ def find_recipe(lang: str, size: str, objective: str) -> Path:
             raise ConfigError(f"--{option} must be one of {', '.join(valid)}; got {value!r}")
     # the same lookup as --config recipes/...: a copy in the working directory, else the packaged one
     return find_recipe_file(f"recipes/pretrain/{FAMILIES[lang]}-{lang}-{size}-{objective}.yaml")
+
+
+DECODER_VARIANTS = ("BE-Base", "BE-Clinical", "BE-ClinicalCase", "BE-Educational", "BE-All", "BE-French")
+
+
+def find_decoder_recipe(variant: str) -> Path:
+    """The paper's OLMo2-7B-stage1 run on a Biomed-Enriched variant: ``olmo2-7b-stage1-be-all.yaml`` for BE-All."""
+    if variant not in DECODER_VARIANTS:
+        raise ConfigError(f"--variant must be one of {', '.join(DECODER_VARIANTS)}; got {variant!r}")
+    return find_recipe_file(f"recipes/pretrain/olmo2-7b-stage1-{variant.lower()}.yaml")

@@ -230,8 +230,11 @@ def lm_loss(
     """
     import torch
 
-    kwargs = causal_attention_mask(_unwrap(model), input_ids) if causal else {}
+    from biomed.train.model import is_causal_lm
+
     core = _unwrap(model)
+    # a decoder (*ForCausalLM) is causal by construction: it builds its own mask (sdpa's is_causal kernel)
+    kwargs = causal_attention_mask(core, input_ids) if causal and not is_causal_lm(core) else {}
     if getattr(core, "sparse_prediction", False):
         return model(input_ids=input_ids, labels=labels, num_items_in_batch=num_items_in_batch, **kwargs).loss
     logits = model(input_ids=input_ids, **kwargs).logits

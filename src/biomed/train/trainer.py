@@ -118,10 +118,11 @@ class PretrainTrainer(Trainer):
     # compute_loss divides by the labelled tokens of the whole accumulated batch (num_items_in_batch)
     loss_is_scaled_for_ga = True
 
-    def __init__(self, *args, plan: PhasePlan, decoupled_weight_decay: bool, **kwargs):
+    def __init__(self, *args, plan: PhasePlan, decoupled_weight_decay: bool, decay_embeddings: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.plan = plan
         self.decoupled_weight_decay = decoupled_weight_decay
+        self.decay_embeddings = decay_embeddings
         self.model_accepts_loss_kwargs = True  # makes the Trainer count labelled tokens across micro-batches
 
     def create_optimizer(self, model=None):
@@ -129,7 +130,7 @@ class PretrainTrainer(Trainer):
             model = self.model if model is None else model
             peak = self.args.learning_rate
             decay = self.args.weight_decay / peak if self.decoupled_weight_decay else self.args.weight_decay
-            groups = parameter_groups(model, decay)
+            groups = parameter_groups(model, decay, decay_embeddings=self.decay_embeddings)
             on_cuda = all(p.is_cuda for group in groups for p in group["params"])
             self.optimizer = torch.optim.AdamW(
                 groups,
@@ -281,6 +282,8 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
         callbacks=[PhaseCallback(plan, frozen, set(cfg.freeze.phases), write_checkpoint_files), *(callbacks or [])],
         plan=plan,
         decoupled_weight_decay=cfg.decoupled_weight_decay,
+        # OLMo 2 applies no weight decay to embeddings (OLMo 2 paper, arXiv 2501.00656, stability changes)
+        decay_embeddings=cfg.model.kind != "decoder",
     )
     # Progress and log lines go to stderr, and only when asked (the Trainer's defaults print dicts to stdout).
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
@@ -311,8 +314,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
 
 def export_final(trainer, cfg: PretrainConfig, manifest: dict, plan: PhasePlan) -> Path:
     """Write ``output_dir/final``: weights (``model.save_dtype``), tokenizer, recipe, manifest, curves, card."""
-    from transformers import AutoModelForMaskedLM
-
+    from biomed.train.model import auto_model_class
     from biomed.train.plots import plot_curves
 
     final = Path(cfg.output_dir) / "final"
@@ -321,7 +323,7 @@ def export_final(trainer, cfg: PretrainConfig, manifest: dict, plan: PhasePlan) 
         return final
     if cfg.model.save_dtype == "bfloat16":
         # Reload-and-save rather than casting the live model: works the same for every distributed strategy.
-        model = AutoModelForMaskedLM.from_pretrained(final, dtype=torch.bfloat16)
+        model = auto_model_class(cfg.model.kind).from_pretrained(final, dtype=torch.bfloat16)
         model.save_pretrained(final)
     for stale in ("training_args.bin",):
         (final / stale).unlink(missing_ok=True)
@@ -354,8 +356,13 @@ def hardware_description() -> str:
 def write_card(
     folder: Path, cfg: PretrainConfig, manifest: dict, plan: PhasePlan, global_step: int, *, bf16: bool
 ) -> Path:
-    """Render the encoder card into ``folder/README.md`` and keep its context in ``card.json`` (push-model
-    re-renders it with the repository id)."""
+    """Render the encoder (or decoder) card into ``folder/README.md`` and keep its context in ``card.json``
+    (push-model re-renders it with the repository id)."""
+    if cfg.model.kind == "decoder":
+        from biomed.model_cards.decoder import write_decoder_card
+
+        hardware = cfg.card.hardware or hardware_description()
+        return write_decoder_card(folder, cfg, manifest, plan, global_step, hardware=hardware, bf16=bf16)
     from biomed.model_cards.encoder import card_context, render_encoder_card
 
     context = card_context(
