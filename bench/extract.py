@@ -59,15 +59,15 @@ def time_pubmed_parser(files: list[Path], rounds: int) -> tuple[float, int]:
 
 
 def time_kit(files: list[Path], rounds: int, min_tokens: int) -> tuple[float, int, int]:
-    from biomed.dataset_builder.extract.sources import InputUnit
-    from biomed.dataset_builder.extract.stage import (
+    from biomed.dataset_builder.extract.rows import (
         MinTokensFilter,
-        ShardWriter,
         TaskCounts,
         filter_rows,
         read_articles,
         tag_languages,
     )
+    from biomed.dataset_builder.extract.sources import InputUnit
+    from biomed.dataset_builder.extract.stage import ShardWriter
 
     root = os.path.commonpath([str(p) for p in files])
     # one task's steps over the files repeated `rounds` times: one output shard, as in a real task
@@ -98,7 +98,7 @@ def compare_language_identifiers() -> None:
     truth = article_languages()
     texts = [row["text"] for row in rows]
     gold = [truth.get((Path(row["file"]).name, row["path"].split("/")[0]), "en") for row in rows]
-    from biomed.dataset_builder.extract.stage import detect_language
+    from biomed.dataset_builder.extract.rows import detect_language
 
     candidates = {"pycld2 (CLD2, 160 chars, full text if unsure; the kit)": detect_language}
     try:

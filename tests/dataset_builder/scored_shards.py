@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from biomed.dataset_builder.extract.stage import parquet_schema
+from biomed.dataset_builder.extract.rows import parquet_schema
 from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
 
 

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from biomed.cli import app
 from biomed.config import resolve_config
-from biomed.dataset_builder.annotate.stage import ANNOTATION_SCHEMA, AnnotateConfig, plan_annotate, run_annotate
+from biomed.dataset_builder.annotate.outputs import ANNOTATION_SCHEMA
+from biomed.dataset_builder.annotate.stage import AnnotateConfig, plan_annotate, run_annotate
 from biomed.errors import BiomedError
 
 

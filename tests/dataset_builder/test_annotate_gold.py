@@ -13,7 +13,8 @@ from biomed.dataset_builder.annotate.agreement import (
     read_gold_labels,
     shipped_gold_path,
 )
-from biomed.dataset_builder.annotate.stage import ANNOTATION_SCHEMA, AnnotateConfig, annotate_from_gold, run_annotate
+from biomed.dataset_builder.annotate.outputs import ANNOTATION_SCHEMA
+from biomed.dataset_builder.annotate.stage import AnnotateConfig, annotate_from_gold, run_annotate
 from biomed.dataset_builder.labels import EDU_SCORES, TYPE_LABELS
 from biomed.errors import BiomedError
 

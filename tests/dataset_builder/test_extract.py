@@ -13,7 +13,8 @@ import yaml
 
 from biomed.config import ConfigError, resolve_config
 from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION
-from biomed.dataset_builder.extract.stage import SCHEMA_COLUMNS, ExtractConfig, embedded_sample_dir, run_extract
+from biomed.dataset_builder.extract.rows import SCHEMA_COLUMNS
+from biomed.dataset_builder.extract.stage import ExtractConfig, embedded_sample_dir, run_extract
 from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig, build_executor
 
@@ -310,7 +311,7 @@ def _environ_has(proc: Path, entry: str) -> bool:
 
 
 def test_token_counts_follow_the_script():
-    from biomed.dataset_builder.extract.stage import count_tokens
+    from biomed.dataset_builder.extract.rows import count_tokens
 
     assert count_tokens("the cat sat", 3) == 3
     assert count_tokens("le café ±2 µg", 4) == 4  # accents and symbols are not scripts without spaces

@@ -22,40 +22,36 @@ the task count and the input; a rerun resumes only into a folder whose manifest 
 without a marker for their current input (a killed task's staging folder is removed first), and the summary is
 rebuilt from every task's marker. ``executor.tasks: 0`` (one task per worker) is resolved by the folder's first
 run: resuming with another ``--workers`` keeps its split. Paragraph rules are documented in
-``biomed.dataset_builder.extract.jats``.
-
-``n_tokens`` counts whitespace-separated words, plus one per character of scripts written without spaces
-(Chinese, Japanese, Thai…), so the paper's 64-token minimum means the same amount of text in every language.
+``biomed.dataset_builder.extract.jats``; the reader, filter and tagger steps and ``n_tokens``, in
+``biomed.dataset_builder.extract.rows``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pycld2
 
 from biomed.config import config_to_dict, dump_config
-from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION, Article, ArticleError, parse_article
-from biomed.dataset_builder.extract.licenses import license_group, normalise_license
-from biomed.dataset_builder.extract.sources import (
-    InputUnit,
-    SourceError,
-    iter_article_sources,
-    iter_unit,
-    list_input_units,
-    read_file_list,
+from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION, parse_article
+from biomed.dataset_builder.extract.rows import (
+    SCHEMA_COLUMNS,
+    MinTokensFilter,
+    TaskCounts,
+    filter_rows,
+    parquet_schema,
+    read_articles,
+    tag_languages,
 )
+from biomed.dataset_builder.extract.sources import InputUnit, iter_article_sources, list_input_units, read_file_list
 from biomed.runtime.executors import ExecutorConfig
 from biomed.runtime.files import file_fingerprint, write_text
 from biomed.runtime.markers import DoneMarkers
@@ -68,10 +64,6 @@ __all__ = ["ExtractConfig", "ExtractSummary", "run_extract", "parse_article", "i
 
 STAGE = "extract"  # the stage named in the output folder's manifest
 DONE_DIR = "done"  # one done marker per task: its counts and the input files it read
-
-# characters of scripts written without spaces between words, each counted as one token
-_UNSPACED_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-_CONTROL = dict.fromkeys(range(32), " ")
 
 
 def embedded_sample_dir() -> Path:
@@ -88,7 +80,7 @@ class ExtractConfig:
         output_dir: folder receiving ``data/*.parquet``, ``errors.jsonl``, ``summary.json``, ``config.yaml``.
         file_list: PMC OA file list CSV; its PMID and licence win over the article's. With no inputs, the
             embedded sample's list is used.
-        min_tokens: paragraphs with fewer tokens (see module docstring) are dropped; the paper used 64.
+        min_tokens: paragraphs with fewer tokens (see ``extract.rows``) are dropped; the paper used 64.
         require_pmcid: skip articles without a PMCID (publisher files before PMC ingestion); when false, such
             articles are keyed by ``doi:<DOI>``.
         language_chars: how many leading characters of a paragraph the language identifier reads.
@@ -114,162 +106,6 @@ class ExtractConfig:
             raise ValueError("max_shard_bytes must be >= 0 (0: one shard per task)")
         if self.language_chars < 1:
             raise ValueError("language_chars must be >= 1")
-
-
-# the output's columns, in order; `parquet_schema` gives their types
-SCHEMA_COLUMNS = [
-    "article_id", "pmcid", "pmid", "doi", "file", "path", "paragraph_index", "section", "text", "article_type",
-    "journal", "year", "language", "license", "license_group", "n_chars", "n_tokens",
-]  # fmt: skip
-_INT_COLUMNS = {"paragraph_index", "year", "n_chars", "n_tokens"}
-
-
-def parquet_schema() -> pa.Schema:
-    """The Arrow schema of extraction shards, with the extractor version in its metadata."""
-    return pa.schema(
-        [(name, pa.int32() if name in _INT_COLUMNS else pa.string()) for name in SCHEMA_COLUMNS],
-        metadata={"biomed.extractor_version": EXTRACTOR_VERSION},
-    )
-
-
-def count_tokens(text: str, words: int) -> int:
-    """Whitespace words, plus one per character of a script written without spaces (see the module docstring)."""
-    if text.isascii():
-        return words
-    return words + len(_UNSPACED_SCRIPT.findall(text))
-
-
-def article_rows(article: Article, license_name: str, pmid: str | None, article_id: str) -> list[dict]:
-    """One output row per paragraph (``language`` still unset: the tagger fills it after length filtering)."""
-    group = license_group(license_name)
-    rows = []
-    for paragraph in article.paragraphs:
-        text = paragraph.text
-        rows.append(
-            {
-                "article_id": article_id,
-                "pmcid": article.pmcid,
-                "pmid": pmid,
-                "doi": article.doi,
-                "file": article.file,
-                "path": paragraph.path,
-                "paragraph_index": paragraph.paragraph_index,
-                "section": paragraph.section,
-                "text": text,
-                "article_type": article.article_type,
-                "journal": article.journal,
-                "year": article.year,
-                "language": None,
-                "license": license_name,
-                "license_group": group,
-                "n_chars": len(text),
-                "n_tokens": count_tokens(text, text.count(" ") + 1),
-            }
-        )
-    return rows
-
-
-def resolve_article(article: Article, file_list: dict | None, require_pmcid: bool) -> tuple[str, str | None, str]:
-    """``(article_id, pmid, license)`` of an article, applying the file list; raise ``ArticleError`` to skip it."""
-    pmid, license_name = article.pmid, article.license
-    if file_list and article.pmcid and article.pmcid in file_list:
-        listed_pmid, listed_license = file_list[article.pmcid]
-        pmid = pmid or listed_pmid
-        listed = normalise_license(listed_license)
-        if listed:
-            license_name = listed
-    if not article.has_body:
-        raise ArticleError("no_body", "the article has no <body> (e.g. a PDF-only or ahead-of-print record)")
-    if not article.pmcid and require_pmcid:
-        raise ArticleError("no_pmcid", "no <article-id pub-id-type='pmc'>; set require_pmcid=false to key by DOI")
-    if license_name == "":
-        raise ArticleError("unknown_license", "the <license> element names no licence we recognise")
-    article_id = pmid or article.pmcid or (f"doi:{article.doi}" if article.doi else None)
-    if article_id is None:
-        raise ArticleError("no_identifier", "no PMID, PMCID nor DOI")
-    return article_id, pmid, license_name
-
-
-@dataclass
-class TaskCounts:
-    """What one task read, dropped, skipped and wrote; saved in its done marker, summed into ``summary.json``."""
-
-    articles: int = 0
-    paragraphs_read: int = 0
-    paragraphs_written: int = 0
-    dropped: Counter = field(default_factory=Counter)
-    skipped: Counter = field(default_factory=Counter)
-    languages: Counter = field(default_factory=Counter)
-
-    def to_dict(self) -> dict:
-        return {
-            "articles": self.articles,
-            "paragraphs_read": self.paragraphs_read,
-            "paragraphs_written": self.paragraphs_written,
-            "dropped": dict(self.dropped),
-            "skipped": dict(self.skipped),
-            "languages": dict(self.languages),
-        }
-
-
-def read_articles(
-    units: Iterable[InputUnit], file_list: dict | None, require_pmcid: bool, counts: TaskCounts, errors: list[dict]
-) -> Iterator[list[dict]]:
-    """The paragraph rows of each readable article of ``units``; skipped files go to ``errors`` with their reason.
-
-    Rows travel one list per *article*: the steps after the reader then cost once per article, not per paragraph.
-    """
-    for unit in units:
-        try:
-            for name, data in iter_unit(unit):
-                try:
-                    article = parse_article(data, file=name)
-                    article_id, pmid, license_name = resolve_article(article, file_list, require_pmcid)
-                except ArticleError as err:
-                    where = f"{unit.path}::{name}" if unit.is_package else unit.path
-                    counts.skipped[err.reason] += 1
-                    errors.append({"file": where, "reason": err.reason, "detail": err.detail})
-                    continue
-                rows = article_rows(article, license_name, pmid, article_id)
-                counts.articles += 1
-                counts.paragraphs_read += len(rows)
-                yield rows
-        except SourceError as err:
-            counts.skipped[err.reason] += 1
-            errors.append({"file": unit.path, "reason": err.reason, "detail": err.detail})
-
-
-class MinTokensFilter:
-    """Keep paragraphs of at least ``min_tokens`` tokens; the others are dropped as ``too_short``."""
-
-    def __init__(self, min_tokens: int):
-        self.min_tokens = min_tokens
-
-    def keep(self, row: dict) -> bool | tuple[bool, str]:
-        return row["n_tokens"] >= self.min_tokens or (False, "too_short")
-
-
-def filter_rows(articles: Iterable[list[dict]], keep, counts: TaskCounts) -> Iterator[list[dict]]:
-    """Apply a filter's ``keep`` (``True``, or ``(False, reason)``) to every row, counting each drop by reason."""
-    for rows in articles:
-        kept = []
-        for row in rows:
-            verdict = keep(row)
-            if verdict is True:
-                kept.append(row)
-            else:
-                counts.dropped[verdict[1]] += 1
-        if kept:
-            yield kept
-
-
-def tag_languages(articles: Iterable[list[dict]], chars: int, counts: TaskCounts) -> Iterator[list[dict]]:
-    """Set each row's ``language`` (ISO 639-1, ``und`` when undecided) with CLD2 on its first ``chars`` characters."""
-    for rows in articles:
-        for row in rows:
-            row["language"] = language = detect_language(row["text"], chars)
-            counts.languages[language] += 1
-        yield rows
 
 
 class ShardWriter:
@@ -376,36 +212,6 @@ def extract_task(task: ExtractTask) -> TaskCounts:
     staging.rmdir()
     markers.write(task.name, {**counts.to_dict(), "shards": writer.files}, task.computed_from())
     return counts
-
-
-# CLD2's normalised score of its best language; below it, the first characters were not enough (e.g. a Spanish
-# paragraph opening on Latin species names) and the whole paragraph is read. On real articles and the sample,
-# 99 % of paragraphs score above 500 and every wrong call on the prefix scored under 250.
-_CONFIDENT_SCORE = 400.0
-
-
-def detect_language(text: str, chars: int = 160) -> str:
-    """ISO 639-1 code of ``text`` from CLD2 (pycld2), reading its first ``chars`` characters; ``und`` if unsure."""
-    language, score = _cld2(text[:chars])
-    if score < _CONFIDENT_SCORE and len(text) > chars:
-        language, score = _cld2(text)
-    return language
-
-
-def _cld2(text: str) -> tuple[str, float]:
-    try:
-        _, _, details = pycld2.detect(text, isPlainText=True, bestEffort=True)
-    except (pycld2.error, UnicodeEncodeError):
-        try:
-            clean = text.translate(_CONTROL).encode("utf-8", "replace").decode("utf-8")
-            _, _, details = pycld2.detect(clean, isPlainText=True, bestEffort=True)
-        except (pycld2.error, UnicodeEncodeError):
-            return "und", 0.0
-    code, score = details[0][1], details[0][3]
-    if code in ("un", "xxx", ""):
-        return "und", score
-    # CLD2 names a few languages with a region or script (zh-Hant): keep the ISO 639-1 part
-    return code.split("-")[0], score
 
 
 @dataclass
