@@ -22,8 +22,9 @@ from pathlib import Path
 
 def main() -> None:
     from biomed.eval.loaders import load_task_data
-    from biomed.eval.runner import EvalConfig, load_tokenizer, prepare_task, run_one
+    from biomed.eval.runner import EvalConfig, load_tokenizer
     from biomed.eval.tasks import TASKS
+    from biomed.eval.training import prepare_task, run_one
     from biomed.tiny import save_tiny_model
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

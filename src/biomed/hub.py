@@ -26,6 +26,9 @@ publishes it here too. How a push runs:
    deleted, then the tag created (or moved).
 
 Every Hub or network failure becomes one ``BiomedError`` line saying what to do and whether anything is live.
+
+The types (`Release`, `HubTarget`, `PushPlan`, `PushResult`) live in ``biomed.hub_plan``, the failure messages
+and `redact` in ``biomed.hub_errors``; this module imports them back, so ``biomed.hub`` names them all.
 """
 
 from __future__ import annotations
@@ -34,14 +37,31 @@ import fnmatch
 import hashlib
 import json
 import logging
-import re
-import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from biomed.errors import BiomedError
+from biomed.hub_errors import _hub_errors, _redacted_logs, redact
+from biomed.hub_plan import HubTarget, PushPlan, PushResult, Release
+
+
+__all__ = [
+    "CLASSIFIER_CARD_PLACEHOLDER",
+    "MODEL_OWNED",
+    "STAGING_PREFIX",
+    "TRAINER_STATE",
+    "WEIGHT_FILES",
+    "HubTarget",
+    "PushPlan",
+    "PushResult",
+    "Release",
+    "check_repo_id",
+    "model_release",
+    "publish",
+    "push_model",
+    "redact",
+]
 
 
 logger = logging.getLogger(__name__)
@@ -60,145 +80,6 @@ TRAINER_STATE = ("optimizer.pt", "scheduler.pt", "scaler.pt", "training_args.bin
 
 CLASSIFIER_CARD_PLACEHOLDER = "PATH_OR_REPO"
 """What the classifier card (``classifier.md.j2``) writes where the model is named; a push puts the repo id there."""
-
-
-@dataclass(frozen=True)
-class Release:
-    """What one push publishes.
-
-    Attributes:
-        kind: ``dataset``, ``encoder`` or ``classifier``: named in messages.
-        repo_type: ``dataset`` or ``model``.
-        folder: the local folder.
-        files: path in the repo -> local file, or generated content (a card re-rendered with the repo id).
-        owned: remote path patterns this release owns: those it does not have any more are deleted.
-        title: the default commit title.
-    """
-
-    kind: str
-    repo_type: str
-    folder: Path
-    files: dict[str, Path | bytes]
-    owned: tuple[str, ...]
-    title: str
-
-
-@dataclass(frozen=True)
-class HubTarget:
-    """Where and how to publish.
-
-    Attributes:
-        repo_id: ``namespace/name`` (created if missing).
-        revision: the branch to publish to (created from the default branch if missing).
-        tag: a tag for the published commit (e.g. ``v1.0``); empty = none.
-        private: create the repo private; an existing public repo is never changed (the push stops instead).
-        force: move ``tag`` when it exists on another commit (otherwise the push is refused before publishing).
-        commit_message: the commit title; empty = ``Release.title``.
-    """
-
-    repo_id: str
-    revision: str = "main"
-    tag: str = ""
-    private: bool = False
-    force: bool = False
-    commit_message: str = ""
-
-
-@dataclass
-class PushPlan:
-    """What a push would change on the target branch.
-
-    Attributes:
-        kind: the release kind (dataset, encoder, classifier).
-        repo_type: ``dataset`` or ``model``.
-        repo_id: the repo.
-        revision: the target branch.
-        upload: local files that are new or changed (paths in the repo).
-        delete: remote files the release owns and no longer has.
-        unchanged: files already on the branch with the same content.
-        upload_bytes: size of ``upload``.
-        repo_exists: whether the repo exists already.
-        new_branch: whether the target branch is created (from the default branch).
-        tag: the tag to set ("" = none).
-        tag_from: the commit the tag points at now, when it exists.
-        tag_to: the commit the tag will point at, when known before the push (no file changes: the branch head).
-    """
-
-    kind: str
-    repo_type: str
-    repo_id: str
-    revision: str
-    upload: list[str] = field(default_factory=list)
-    delete: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    upload_bytes: int = 0
-    repo_exists: bool = True
-    new_branch: bool = False
-    tag: str = ""
-    tag_from: str = ""
-    tag_to: str = ""
-
-    @property
-    def changes_files(self) -> bool:
-        return bool(self.upload or self.delete)
-
-    @property
-    def sets_tag(self) -> bool:
-        return bool(self.tag) and (not self.tag_to or self.tag_from != self.tag_to)
-
-    @property
-    def empty(self) -> bool:
-        """Nothing to do at all: no file to send or delete, no branch to create, no tag to set."""
-        return not self.changes_files and not self.new_branch and not self.sets_tag
-
-    def describe(self) -> str:
-        new = " (new repo)" if not self.repo_exists else " (new branch)" if self.new_branch else ""
-        where = f"{self.repo_type} {self.repo_id}@{self.revision}{new}"
-        tagging = ""
-        if self.sets_tag:
-            tagging = f"move tag {self.tag} from {self.tag_from[:10]}" if self.tag_from else f"tag {self.tag}"
-        if self.empty:
-            return f"{self.kind} {where} is up to date: nothing to push"
-        if not self.changes_files and not self.new_branch:
-            return f"{tagging[0].upper()}{tagging[1:]} to {where} ({self.tag_to[:10]}), no file changed?"
-        return (
-            f"Push {len(self.upload)} file(s) ({self.upload_bytes / 1e6:,.1f} MB), delete {len(self.delete)}, "
-            f"keep {len(self.unchanged)} unchanged, to {where}{', ' + tagging if tagging else ''}?"
-        )
-
-
-@dataclass
-class PushResult:
-    """What a push did.
-
-    Attributes:
-        plan: the plan that was carried out.
-        commit: the commit on the target branch (its existing head when nothing changed).
-        url: the repo's URL (at the branch when it is not main).
-        tag: the tag that points at ``commit``, if one was asked for.
-        pushed: False when nothing had changed or the user declined.
-    """
-
-    plan: PushPlan
-    commit: str = ""
-    url: str = ""
-    tag: str = ""
-    pushed: bool = False
-
-    def render(self) -> str:
-        plan = self.plan
-        if not self.pushed and not plan.empty:
-            return f"Nothing pushed to {plan.repo_id}."
-        lines = [f"{plan.kind} {plan.repo_id}@{plan.revision} is up to date: nothing to push"]
-        if plan.changes_files or plan.new_branch:
-            lines = [
-                f"Pushed {len(plan.upload)} file(s), deleted {len(plan.delete)}, {len(plan.unchanged)} unchanged, "
-                f"to {plan.repo_id}@{plan.revision} ({self.commit[:10]}): {self.url}"
-            ]
-        if self.tag:
-            moved = f" (moved from {plan.tag_from[:10]})" if plan.tag_from not in ("", self.commit) else ""
-            lines.append(f"Tagged {self.tag} -> {self.commit[:10]}{moved}")
-        return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------ entry points
@@ -530,112 +411,3 @@ def _digest(content: Path | bytes, digest) -> str:
 def _repo_url(endpoint: str, repo_type: str, repo_id: str, revision: str) -> str:
     url = f"{endpoint}/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
     return url if revision == "main" else f"{url}/tree/{revision}"
-
-
-# ------------------------------------------------------------------------------------------------ errors, secrets
-_URL_QUERY = re.compile(r"(https?://[^\s?#'\"<>]+)[?#][^\s'\"<>]*")
-
-
-def redact(text: str, token: str | None) -> str:
-    """``text`` without ``token`` and without URL query strings (signed upload URLs carry credentials there)."""
-    text = _URL_QUERY.sub(r"\1?<redacted>", text)
-    return text.replace(token, "<token>") if token else text
-
-
-class _RedactFilter(logging.Filter):
-    def __init__(self, token: str):
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage(), self.token), None
-        return True
-
-
-@contextmanager
-def _redacted_logs(token: str) -> Iterator[None]:
-    """huggingface_hub logs the URL of a retried request (signed, for uploads): redact every handler's records."""
-    handlers = {*logging.getLogger("huggingface_hub").handlers, *logging.getLogger().handlers}
-    redactor = _RedactFilter(token)
-    for handler in handlers:
-        handler.addFilter(redactor)
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            handler.removeFilter(redactor)
-
-
-@dataclass
-class _Progress:
-    published: str = ""  # the release commit, once the target branch points at it
-
-
-@contextmanager
-def _hub_errors(repo_id: str, revision: str, token: str) -> Iterator[_Progress]:
-    """Turn Hub and network failures into one-line ``BiomedError``s that say what is live and never hold secrets."""
-    progress = _Progress()
-    try:
-        yield progress
-    except BiomedError:
-        raise
-    except Exception as exc:
-        message = _describe_failure(exc, repo_id, revision, progress)
-        if message is None:
-            raise
-        raise BiomedError(" ".join(redact(message, token).split())) from None
-
-
-def _describe_failure(exc: BaseException, repo_id: str, revision: str, progress: _Progress) -> str | None:
-    from huggingface_hub.utils import HFValidationError
-
-    if progress.published:
-        outcome = (
-            f"the release is published on {repo_id}@{revision} ({progress.published[:10]}) but its tag is not set; "
-            "rerun the same command to set it"
-        )
-    else:
-        outcome = f"nothing was published on {repo_id}@{revision}; rerun the same command to resume"
-    http, network = _hub_cause(exc)
-    if http is not None:
-        status = http.response.status_code if http.response is not None else None
-        server = (http.server_message or "").strip().splitlines()
-        said = f"{status}: {server[0]}" if server else f"{status}"
-        if status == 401:
-            return "the Hub rejected the token (401): run `hf auth login` again or set HF_TOKEN to a valid token"
-        if status == 403:
-            return (
-                f"the token may not write to {repo_id} (403): use a token with write access to that namespace "
-                f"(a fine-grained token needs 'write' on the repo); {outcome}"
-            )
-        if status == 404:
-            return f"the Hub found no {repo_id} or branch {revision} ({said}); {outcome}"
-        if status == 412:
-            return f"{repo_id}@{revision} changed while pushing ({said}); {outcome}"
-        if status is not None and (status >= 500 or status == 429):
-            return f"the Hub failed ({said}); {outcome}"
-        return f"the Hub refused a request ({said}); {outcome}"
-    if network is not None:
-        return f"the connection to the Hub failed ({type(network).__name__}: {network}); {outcome}"
-    if isinstance(exc, OSError) and exc.filename:
-        return f"could not read {exc.filename} ({exc.strerror}); {outcome}"
-    if isinstance(exc, HFValidationError):
-        return f"invalid name for the Hub: {exc}"
-    return None
-
-
-def _hub_cause(exc: BaseException):
-    """The Hub HTTP error or the network error behind ``exc`` (huggingface_hub wraps some in RuntimeError)."""
-    from huggingface_hub.errors import HfHubHTTPError
-
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, HfHubHTTPError):
-            return exc, None
-        if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)):
-            return None, exc
-        if type(exc).__module__.startswith(("httpx", "httpcore")):
-            return None, exc
-        exc = exc.__cause__ or exc.__context__
-    return None, None

@@ -8,17 +8,9 @@ import pytest
 
 from biomed.errors import BiomedError
 from biomed.eval.heads import AutoSequenceClassifier, AutoTokenTagger, SpanNerModel
-from biomed.eval.runner import (
-    EvalConfig,
-    build_model,
-    decode_predictions,
-    prepare_task,
-    run_eval,
-    run_one,
-    selected_tasks,
-    training_arguments,
-)
+from biomed.eval.runner import EvalConfig, run_eval, selected_tasks
 from biomed.eval.tasks import SUITES, TASKS
+from biomed.eval.training import build_model, decode_predictions, prepare_task, run_one, training_arguments
 
 
 QUICK = {"num_train_epochs": 2}  # structure checks only; the learning test below uses the full fixture protocol
