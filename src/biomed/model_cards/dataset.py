@@ -56,7 +56,7 @@ def write_dataset_card(folder: str | Path, summary: BuildSummary, cfg: BuildConf
     """Draw the plots into ``folder/images/``, render ``folder/README.md`` and check it; return the card."""
     from huggingface_hub import DatasetCardData
 
-    from biomed.dataset_builder.build.published import KIT_COLUMNS, PUBLISHED_COLUMNS
+    from biomed.dataset_builder.build.published import KIT_COLUMNS
     from biomed.model_cards.render import render_dataset_card
 
     folder = Path(folder)
@@ -103,7 +103,6 @@ def write_dataset_card(folder: str | Path, summary: BuildSummary, cfg: BuildConf
         withhold_text_groups=cfg.withhold_text_groups,
         withheld_columns=cfg.withheld_columns,
         languages=languages,
-        published_columns=[(name, _dtype(type_)) for name, type_ in PUBLISHED_COLUMNS],
         kit_columns=[(name, _dtype(type_)) for name, type_ in KIT_COLUMNS],
         fmt=_fmt,
         describe_condition=_describe_condition,

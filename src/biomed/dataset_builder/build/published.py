@@ -84,7 +84,10 @@ KIT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
 )
 """The kit's columns kept after the published ones in the variants and subsets (null where the input lacks them)."""
 
-SPLIT_GROUPS: dict[str, tuple[str, ...]] = {"commercial": ("commercial",), "noncommercial": ("non_commercial", "other")}
+SPLIT_GROUPS: dict[str, tuple[str, ...]] = {
+    "commercial": ("commercial",),
+    "noncommercial": ("non_commercial", "other"),
+}
 """Published split -> the kit's licence groups in it. The published splits hold all 146 M paragraphs (98.6 M +
 47.4 M, card; 146 M, thesis appendix "Propagation"), so articles without an open licence (``other``) belong to
 ``noncommercial``, whose text is not redistributed either."""
@@ -208,7 +211,9 @@ def release_table_from_published(table: pa.Table, split: str) -> pa.Table:
     scores = columns["educational_score"].to_numpy(zero_copy_only=False).astype(float)
     kit = {
         "pmcid": pa.nulls(n, pa.string()),
-        "doi": pa.array([u[len("https://doi.org/") :] if u and u.startswith("https://doi.org/") else None for u in urls]),
+        "doi": pa.array(
+            [u[len("https://doi.org/") :] if u and u.startswith("https://doi.org/") else None for u in urls]
+        ),
         "journal": pa.nulls(n, pa.string()),
         "year": pa.nulls(n, pa.int32()),
         "article_type": pa.nulls(n, pa.string()),
