@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from scored_shards import extract_sample, score_extracted, scored_table
+from scored_shards import score_extracted, scored_table
 from scored_shards import paragraph as P
 
 from biomed.config import resolve_config
@@ -60,10 +60,10 @@ DOCUMENT_TYPES = ["Clinical Case", "Other", "Review", "Study"]  # published orde
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory, shared_pmc) -> Path:
-    """The packaged recipe built from the real extraction of the embedded sample and ../shared/pmc."""
+def release(tmp_path_factory, sample_extract) -> Path:
+    """The packaged recipe built from the embedded sample, extracted by the kit and given deterministic scores."""
     root = tmp_path_factory.mktemp("published")
-    scored = score_extracted(extract_sample(root / "extracted"), root / "scored")
+    scored = score_extracted(sample_extract, root / "scored")
     options = {"input_dir": str(scored), "output_dir": str(root / "release"), "card.plots": False}
     return run_build(resolve_config(BuildConfig, default_recipe(), options=options)).output_dir
 

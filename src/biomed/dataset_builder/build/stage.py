@@ -32,7 +32,8 @@ its counts under ``OUT/.build/<hash>/``, so a rerun after a crash redoes only th
 files, concatenated in name order, hold the rows in input order whatever the number of workers.
 
 Article-level rules see the paragraphs of an article that share its shard: the extraction and scoring stages
-write each article whole into one shard, so that is the whole article.
+write each article whole into one shard, so that is the whole article. The published release's files are cut
+by size: an article split across two of them is judged on each part (docs/fidelity-release.md).
 """
 
 from __future__ import annotations
