@@ -95,8 +95,10 @@ SPLIT_GROUPS: dict[str, tuple[str, ...]] = {
 PUBLISHED_CLASSIFIER = "almanach/Biomed-Enriched-classifier"
 """``classifier_version`` of rows converted from the published release."""
 
-SCORED_COLUMNS = ("article_id", "path", "paragraph_index", "text", "license_group", "n_tokens", "type")
-SCORED_COLUMNS += ("type_probs", "domain", "domain_probs", "educational_score")
+SCORED_COLUMNS = (
+    "article_id", "path", "paragraph_index", "text", "license_group", "n_tokens",
+    "type", "type_probs", "domain", "domain_probs", "educational_score",
+)  # fmt: skip
 """Columns a scored shard needs to become a release table."""
 
 _ID_INDEX = re.compile(r"_p(\d+)$")
@@ -207,7 +209,8 @@ def release_table_from_published(table: pa.Table, split: str) -> pa.Table:
     texts = columns["text"].to_pylist()
     ids = columns["id"].to_pylist()
     urls = columns["article_url"].to_pylist()
-    indexes = [None if i is None or not _ID_INDEX.search(i) else int(_ID_INDEX.search(i).group(1)) for i in ids]
+    found = [None if i is None else _ID_INDEX.search(i) for i in ids]
+    indexes = [int(match.group(1)) if match else None for match in found]
     scores = columns["educational_score"].to_numpy(zero_copy_only=False).astype(float)
     kit = {
         "pmcid": pa.nulls(n, pa.string()),
