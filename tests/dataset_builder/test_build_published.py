@@ -179,3 +179,16 @@ def test_variants_build_from_the_published_rows(release, tmp_path):
     row = _config(derived, "BE-Base")[0]
     assert row["classifier_version"] == "almanach/Biomed-Enriched-classifier"
     assert row["license_group"] in ("commercial", "non_commercial")
+    # text withheld from such a build goes back in with the authors' rule, as for the published release itself
+    from biomed.dataset_builder.extract.stage import embedded_sample_dir
+    from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate
+
+    summary = run_rehydrate(
+        RehydrateConfig(
+            dataset=str(derived),
+            pmc_xml=[str(embedded_sample_dir() / "articles")],
+            output_dir=str(tmp_path / "rehydrated"),
+            workers=1,
+        )
+    )
+    assert summary.text_rule == "published" and summary.filled == summary.unverified > 0

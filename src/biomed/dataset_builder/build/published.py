@@ -92,6 +92,10 @@ SPLIT_GROUPS: dict[str, tuple[str, ...]] = {
 47.4 M, card; 146 M, thesis appendix "Propagation"), so articles without an open licence (``other``) belong to
 ``noncommercial``, whose text is not redistributed either."""
 
+POPULATE_TEXT_RULE = "biomed-enriched-populate"
+"""``text_rule`` of configs built from the published rows: ``rehydrate`` re-inserts their text with the authors'
+re-insertion rule, not the kit's."""
+
 PUBLISHED_CLASSIFIER = "almanach/Biomed-Enriched-classifier"
 """``classifier_version`` of rows converted from the published release."""
 

@@ -264,7 +264,7 @@ def run_build(cfg: BuildConfig) -> BuildSummary:
     classifier_versions = (
         _distinct_values(shards, "classifier_version") if input_format == "scored" else [pub.PUBLISHED_CLASSIFIER]
     )
-    text_rule = _text_rule(shards) if input_format == "scored" else "biomed-enriched-populate"
+    text_rule = _text_rule(shards) if input_format == "scored" else pub.POPULATE_TEXT_RULE
 
     output_dir = Path(cfg.output_dir)
     fingerprint = _fingerprint(config_to_dict(cfg), shards)
@@ -309,7 +309,7 @@ def run_build(cfg: BuildConfig) -> BuildSummary:
         splits = pub.SPLIT_GROUPS if spec.layout == "published" else ("train",)
         merged["splits"] = {}
         for split in splits:
-            files = _finalize_files(work_dir / "data" / spec.name, split, published=spec.layout == "published")
+            files = _finalize_files(work_dir / "data" / spec.name, split)
             if files:
                 merged["splits"][split] = [f"data/{spec.name}/{name}" for name in files]
         merged["files"] = [f for files in merged["splits"].values() for f in files]
@@ -512,7 +512,7 @@ def _parquet_writer(path: Path, schema: pa.Schema, compression: str) -> pq.Parqu
     )
 
 
-def _finalize_files(folder: Path, split: str, published: bool = False) -> list[str]:
+def _finalize_files(folder: Path, split: str) -> list[str]:
     """Move the task files of a config's split to ``<split>-0000i-of-0000n.parquet``; none for an empty split.
 
     A split without rows gets no file and is left out of the card (datasets cannot load a split "corresponding to

@@ -75,8 +75,6 @@ FILES_PER_TASK = 256
 """Loose article files parsed per task (a bulk package is always one task)."""
 KIT_RULE = "kit"
 PUBLISHED_RULE = "published"
-POPULATE_TEXT_RULE = "biomed-enriched-populate"
-"""``text_rule`` recorded by the build for rows converted from the published release."""
 
 _POPULATE_TOKEN = re.compile(r"^(?P<tag>\w+)\[(?P<index>\d+)]$")
 """A path step as the authors' tool accepts it (``_extractor.py``, ``_PATH_TOKEN_RE``)."""
@@ -300,6 +298,7 @@ def _text_rule(dataset: Path, files: list[str], wanted: str) -> str:
         return wanted
     import pyarrow.parquet as pq
 
+    from biomed.dataset_builder.build.published import POPULATE_TEXT_RULE
     from biomed.dataset_builder.build.stage import PARQUET_METADATA_KEY
 
     rules = set()
