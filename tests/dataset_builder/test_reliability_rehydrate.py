@@ -16,7 +16,8 @@ import pytest
 from scored_shards import SHARED_PMC, extract_sample, score_extracted
 
 from biomed.config import resolve_config
-from biomed.dataset_builder.build.stage import BuildConfig, run_build
+from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build
+from biomed.dataset_builder.extract.stage import embedded_sample_dir
 from biomed.dataset_builder.release.rehydrate import REPORT_FILE, RehydrateConfig, run_rehydrate
 
 
@@ -33,15 +34,11 @@ def release(tmp_path_factory) -> dict[str, Path]:
     scored = score_extracted(extract_sample(root / "extracted"), root / "scored")
     options = {"input_dir": str(scored), "output_dir": str(root / "public"), "card.plots": False}
     options["only"] = ["default", "BE-Base"]
-    from biomed.dataset_builder.build.stage import default_recipe
-
     public = run_build(resolve_config(BuildConfig, default_recipe(), options=options)).output_dir
     return {"public": public, "root": root}
 
 
 def _dump(tmp_path: Path) -> Path:
-    from biomed.dataset_builder.extract.stage import embedded_sample_dir
-
     dump = tmp_path / "dump"
     shutil.copytree(SHARED_PMC / "pmc", dump / "pmc")
     shutil.copytree(embedded_sample_dir() / "articles", dump / "sample")
