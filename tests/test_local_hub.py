@@ -138,6 +138,30 @@ def test_writes_with_a_wrong_or_read_only_token_get_401_and_403(local_hub):
     assert local_hub.api.list_repo_files(repo_id) == [".gitattributes"]
 
 
+def test_an_existing_tag_answers_409_and_moves_only_by_delete_then_create(local_hub):
+    api = local_hub.api
+    repo_id = api.create_repo(f"{local_hub.user}/tags").repo_id
+    first = api.list_repo_refs(repo_id).branches[0].target_commit
+    api.create_tag(repo_id, tag="v1", revision=first)
+    second = api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id).oid
+
+    with pytest.raises(HfHubHTTPError) as taken:
+        api.create_tag(repo_id, tag="v1", revision=second)
+    assert taken.value.response.status_code == 409
+    api.create_tag(repo_id, tag="v1", revision=second, exist_ok=True)  # silently keeps the old target
+    assert api.list_repo_refs(repo_id).tags[0].target_commit == first
+    with pytest.raises(HfHubHTTPError) as read_only:
+        HfApi(token=local_hub.read_token).delete_tag(repo_id, tag="v1")
+    assert read_only.value.response.status_code == 403
+
+    api.delete_tag(repo_id, tag="v1")
+    api.create_tag(repo_id, tag="v1", revision=second)
+
+    assert api.list_repo_refs(repo_id).tags[0].target_commit == second
+    with pytest.raises(RevisionNotFoundError):
+        api.delete_tag(repo_id, tag="v2")
+
+
 def test_create_commit_with_lfs_files_branches_and_deletions(local_hub):
     api = local_hub.api
     repo_id = api.create_repo(f"{local_hub.user}/ops", repo_type="dataset").repo_id

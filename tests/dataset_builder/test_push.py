@@ -238,7 +238,8 @@ def test_cli_asks_before_pushing_and_never_prints_the_token(local_hub, release):
 
     done = runner.invoke(app, ["push-dataset", str(release), repo_id, "--yes", "--tag", "v1"])
     assert done.exit_code == 0, done.output
-    assert f"/datasets/{repo_id} @ main" in done.output and "Tagged v1" in done.output
+    assert f"to {repo_id}@main" in done.output and f"/datasets/{repo_id}" in done.output
+    assert "Tagged v1" in done.output
     assert local_hub.token not in done.output + declined.output
     assert all(local_hub.token.encode() not in blob for blob in _local(release).values())
 
@@ -248,6 +249,32 @@ def test_cli_asks_before_pushing_and_never_prints_the_token(local_hub, release):
     dry = runner.invoke(app, ["push-dataset", str(release), repo_id, "--dry-run", "--revision", "rc"])
     assert dry.exit_code == 0 and "revision: rc" in dry.output
     assert "--allow-restricted-text" in runner.invoke(app, ["push-dataset", "--help"]).output
+
+
+def test_a_taken_tag_fails_before_anything_is_published(local_hub, release, tmp_path):
+    repo_id = f"{local_hub.user}/taken"
+    _push(release, repo_id, tag="v1.0")
+    released = _remote(local_hub, repo_id)
+    commits, uploads = local_hub.count("commit"), local_hub.count("lfs_upload")
+
+    with pytest.raises(BiomedError, match="tag v1.0 already exists .* nothing was published"):
+        _push(build_release(tmp_path / "v2", seed=3, only=["BE-Base"]), repo_id, tag="v1.0")
+
+    assert _remote(local_hub, repo_id) == released
+    assert (local_hub.count("commit"), local_hub.count("lfs_upload")) == (commits, uploads)
+
+
+def test_force_moves_the_tag_to_the_new_release(local_hub, release, tmp_path):
+    repo_id = f"{local_hub.user}/moved"
+    first = _push(release, repo_id, tag="v1.0")
+    newer = build_release(tmp_path / "v2", seed=3, only=["BE-Base"])
+
+    result = CliRunner().invoke(app, ["push-dataset", str(newer), repo_id, "--tag", "v1.0", "--force", "--yes"])
+
+    assert result.exit_code == 0, result.output
+    refs = local_hub.api.list_repo_refs(repo_id, repo_type="dataset")
+    assert refs.tags[0].target_commit == refs.branches[0].target_commit != first.commit
+    assert _remote(local_hub, repo_id, "v1.0") == _local(newer)
 
 
 def test_push_to_a_new_branch_leaves_main_alone(local_hub, release):

@@ -38,7 +38,7 @@ import yaml
 from .store import REPO_TYPES, Commit, FileEntry, HubError, HubStore, Repo, iso
 
 
-FAULT_MODES = ("500", "502", "503", "429", "drop", "slow", "truncate")
+FAULT_MODES = ("500", "502", "503", "429", "401", "403", "404", "drop", "slow", "truncate")
 
 # Request kinds, for fault injection and `hub.count(kind)`.
 KINDS = (
@@ -268,9 +268,10 @@ class LocalHub:
         Args:
             kind: A request kind (see `KINDS`), e.g. `"lfs_upload"`, `"commit"`, `"resolve"`, or `"*"` for any.
             nth: Which request of that kind, counted from this call, fails first.
-            mode: `"500"`/`"502"`/`"503"`/`"429"` answer that status; `"drop"` closes the connection without an
-                answer; `"slow"` waits `delay` seconds then answers normally; `"truncate"` sends the headers and
-                half the body, then closes (a download cut mid-way).
+            mode: `"500"`/`"502"`/`"503"`/`"429"` answer that status (the client retries some requests);
+                `"401"`/`"403"`/`"404"` too (a token revoked, a permission lost, a repo deleted mid-way); `"drop"`
+                closes the connection without an answer; `"slow"` waits `delay` seconds then answers normally;
+                `"truncate"` sends the headers and half the body, then closes (a download cut mid-way).
             delay: Seconds to wait in `"slow"` mode.
             times: How many consecutive requests of that kind fail.
         """

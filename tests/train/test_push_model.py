@@ -1,19 +1,24 @@
-"""push-model against the local Hub test bed: branches for checkpoints, main for the final model."""
+"""push-model of an encoder against the local Hub: branches for checkpoints, main for the final model, tags."""
 
 import pytest
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
+from typer.testing import CliRunner
 
+from biomed.cli import app
 from biomed.errors import BiomedError
-from biomed.train.push import push_model
+from biomed.hub import push_model
+
+
+runner = CliRunner()
 
 
 def test_push_checkpoint_to_a_branch_and_final_to_main(local_hub, finished_run):
     repo_id = f"{local_hub.user}/tiny-bio"
-    pushed = push_model(finished_run / "checkpoint-1", repo_id, revision="step-1", endpoint=local_hub.endpoint)
-    assert pushed.revision == "step-1"
-    assert "optimizer.pt" not in pushed.files and "model.safetensors" in pushed.files
-    final = push_model(finished_run / "final", repo_id, tag="v1.0", endpoint=local_hub.endpoint)
+    pushed = push_model(finished_run / "checkpoint-1", repo_id, revision="step-1")
+    assert pushed.plan.revision == "step-1" and pushed.plan.kind == "encoder"
+    assert "optimizer.pt" not in pushed.plan.upload and "model.safetensors" in pushed.plan.upload
+    final = push_model(finished_run / "final", repo_id, tag="v1.0")
 
     refs = local_hub.api.list_repo_refs(repo_id)
     assert {b.name for b in refs.branches} == {"main", "step-1"}
@@ -41,3 +46,27 @@ def test_push_refuses_a_folder_without_a_model(tmp_path):
         push_model(tmp_path, "me/x")
     with pytest.raises(BiomedError, match="is not a folder"):
         push_model(tmp_path / "missing", "me/x")
+
+
+def test_an_existing_tag_on_other_weights_is_refused_unless_forced(local_hub, finished_run):
+    repo_id = f"{local_hub.user}/tagged-bio"
+    checkpoint, final = str(finished_run / "checkpoint-1"), str(finished_run / "final")
+    assert runner.invoke(app, ["push-model", checkpoint, repo_id, "--tag", "v1.0", "--yes"]).exit_code == 0
+    old = local_hub.api.list_repo_refs(repo_id).tags[0].target_commit
+    commits = len(local_hub.api.list_repo_commits(repo_id))
+
+    refused = runner.invoke(app, ["push-model", final, repo_id, "--tag", "v1.0", "--yes"])
+
+    assert isinstance(refused.exception, BiomedError), refused.output
+    assert "tag v1.0 already exists" in str(refused.exception) and "--force" in str(refused.exception)
+    assert len(local_hub.api.list_repo_commits(repo_id)) == commits  # refused before anything was published
+    assert local_hub.api.list_repo_refs(repo_id).tags[0].target_commit == old
+
+    forced = runner.invoke(app, ["push-model", final, repo_id, "--tag", "v1.0", "--force", "--yes"])
+
+    assert forced.exit_code == 0, forced.output
+    refs = local_hub.api.list_repo_refs(repo_id)
+    assert refs.tags[0].target_commit == refs.branches[0].target_commit != old
+    assert f"moved from {old[:10]}" in forced.output
+    again = runner.invoke(app, ["push-model", final, repo_id, "--tag", "v1.0", "--yes"])  # same commit: fine
+    assert again.exit_code == 0 and "up to date" in again.output

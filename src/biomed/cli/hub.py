@@ -10,11 +10,21 @@ import typer
 from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, resolve
 
 
+ForceOpt = Annotated[
+    bool | None,
+    typer.Option("--force", help="Move --tag if it exists on another commit (refused otherwise).", show_default=False),
+]
+
+
 def push_model_command(
     checkpoint: Annotated[
-        Path, typer.Argument(help="A model folder: OUT/final or an intermediate OUT/checkpoint-N.", show_default=False)
+        Path,
+        typer.Argument(
+            help="A model folder: an encoder's OUT/final or OUT/checkpoint-N, or a classifier (data classify train).",
+            show_default=False,
+        ),
     ],
-    repo_id: Annotated[str, typer.Argument(help="Hub repository, owner/name (created if missing).")],
+    repo_id: Annotated[str, typer.Argument(help="Hub repository, namespace/name (created if missing).")],
     revision: Annotated[
         str | None,
         typer.Option(
@@ -27,23 +37,22 @@ def push_model_command(
         str | None, typer.Option("--tag", help="Also tag the pushed commit, e.g. v1.0.", show_default=False)
     ] = None,
     private: Annotated[bool, typer.Option("--private", help="Create the repository as private.")] = False,
+    force: ForceOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Push without asking for confirmation.")] = False,
 ) -> None:
-    """Publish a trained encoder (weights, tokenizer, card, recipe, curves) so that from_pretrained loads it.
+    """Publish a trained encoder or classifier (weights, tokenizer, card, recipe, curves) for from_pretrained.
 
-    Optimizer and scheduler states stay local. The card is re-rendered with REPO_ID. Uses HF_TOKEN / the token
-    of `hf auth login`, and HF_ENDPOINT when set.
+    Optimizer and scheduler states stay local. The card is re-rendered with REPO_ID. Like push-dataset: one commit
+    on the branch, resumable, nothing sent when nothing changed. Uses HF_TOKEN or the `hf auth login` token (never
+    printed), and HF_ENDPOINT when set.
     """
-    from biomed.train.push import checkpoint_files, push_model
+    from biomed.hub import push_model
 
-    files = checkpoint_files(checkpoint)
-    branch = revision or "main"
-    if not yes:
-        typer.echo(f"{len(files)} files from {checkpoint} -> {repo_id}@{branch}", err=True)
-        if not typer.confirm("Push?", err=True):
-            raise typer.Exit(1)
-    result = push_model(checkpoint, repo_id, revision=revision, tag=tag, private=private or None)
+    options = {"revision": revision or "main", "tag": tag or "", "private": private, "force": bool(force)}
+    result = push_model(checkpoint, repo_id, **options, confirm=_ask(yes))
     typer.echo(result.render())
+    if not result.pushed and not result.plan.empty:
+        raise typer.Exit(1)
 
 
 def push_dataset_command(
@@ -72,6 +81,7 @@ def push_dataset_command(
             show_default=False,
         ),
     ] = None,
+    force: ForceOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Push without asking for confirmation.")] = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -93,11 +103,17 @@ def push_dataset_command(
         "tag": tag,
         "commit_message": message,
         "allow_restricted_text": allow_restricted_text,
+        "force": force,
     }
     cfg = resolve(PushConfig, config, set_, options, dry_run)
     if dry_run:
         return
-    result = push_dataset(cfg, confirm=None if yes else lambda plan: typer.confirm(plan.describe(), err=True))
+    result = push_dataset(cfg, confirm=_ask(yes))
     typer.echo(result.render())
     if not result.pushed and not result.plan.empty:
         raise typer.Exit(1)
+
+
+def _ask(yes: bool):
+    """The confirmation both commands ask before sending anything (None with --yes)."""
+    return None if yes else lambda plan: typer.confirm(plan.describe(), err=True)
