@@ -9,7 +9,7 @@ Three sides read the same files in one process, on one core:
 
 - ``bare parse``: ``lxml.etree.parse`` of every file — the practical limit of any extractor built on lxml;
 - ``pubmed_parser``: ``parse_pubmed_paragraph(path, all_paragraph=True)``, the usual baseline;
-- ``biomed``: the kit's datatrove steps chained in-process (reader → length filter → language tagger →
+- ``biomed``: one extraction task's steps chained in-process (reader → length filter → language tagger →
   Parquet writer), i.e. its full output.
 
 It prints paragraphs and MB per second per core for each side and the ratios, then the language identifiers
@@ -60,19 +60,28 @@ def time_pubmed_parser(files: list[Path], rounds: int) -> tuple[float, int]:
 
 def time_kit(files: list[Path], rounds: int, min_tokens: int) -> tuple[float, int, int]:
     from biomed.dataset_builder.extract.sources import InputUnit
-    from biomed.dataset_builder.extract.stage import ExtractConfig, build_pipeline
+    from biomed.dataset_builder.extract.stage import (
+        MinTokensFilter,
+        ShardWriter,
+        TaskCounts,
+        filter_rows,
+        read_articles,
+        tag_languages,
+    )
 
     root = os.path.commonpath([str(p) for p in files])
-    # one pipeline run over the files repeated `rounds` times: one output shard, as in a real task
+    # one task's steps over the files repeated `rounds` times: one output shard, as in a real task
     units = [InputUnit(str(p), root) for _ in range(rounds) for p in files]
     with tempfile.TemporaryDirectory() as out:
-        cfg = ExtractConfig(output_dir=out, min_tokens=min_tokens, require_pmcid=False)
-        reader, length_filter, tagger, writer = build_pipeline(cfg, units, None)
+        counts, errors = TaskCounts(), []
+        writer = ShardWriter(Path(out), "00000", max_bytes=0)
         started = time.process_time()
-        for _ in writer.run(tagger.run(length_filter.run(reader.run(None, 0, 1), 0, 1), 0, 1), 0, 1):
-            pass
+        articles = read_articles(units, None, False, counts, errors)
+        for rows in tag_languages(filter_rows(articles, MinTokensFilter(min_tokens).keep, counts), 160, counts):
+            writer.write(rows)
+        writer.close()
         elapsed = time.process_time() - started
-    return elapsed, reader.stats["paragraphs"].total // rounds, writer.stats["paragraphs_written"].total // rounds
+    return elapsed, counts.paragraphs_read // rounds, writer.rows // rounds
 
 
 def compare_language_identifiers() -> None:

@@ -84,3 +84,39 @@ def test_a_built_wheel_carries_the_recipes(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {f"biomed/recipes/{p.parent.name}/{p.name}" for p in RECIPES.glob("*/*.yaml")}
     assert shipped and shipped <= names, sorted(shipped - names)
+
+
+def test_the_paper_recipes_resolve_to_the_fidelity_tables_values():
+    """`biomed train --lang/--size/--objective` and the other pre-training recipes, against docs/fidelity.md."""
+    from biomed.train.config import PretrainConfig, find_recipe
+
+    fr = resolve_config(PretrainConfig, find_recipe("fr", "base", "detour"))
+    shares = {s.name: s.weight for s in fr.data.sources}
+    assert shares == {"fr-literature": 0.70, "fr-ontology-textbooks": 0.20, "e3c": 0.04, "emea": 0.06}
+    assert [(p.objective, p.tokens) for p in fr.phases] == [("clm", 10e9), ("mlm", 1e9)]
+    large = resolve_config(PretrainConfig, find_recipe("fr", "large", "detour"))  # the appendix's budget
+    assert [p.tokens for p in large.phases] == [10e9, 1e9]
+    ch5 = resolve_config(PretrainConfig, RECIPES / "pretrain" / "moderncamembert-bio-fr-large-detour-25b.yaml")
+    assert [p.tokens for p in ch5.phases] == [25e9, 2.5e9]
+    cbio = resolve_config(PretrainConfig, RECIPES / "pretrain" / "camembert-bio-fr-base-mlm.yaml")
+    assert cbio.phase_steps() == [50_000] and cbio.phases[0].whole_word_mask  # thesis ch4 l.27
+    en = resolve_config(PretrainConfig, find_recipe("en", "base", "detour"))
+    assert "mimic-iii-notes" in [s.name for s in en.data.sources]
+    public = resolve_config(PretrainConfig, RECIPES / "pretrain" / "modernbert-bio-en-base-detour-public-mix.yaml")
+    assert [p.tokens for p in public.phases] == [10e9, 1e9]
+    be = resolve_config(PretrainConfig, RECIPES / "pretrain" / "modernbert-be-encoder-clinical.yaml")
+    phase = be.phases[0]
+    assert (be.global_batch_size, phase.lr, phase.tokens, be.training["weight_decay"]) == (576, 5e-4, 70e9, 1e-5)
+    decay = resolve_config(PretrainConfig, RECIPES / "pretrain" / "modernbert-be-encoder-clinical-decay-study.yaml")
+    assert (decay.phases[0].schedule, decay.phases[0].final_lr) == ("one_minus_sqrt", 5e-7)
+    assert decay.model.init == "runs/modernbert-be-encoder-clinical/final"
+
+
+def test_a_shipped_recipe_with_an_evaluation_set_added_is_refused():
+    from biomed.config import ConfigError
+    from biomed.train.config import PretrainConfig, find_recipe
+
+    recipe = find_recipe("fr", "base", "detour")
+    qa = "data.sources=[{name: fr-literature, path: data/fr/literature}, {name: fr-qa, hub: qanastek/FrenchMedMCQA}]"
+    with pytest.raises(ConfigError, match="evaluation set FrenchMedMCQA"):
+        resolve_config(PretrainConfig, recipe, [qa])

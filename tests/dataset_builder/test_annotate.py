@@ -148,11 +148,13 @@ def test_killed_run_resumes_without_sending_any_answered_request_twice(extracted
     assert len(lines) == 24 == len({line["key"] for line in lines})  # nothing written twice
 
 
-def test_token_never_reaches_outputs_or_logs(extracted, tmp_path, caplog, capsys):
+def test_token_never_reaches_outputs_or_logs(extracted, tmp_path, caplog, capsys, monkeypatch):
     caplog.set_level("DEBUG")
     out = tmp_path / "ann"
+    monkeypatch.setenv("MY_KEY", TOKEN)  # a non-Hugging-Face endpoint gets only a token named for it
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich draws its (transient) bar as on a terminal
     with FakeLlmServer(faults={"PARA-0001": ["echo_token"] * 3, "PARA-0004": ["echo_token", "ok"]}) as server:
-        summary = run_annotate(config(extracted, out, server), progress=True)
+        summary = run_annotate(config(extracted, out, server, **{"client.token_env": "MY_KEY"}), progress=True)
         print(summary.render())
     assert server.stats.auth_headers == {f"Bearer {TOKEN}"}
     failed = [r for r in pq.read_table(out / "annotations.parquet").to_pylist() if r["status"] == "failed"]
@@ -222,7 +224,7 @@ def test_cli_happy_path_and_dry_run(extracted, tmp_path):
             ],  # fmt: skip
         )
     assert result.exit_code == 0, result.output
-    assert "Annotated 8 paragraphs with meta-llama/Llama-3.1-70B-Instruct (annotate_v1)" in result.stdout
+    assert "Annotated 8 of 8 paragraphs with meta-llama/Llama-3.1-70B-Instruct (annotate_v1)" in result.stdout
     table = pq.read_table(out / "annotations.parquet")
     assert table.num_rows == 8 and server.stats.requests == 8
     assert "license_group" in (out / "config.yaml").read_text()

@@ -65,7 +65,7 @@ def test_sampling_errors(tmp_path):
     with pytest.raises(BiomedError, match="does not exist"):
         sample_paragraphs(tmp_path / "missing", SamplingConfig())
     (tmp_path / "empty").mkdir()
-    with pytest.raises(BiomedError, match="no Parquet shards"):
+    with pytest.raises(BiomedError, match="no .parquet shards"):
         sample_paragraphs(tmp_path / "empty", SamplingConfig())
     with pytest.raises(ValueError, match="cannot stratify by 'journal'"):
         SamplingConfig(stratify_by=["journal"])

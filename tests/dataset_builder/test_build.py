@@ -16,6 +16,7 @@ from biomed.dataset_builder.build.published import release_table_from_scored
 from biomed.dataset_builder.build.stage import PARQUET_METADATA_KEY, BuildConfig, CardConfig, default_recipe, run_build
 from biomed.dataset_builder.build.variants import ConditionSpec, UpsampleSpec, VariantSpec
 from biomed.errors import BiomedError
+from biomed.runtime.executors import ExecutorConfig
 
 
 EDU3 = ConditionSpec(column="educational_score", op=">=", value=3.0, reason="edu_below_3")
@@ -236,7 +237,7 @@ def test_load_dataset_reads_each_config_and_the_default(tmp_path):
 
 def test_output_does_not_depend_on_workers_or_shard_size(tmp_path):
     one = run_build(_config(tmp_path / "a"))
-    many = run_build(_config(tmp_path / "b", workers=2, tasks=2, shard_size_mb=0, row_group_mb=0))
+    many = run_build(_config(tmp_path / "b", executor=ExecutorConfig(workers=2), shard_size_mb=0, row_group_mb=0))
     files = sorted((Path(many.output_dir) / "data" / "mix").glob("*.parquet"))
     assert len(files) > 2 and files[0].name == f"train-00000-of-{len(files):05d}.parquet"
     for spec in SPECS:
@@ -255,14 +256,14 @@ def test_rerun_after_a_crash_redoes_only_unfinished_tasks(tmp_path, monkeypatch)
         real(job)
 
     monkeypatch.setattr(build, "_run_task", crash_on_second)
-    cfg = _config(tmp_path, tasks=2)
+    cfg = _config(tmp_path, executor=ExecutorConfig(tasks=2))
     with pytest.raises(RuntimeError):
         run_build(cfg)
     assert not (tmp_path / "release" / "data").exists()  # nothing half-built is visible
     monkeypatch.setattr(build, "_run_task", real)
     summary = run_build(cfg)
     assert summary.resumed_tasks == 1
-    clean = run_build(_config(tmp_path / "clean", tasks=2))
+    clean = run_build(_config(tmp_path / "clean", executor=ExecutorConfig(tasks=2)))
     for spec in SPECS:
         assert _read(Path(summary.output_dir), spec.name).equals(_read(Path(clean.output_dir), spec.name))
     assert not (Path(summary.output_dir) / ".build").exists()

@@ -188,7 +188,6 @@ def test_variants_build_from_the_published_rows(release, tmp_path):
             dataset=str(derived),
             pmc_xml=[str(embedded_sample_dir() / "articles")],
             output_dir=str(tmp_path / "rehydrated"),
-            workers=1,
         )
     )
     assert summary.text_rule == "published" and summary.filled == summary.unverified > 0

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from biomed.cli import app
 from biomed.config import ConfigError, resolve_config
+from biomed.dataset_builder.classify import inference as inference_module
 from biomed.dataset_builder.classify import score as score_module
 from biomed.dataset_builder.classify.data import article_split, load_labelled_paragraphs, split_by_article
 from biomed.dataset_builder.classify.score import (
@@ -584,9 +585,9 @@ def test_auto_dtype_is_bfloat16_on_a_cpu_with_native_bfloat16_only(monkeypatch):
     cpu = torch.device("cpu")
     native = score_module.cpu_has_native_bf16()  # this machine's answer: either way, auto follows it
     assert resolve_dtype("auto", cpu) == (torch.bfloat16 if native else torch.float32)
-    monkeypatch.setattr(score_module, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(inference_module, "cpu_has_native_bf16", lambda: True)
     assert resolve_dtype("auto", cpu) == torch.bfloat16
-    monkeypatch.setattr(score_module, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(inference_module, "cpu_has_native_bf16", lambda: False)
     assert resolve_dtype("auto", cpu) == torch.float32
     assert resolve_dtype("float16", cpu) == torch.float16
 
@@ -672,7 +673,6 @@ def test_datatrove_tasks_share_the_shards(corpus, trained, scored, tmp_path):
     out = tmp_path / "tasks"
     summary = run_classify_score(score_config(trained, corpus["extracted"], out, **{"executor.tasks": 2}))
     assert summary.shards_scored_now == 4
-    assert sorted(p.name for p in (out / "logs" / "tasks-2" / "completions").iterdir()) == ["00000", "00001"]
     for name in ("00000", "00001", "00002", "00003"):
         assert pq.read_table(out / "data" / f"{name}.parquet").equals(
             pq.read_table(scored / "data" / f"{name}.parquet")
@@ -721,7 +721,7 @@ def test_scoring_refuses_mixed_classifiers_and_bad_inputs(corpus, trained, score
     (other / "done" / "00000.json").write_text(json.dumps(dict(marker, classifier_version="old-classifier")))
     with pytest.raises(BiomedError, match="holds scores by classifier 'old-classifier'"):
         run_classify_score(score_config(trained, corpus["extracted"], other))
-    with pytest.raises(BiomedError, match="no Parquet shards"):
+    with pytest.raises(BiomedError, match="no .parquet shards"):
         run_classify_score(score_config(trained, tmp_path, tmp_path / "x"))
     with pytest.raises(BiomedError, match="not a biomed classifier"):
         run_classify_score(score_config(corpus["backbone"], corpus["extracted"], tmp_path / "y"))

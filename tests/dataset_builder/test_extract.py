@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -197,7 +198,7 @@ def test_killed_run_resumes_missing_shards_only(tmp_path):
     cfg = ExtractConfig(inputs=[str(SAMPLE)], output_dir=str(out), executor=executor)
     run_extract(cfg)
     # what a kill during task 1 leaves: no completion marker, a half-written shard
-    (out / "logs" / "completions" / "00001").unlink()
+    (out / "done" / "00001.json").unlink()
     shard = next((out / "data").glob("*_00001.parquet"))
     shard.write_bytes(shard.read_bytes()[:100])
     untouched = {p.name: p.stat().st_mtime_ns for p in (out / "data").glob("*.parquet") if p != shard}
@@ -209,13 +210,16 @@ def test_killed_run_resumes_missing_shards_only(tmp_path):
 def test_rerun_with_other_output_settings_is_refused_but_more_workers_resume(tmp_path):
     out = tmp_path / "out"
     run_extract(ExtractConfig(inputs=[str(SAMPLE)], output_dir=str(out), executor=ExecutorConfig(tasks=2)))
-    with pytest.raises(BiomedError, match=r"other settings \(executor.tasks, min_tokens\)"):
+    with pytest.raises(BiomedError, match=r"another min_tokens \(64 there, 10 now\).*--overwrite"):
         run_extract(ExtractConfig(inputs=[str(SAMPLE)], output_dir=str(out), min_tokens=10))
     resumed = run_extract(
         ExtractConfig(inputs=[str(SAMPLE)], output_dir=str(out), executor=ExecutorConfig(tasks=2, workers=2))
     )
     assert resumed.paragraphs_written == 130
     assert yaml.safe_load((out / "config.yaml").read_text())["executor"]["workers"] == 2
+    # --overwrite starts afresh with the new settings
+    again = run_extract(ExtractConfig(inputs=[str(SAMPLE)], output_dir=str(out), min_tokens=10), overwrite=True)
+    assert again.paragraphs_written > 130 and len(_rows(out)) == again.paragraphs_written
 
 
 def test_a_task_splits_its_output_into_bounded_shards(sample_extract, tmp_path):
@@ -228,11 +232,8 @@ def test_a_task_splits_its_output_into_bounded_shards(sample_extract, tmp_path):
     key = sorted((r["article_id"], r["path"], r["text"]) for r in _rows(out))
     assert key == sorted((r["article_id"], r["path"], r["text"]) for r in _rows(sample_extract))
 
-    # a run saved before the setting existed split at datatrove's 5 GiB: resuming it says which setting to pass
-    saved = yaml.safe_load((out / "config.yaml").read_text())
-    del saved["max_shard_bytes"]
-    (out / "config.yaml").write_text(yaml.safe_dump(saved))
-    with pytest.raises(BiomedError, match=r"other settings \(max_shard_bytes\)"):
+    # resuming with another shard size would mix two splits: refused, naming the setting
+    with pytest.raises(BiomedError, match=r"another max_shard_bytes \(1 there"):
         run_extract(ExtractConfig(output_dir=str(out), executor=ExecutorConfig(tasks=1)))
     with pytest.raises(ConfigError, match="max_shard_bytes must be >= 0"):
         resolve_config(ExtractConfig, options={"max_shard_bytes": -1})
@@ -278,20 +279,34 @@ def test_real_kill_then_rerun_loses_and_duplicates_nothing(tmp_path):
             (target / path.name).write_bytes(data)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "biomed.cli", "data", "extract", str(corpus), "--out", str(out), "--tasks", "24"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    completions = out / "logs" / "completions"
+    marker = f"{os.getpid()}-{time.time_ns()}"  # found in the environment of every process of the run
+    env = {**os.environ, "BIOMED_KILL_TEST": marker}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    completions = out / "done"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (completions.exists() and any(completions.iterdir())):
+    while time.monotonic() < deadline and not (completions.exists() and any(completions.glob("*.json"))):
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    done_at_kill = len(list(completions.iterdir()))
+    if Path("/proc/self/environ").exists():  # nothing of the killed run is left running (Linux)
+        left = [p for p in Path("/proc").glob("[0-9]*") if _environ_has(p, f"BIOMED_KILL_TEST={marker}")]
+        for pid in left:
+            os.kill(int(pid.name), signal.SIGKILL)
+        assert not left, "processes of the killed run were left running"
+    done_at_kill = len(list(completions.glob("*.json")))
     assert 0 < done_at_kill < 24, "the kill must land mid-run"
 
     assert subprocess.run(command, capture_output=True).returncode == 0
     rows = _rows(out)
     keys = [(r["article_id"], r["path"]) for r in rows]
     assert len(keys) == len(set(keys)) == 12 * 130
+
+
+def _environ_has(proc: Path, entry: str) -> bool:
+    try:
+        return entry.encode() in (proc / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
 
 
 def test_token_counts_follow_the_script():

@@ -74,7 +74,7 @@ def test_span_model_trains_and_decodes_word_level_tags():
     encoder = BertModel(
         BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
     )
-    model = SpanNerModel(encoder, num_types=2, lstm_size=16)
+    model = SpanNerModel(encoder, num_types=2, lstm_width=32, lstm_layers=2, biaffine_size=16, dropout=0.1)
     inputs = {
         "input_ids": torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 15, 3, 0, 0]]),
         "attention_mask": torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]]),
@@ -94,3 +94,53 @@ def test_span_model_trains_and_decodes_word_level_tags():
     model.eval()
     out = model(**inputs)["logits"]
     assert out.tolist() == [[1, 0, 3], [3, 4, -100]]
+
+
+def test_span_head_defaults_are_tabibs_sizes():
+    """tabib configs/base/ner_span_bert.yaml: 3 BiLSTM layers of 400 (200 per direction), biaffine 64, spans of 40,
+    dropout 0.4; the protocol of the French NER tasks carries the same numbers."""
+    from biomed.eval.tasks import TASKS
+
+    encoder = BertModel(
+        BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    )
+    model = SpanNerModel(encoder, num_types=3)
+    assert len(model.lstm.lstms) == 3
+    assert all(lstm.hidden_size == 200 and lstm.bidirectional for lstm in model.lstm.lstms)
+    assert model.biaffine.start_mlp[0].out_features == 64
+    assert (model.max_width, model.dropout.p) == (40, 0.4)
+    sizes = TASKS["fr/quaero-emea"].protocol.span
+    assert (sizes.lstm_layers, sizes.lstm_width, sizes.biaffine_size, sizes.max_width, sizes.dropout) == (
+        3,
+        400,
+        64,
+        40,
+        0.4,
+    )
+
+
+def test_auto_sequence_classifier_weights_the_positives_of_its_bce():
+    from transformers import BertForSequenceClassification
+
+    from biomed.eval.heads import AutoSequenceClassifier
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, num_labels=3
+    )
+    inner = BertForSequenceClassification(config).eval()
+    weights = torch.tensor([1.0, 4.0, 9.0])
+    model = AutoSequenceClassifier(inner, multi_label=True, pos_weight=weights)
+    ids = torch.tensor([[2, 7, 8, 3], [2, 9, 3, 0]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    labels = torch.tensor([[1, 0, 1], [0, 1, 0]])
+    out = model(input_ids=ids, attention_mask=mask, labels=labels)
+    logits = inner(input_ids=ids, attention_mask=mask).logits  # the model's own pooling and head
+    assert torch.allclose(out["logits"], logits)
+    by_hand = -(
+        weights * labels * torch.nn.functional.logsigmoid(logits)
+        + (1 - labels) * torch.nn.functional.logsigmoid(-logits)
+    )
+    assert torch.isclose(out["loss"], by_hand.mean())
+    unweighted = AutoSequenceClassifier(inner, multi_label=True)(input_ids=ids, attention_mask=mask, labels=labels)
+    assert not torch.isclose(unweighted["loss"], out["loss"])

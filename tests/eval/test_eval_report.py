@@ -50,7 +50,8 @@ def test_report_side_by_side_with_references_and_bootstrap(tmp_path, fake_run, w
     assert "| good | 90.0 ± 0.0 (2) | **90.0** (1/5) |" in md
     assert "| bad | 33.0 ± 0.0 (1) |" in md
     assert "Fixture single-label<br>*macro F1*" in md and "F1, macro over labels (`f1_macro`)" in md
-    assert "*CamemBERT-bio-base (published)*" in md and "*73.94*" in md and "seqeval strict IOB2 micro F1" in md
+    assert "*CamemBERT-bio-base (biomed-fr) (published)*" in md and "*73.94*" in md
+    assert "*73.0 ± 1.29*" in md and "seqeval strict IOB2 micro F1" in md  # published per-task mean ± std
     assert "| good | bad | Fixture single-label | macro F1 |" in md
     assert "| good | Fixture single-label | 64 | 1/4 | – | 7 |" in md  # truncation is reported, not hidden
     assert result.chart_path.read_bytes()[:4] == b"\x89PNG"
@@ -63,3 +64,34 @@ def test_report_errors(tmp_path):
         run_report(ReportConfig(runs=[tmp_path], output_dir=tmp_path / "r"))
     with pytest.raises(BiomedError, match="no published rows"):
         run_report(ReportConfig(references=["xx"], output_dir=tmp_path / "r"))
+
+
+def test_the_headline_is_the_protocols_metric_with_the_others_named_beside(tmp_path, fake_run, write_runs):
+    runs = []
+    for seed, (weighted, macro) in enumerate([(0.8, 0.5), (0.6, 0.3)]):
+        run = fake_run("en/chemprot", seed, weighted)
+        run.update(metric="f1_weighted", also=["f1_macro"], test={"f1_weighted": weighted, "f1_macro": macro})
+        runs.append(run)
+    folder = write_runs(tmp_path / "m", runs)
+    md = run_report(ReportConfig(runs=[folder], output_dir=tmp_path / "rep", references=["en"])).markdown
+    assert "ChemProt<br>*weighted F1*" in md and "| m | 70.0 ± 14.1 (2) |" in md
+    assert "- m, ChemProt: macro F1 40.0 ± 14.1" in md
+    assert "*BE-Clinical + Study decay (ch2) (published)*" in md and "*PubMedBERT (published)*" in md
+    # a published row without an average (the appendix's MIMIC-only run gives three tasks) shows a dash
+    assert "*CLM detour, MIMIC-only, base, 10B (published)* |" in md
+
+
+def test_published_rows_are_transcribed_consistently():
+    """Every full row's published average is the mean of its per-task scores (to the rounding of the table)."""
+    from biomed.eval.references import REFERENCES
+    from biomed.eval.tasks import SUITES
+
+    for suite, rows in REFERENCES.items():
+        for row in rows:
+            assert set(row.tasks) <= set(SUITES[suite]) and set(row.std) <= set(row.tasks), row.model
+            assert "l." in row.source, f"{row.model}: the source names no line"
+            if row.average is None:
+                assert len(row.tasks) < len(SUITES[suite])
+                continue
+            assert len(row.tasks) == len(SUITES[suite]), row.model
+            assert abs(row.average - np.mean(list(row.tasks.values()))) <= 0.06, row.model

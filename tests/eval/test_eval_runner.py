@@ -1,12 +1,24 @@
 """End to end on the bundled fixtures: N seeds, dev selection, per-run JSON, resume, truncation, learning."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from biomed.errors import BiomedError
-from biomed.eval.runner import EvalConfig, run_eval, selected_tasks
+from biomed.eval.heads import AutoSequenceClassifier, AutoTokenTagger, SpanNerModel
+from biomed.eval.runner import (
+    EvalConfig,
+    build_model,
+    decode_predictions,
+    prepare_task,
+    run_eval,
+    run_one,
+    selected_tasks,
+    training_arguments,
+)
+from biomed.eval.tasks import SUITES, TASKS
 
 
 QUICK = {"num_train_epochs": 2}  # structure checks only; the learning test below uses the full fixture protocol
@@ -105,3 +117,105 @@ def test_selection_errors():
         selected_tasks(EvalConfig(model="m"))
     with pytest.raises(BiomedError, match="no model to evaluate"):
         run_eval(EvalConfig(suite="demo"))
+
+
+PAPER_TASKS = [name for suite in ("fr", "cbio", "en") for name in SUITES[suite]]
+_FIXTURE_OF_KIND = {
+    "ner": "fixtures/ner-bio",
+    "single_label": "fixtures/cls-single",
+    "multi_label": "fixtures/cls-multi",
+}
+
+
+@pytest.mark.parametrize("name", PAPER_TASKS)
+def test_every_paper_task_runs_its_protocol_on_fixture_data(name, tiny_checkpoint, tiny_tokenizer, tmp_path):
+    """Each task of the fr / cbio / en suites, on the bundled data of its kind: the protocol's head, length (capped
+    by the tiny model's 512 positions), loss, metrics and schedule reach the run; one short epoch or a few steps."""
+    task = TASKS[name]
+    fixture = TASKS[_FIXTURE_OF_KIND[task.kind]]
+    task = dataclasses.replace(task, source=fixture.source, labels=())
+    protocol = task.protocol
+    short = {"max_steps": 4, "eval_steps": 2, "save_steps": 2} if protocol.max_steps else {"num_train_epochs": 1}
+    cfg = EvalConfig(model=str(tiny_checkpoint), output_dir=tmp_path, training=short)
+    args = training_arguments(protocol, task, 0, tmp_path, EvalConfig(model=str(tiny_checkpoint)))
+    assert args["metric_for_best_model"] == task.dev_metric and args["max_grad_norm"] == protocol.max_grad_norm
+    assert args["num_train_epochs"] == protocol.epochs and args["max_steps"] == (protocol.max_steps or -1)
+    assert args["eval_strategy"] == ("steps" if protocol.eval_steps else "epoch")
+    prep = prepare_task(task, cfg, tiny_tokenizer)
+    assert prep.max_length == min(task.max_length, 512)
+    model = build_model(task, str(tiny_checkpoint), prep)
+    expected = {
+        ("auto", "ner"): AutoTokenTagger,
+        ("span", "ner"): SpanNerModel,
+        ("auto", "single_label"): AutoSequenceClassifier,
+        ("auto", "multi_label"): AutoSequenceClassifier,
+    }[protocol.head, task.kind]
+    assert isinstance(model, expected)
+    if task.kind == "multi_label":
+        assert (model.pos_weight is not None) == (protocol.multi_label_loss == "weighted_bce")
+    record = run_one(task, 0, cfg, tiny_tokenizer, prep, "tiny")
+    assert (record["metric"], record["selection_metric"], record["also"]) == (
+        task.metric,
+        task.dev_metric,
+        list(task.also),
+    )
+    assert {task.metric, task.dev_metric, *task.also} <= set(record["test"])
+    assert record["protocol"]["head"] == protocol.head and record["max_length"] == prep.max_length
+
+
+def test_the_linear_head_is_an_option(tiny_checkpoint):
+    tasks = selected_tasks(EvalConfig(model="m", suite="en", head="linear"))
+    assert {t.protocol.head for t in tasks} == {"linear"}
+    assert TASKS["en/chemprot"].protocol.head == "auto"  # the table itself is untouched
+    with pytest.raises(BiomedError, match="span is for NER"):
+        selected_tasks(EvalConfig(model="m", suite="fr", head="span"))
+
+
+def test_multi_label_fallback_predicts_the_top_label_when_none_passes():
+    from types import SimpleNamespace
+
+    logits = np.array([[-2.0, -0.5, -1.0], [1.0, -1.0, 2.0]])
+    for fallback, first in ((True, ["b"]), (False, [])):
+        task = dataclasses.replace(
+            TASKS["fixtures/cls-multi"],
+            protocol=dataclasses.replace(TASKS["fixtures/cls-multi"].protocol, multi_label_fallback=fallback),
+        )
+        prep = SimpleNamespace(task=task, gold={"test": [["a"], ["a", "c"]]}, labels=["a", "b", "c"])
+        assert decode_predictions(prep, "test", logits) == [first, ["a", "c"]]
+
+
+def test_auto_heads_run_on_a_modernbert_checkpoint(tmp_path):
+    """ModernBERT's own classification head (its pooling) and token head, through the runner."""
+    from biomed.eval import tiny
+
+    checkpoint = tiny.build_checkpoint(tmp_path / "tiny-modernbert", tiny.fixture_texts(), arch="modernbert")
+    cfg = EvalConfig(
+        model=str(checkpoint),
+        tasks=["fixtures/cls-multi", "fixtures/ner-bio"],
+        seeds=1,
+        head="auto",
+        output_dir=tmp_path / "out",
+        training={"num_train_epochs": 1},
+    )
+    summary = run_eval(cfg)
+    assert summary.ran == 2
+    for task in ("cls-multi", "ner-bio"):
+        run = json.loads((tmp_path / f"out/runs/fixtures/{task}/seed-0.json").read_text())
+        assert run["protocol"]["head"] == "auto" and 0.0 <= run["test"][run["metric"]] <= 1.0
+
+
+def test_the_english_protocol_reads_words_with_a_prefix_space(tmp_path):
+    """BCM loads its tokenizers with add_prefix_space=True: each pre-split word reads as a mid-sentence word."""
+    from biomed.eval.runner import load_tokenizer
+    from biomed.train.tiny import train_tiny_tokenizer
+
+    train_tiny_tokenizer(["the patient received morphine"] * 20, "modernbert", 300).save_pretrained(tmp_path)
+    words = ["patient", "received", "morphine"]
+    plain, spaced = (load_tokenizer(str(tmp_path), add_prefix_space=flag) for flag in (False, True))
+    tokens = spaced.convert_ids_to_tokens(spaced(words, is_split_into_words=True)["input_ids"])
+    assert sum(t.startswith("Ġ") for t in tokens) == len(words)  # one word start per word
+    assert not any(
+        t.startswith("Ġ") for t in plain.convert_ids_to_tokens(plain(words, is_split_into_words=True)["input_ids"])
+    )
+    assert all(TASKS[name].protocol.add_prefix_space for name in SUITES["en"])
+    assert not any(TASKS[name].protocol.add_prefix_space for name in SUITES["fr"] + SUITES["cbio"])  # tabib: no

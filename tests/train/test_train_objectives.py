@@ -107,3 +107,105 @@ def test_collator_switches_objective_with_the_stream_position(make_config, tiny_
     # Masks depend only on (seed, sample index): the same samples get the same masks on a rerun or a resume.
     assert torch.equal(batch(4 * 8)["labels"], mlm["labels"])
     assert not torch.equal(batch(4 * 8 + 4)["labels"], mlm["labels"])
+
+
+def _random_words(generator, rows=64, length=512):
+    """Token ids and a word-start mask with words of 1 to 4 sub-tokens; specials at both ends."""
+    ids = torch.randint(10, 1000, (rows, length), generator=generator)
+    starts = torch.zeros(rows, length, dtype=torch.bool)
+    for r in range(rows):
+        k = 0
+        while k < length:
+            starts[r, k] = True
+            k += int(torch.randint(1, 5, (1,), generator=generator))
+    special = torch.zeros_like(ids, dtype=torch.bool)
+    special[:, 0] = special[:, -1] = True
+    return ids, starts, special
+
+
+def test_whole_word_masking_picks_every_sub_token_of_a_word_or_none():
+    generator = torch.Generator().manual_seed(5)
+    ids, starts, special = _random_words(generator)
+    masked, labels = mask_tokens(
+        ids, special, mask_rate=0.15, mask_token_id=4, vocab_size=1000, generator=generator, word_starts=starts
+    )
+    picked = labels != IGNORE_INDEX
+    assert not picked[special].any() and torch.equal(labels[picked], ids[picked])
+    word = (starts | special).long().cumsum(-1)
+    whole, partial = 0, 0
+    for r in range(ids.shape[0]):
+        for w in word[r].unique():
+            inside = (word[r] == w) & ~special[r]
+            if inside.any():
+                state = picked[r][inside]
+                whole += bool(state.all())
+                partial += bool(state.any() and not state.all())
+    assert partial == 0 and whole > 100  # words go in whole, never in part
+    rate = picked.float().sum() / (~special).sum()
+    assert abs(rate.item() - 0.15) < 0.015  # the same expected share of predicted tokens as token masking
+    as_mask = (masked == 4) & picked
+    assert abs(as_mask.sum().item() / picked.sum().item() - 0.8) < 0.03  # then 80/10/10 per token
+    token_level = mask_tokens(ids, special, mask_rate=0.15, mask_token_id=4, vocab_size=1000, generator=generator)[1]
+    tl_picked = token_level != IGNORE_INDEX
+    split_words = sum(
+        bool(tl_picked[r][(word[r] == w) & ~special[r]].any() and not tl_picked[r][(word[r] == w) & ~special[r]].all())
+        for r in range(4)
+        for w in word[r].unique()
+    )
+    assert split_words > 0  # control: token-level masking does cut words, so the check above can fail
+
+
+def test_word_start_table_reads_the_tokenizer_family(tiny_roberta):
+    from biomed.eval.tiny import build_tokenizer
+    from biomed.train.objectives import word_start_table
+
+    wordpiece = build_tokenizer(["the hepatotoxicity of paracetamol in hepatocytes"] * 5, vocab_size=60)
+    table = word_start_table(wordpiece)
+    ids = wordpiece("hepatotoxicity", add_special_tokens=False)["input_ids"]
+    assert len(ids) > 1 and table[ids].tolist() == [True] + [False] * (len(ids) - 1)
+    bpe = AutoTokenizer.from_pretrained(tiny_roberta)
+    table = word_start_table(bpe)
+    ids = bpe(" hepatotoxicity of", add_special_tokens=False)["input_ids"]
+    tokens = bpe.convert_ids_to_tokens(ids)
+    assert table[ids].tolist() == [t.startswith("Ġ") for t in tokens] and tokens[-1] == "Ġof"
+    assert table[bpe.all_special_ids].all()
+
+
+def test_a_whole_word_phase_needs_word_starts_and_uses_them(make_config, tiny_modernbert):
+    from biomed.train.objectives import word_start_table
+
+    cfg = make_config(
+        "phases=[{name: mlm, objective: mlm, tokens: 1024, whole_word_mask: true, mask_rate: 0.5}]",
+    )
+    plan = PhasePlan.from_config(cfg)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_modernbert)
+    kwargs = {
+        "special_token_ids": tokenizer.all_special_ids,
+        "mask_token_id": tokenizer.mask_token_id,
+        "vocab_size": len(tokenizer),
+        "seed": 17,
+    }
+    text = " the patient received hepatotoxicity monitoring" * 4
+    row = torch.tensor(tokenizer(text, add_special_tokens=False)["input_ids"])
+    with pytest.raises(ValueError, match="word starts"):
+        PretrainCollator(plan, **kwargs)([{"input_ids": row, "index": 0}])
+    starts_table = word_start_table(tokenizer)
+    collate = PretrainCollator(plan, word_starts=starts_table, **kwargs)
+    batch = collate([{"input_ids": row, "index": i} for i in range(8)])
+    word = starts_table[row].long().cumsum(-1)
+    for labels in batch["labels"]:
+        picked = labels != IGNORE_INDEX
+        for w in word.unique():
+            assert picked[word == w].all() or not picked[word == w].any()
+    from biomed.config import ConfigError
+
+    with pytest.raises(ConfigError, match="MLM option"):
+        make_config("phases=[{name: clm, objective: clm, tokens: 1024, whole_word_mask: true}]")
+
+
+def test_biomed_train_runs_a_whole_word_masking_phase(make_config):
+    from biomed.train.trainer import run_pretrain
+
+    cfg = make_config("phases=[{name: wwm, objective: mlm, tokens: 512, whole_word_mask: true}]")
+    result = run_pretrain(cfg, progress=False)
+    assert (cfg.phases[0].whole_word_mask, result.global_step) == (True, 2)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, WorkersOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
 
 
 app = typer.Typer(
@@ -149,6 +149,7 @@ def classify_score_command(
         ),
     ] = None,
     workers: WorkersOpt = None,
+    overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -178,4 +179,4 @@ def classify_score_command(
     cfg = resolve(ClassifyScoreConfig, config, set_, options, dry_run)
     if dry_run:
         return
-    typer.echo(run_classify_score(cfg).render())
+    typer.echo(run_classify_score(cfg, overwrite=overwrite).render())

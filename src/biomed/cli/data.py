@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, WorkersOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
 
 
 app = typer.Typer(help="Build the Biomed-Enriched corpus: extract, annotate, classify, build.", no_args_is_help=True)
@@ -51,6 +51,14 @@ def extract_command(
         ),
     ] = None,
     workers: WorkersOpt = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Start afresh in an output folder holding another run (other settings or input): its content is "
+            "deleted. Without it, such a folder is refused; the same command resumes an interrupted run.",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -58,7 +66,9 @@ def extract_command(
     """Cut PMC-OA JATS articles into paragraphs: one Parquet row per paragraph, keyed by (article_id, path).
 
     Writes OUT/data/*.parquet, OUT/errors.jsonl (skipped files and why), OUT/summary.json and OUT/config.yaml.
-    Rerunning the same command after a crash finishes only the missing shards. Exits 1 when any file was skipped.
+    Rerunning the same command after a crash finishes only the missing shards (with any --workers); a folder
+    holding another input or other settings is refused (--overwrite starts afresh). Exits 1 when any file was
+    skipped.
     On a cluster: --set executor.kind=slurm --set executor.partition=NAME --set executor.tasks=1000 (or
     executor.kind=ray); publisher files without a PMCID: --set require_pmcid=false. Shards stay under
     --set max_shard_bytes=N (default 128 MiB, about 300k paragraphs), so later stages resume in small steps.
@@ -76,7 +86,7 @@ def extract_command(
     cfg = resolve(ExtractConfig, config, set_, options, dry_run)
     if dry_run:
         return
-    summary = run_extract(cfg)
+    summary = run_extract(cfg, overwrite=overwrite)
     typer.echo(summary.render())
     if summary.files_failed:
         raise typer.Exit(1)
@@ -166,11 +176,20 @@ def annotate_command(
         str | None,
         typer.Option(
             "--token-env",
-            help="Environment variable holding the API token (e.g. OPENAI_API_KEY); default: "
-            "HF_TOKEN or the `hf auth login` token. The token is never printed or saved.",
+            help="Environment variable holding the endpoint's API token (e.g. OPENAI_API_KEY); default: the "
+            "Hugging Face token, sent to Hugging Face only. Never sent over plain http to another machine, "
+            "never printed or saved.",
             show_default=False,
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Start afresh in an output folder holding something else (another input): its content, answer "
+            "cache included, is deleted. Without it, such a folder is refused.",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: Annotated[
@@ -211,7 +230,7 @@ def annotate_command(
     if dry_run:  # after the config, the rendered prompts and the cost estimate
         typer.echo(plan_annotate(cfg).render())
         return
-    typer.echo(run_annotate(cfg).render())
+    typer.echo(run_annotate(cfg, overwrite=overwrite).render())
 
 
 @app.command("build")
@@ -241,6 +260,7 @@ def build_command(
         typer.Option("--seed", help="Seed of the fractional upsampling draws (default: 0).", show_default=False),
     ] = None,
     workers: WorkersOpt = None,
+    overwrite: OverwriteOpt = False,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -259,7 +279,8 @@ def build_command(
     Writes OUT/data/<config>/train-*.parquet (the default config, like the published release: commercial-*.parquet
     and noncommercial-*.parquet with exactly its features), OUT/README.md (card with counts, drop reasons, plots,
     licences), OUT/images/*.png, OUT/build_summary.json and OUT/config.yaml. Text of non_commercial and other
-    articles is withheld (null). Rerunning after a crash redoes only the unfinished tasks.
+    articles is withheld (null). Rerunning after a crash redoes only the unfinished tasks. A folder holding another
+    run (other settings, input or stage) is refused unless --overwrite. On a cluster: --set executor.kind=slurm|ray.
     """
     from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build
 
@@ -268,14 +289,15 @@ def build_command(
         "output_dir": str(out) if out else None,
         "only": only or None,
         "seed": seed,
-        "workers": workers,
+        "executor.workers": workers,
     }
     cfg = resolve(BuildConfig, config or default_recipe(), set_, options, dry_run)
     if dry_run:
         return
-    summary = run_build(cfg)
+    summary = run_build(cfg, overwrite=overwrite)
     typer.echo(summary.render())
-    typer.echo(summary.load_instructions())
+    if not summary.pending:
+        typer.echo(summary.load_instructions())
 
 
 @app.command("rehydrate")
@@ -319,6 +341,7 @@ def rehydrate_command(
         ),
     ] = None,
     workers: WorkersOpt = None,
+    overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -340,12 +363,12 @@ def rehydrate_command(
         "output_dir": str(out) if out else None,
         "file_list": str(file_list) if file_list else None,
         "fill_changed": fill_changed,
-        "workers": workers,
+        "executor.workers": workers,
     }
     cfg = resolve(RehydrateConfig, config, set_, options, dry_run)
     if dry_run:
         return
-    summary = run_rehydrate(cfg)
+    summary = run_rehydrate(cfg, overwrite=overwrite)
     typer.echo(summary.render())
     if summary.not_found:
         raise typer.Exit(1)

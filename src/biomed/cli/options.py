@@ -25,6 +25,15 @@ WorkersOpt = Annotated[
     int | None, typer.Option("--workers", "-w", help="Tasks run in parallel (processes).", show_default=False)
 ]
 
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Start afresh in an --out that holds another run (other settings, input or stage): its content is "
+        "deleted. Without it such a folder is refused; the same run is resumed.",
+    ),
+]
+
 
 def resolve(cls, recipe, set_, options: dict, dry_run: bool):
     """The stage's config (defaults < recipe < flags < --set), printed as YAML for --dry-run."""

@@ -1,4 +1,4 @@
-"""Fine-tuning heads over any ``AutoModel`` encoder: linear sequence / token classifiers and the span NER head.
+"""Fine-tuning heads: the model's own ``AutoModelFor*Classification``, bare linear classifiers, the span NER head.
 
 Example::
 
@@ -7,7 +7,11 @@ Example::
 
     model = SpanNerModel(AutoModel.from_pretrained("checkpoint"), num_types=10)
 
-- ``SequenceClassifier``: a linear layer on the first token (the protocols' "linear head on the first token");
+- ``AutoSequenceClassifier`` / ``load_auto_model``: ``AutoModelForSequenceClassification`` and
+  ``AutoModelForTokenClassification``, the model's own pooling and head, as tabib and the BioClinical-ModernBERT
+  code fine-tune (the protocols' default head, ``head="auto"``); the sequence loss is taken outside the model so
+  that multi-label tasks can weight it (tabib ``WeightedBCETrainer``).
+- ``SequenceClassifier``: a bare linear layer on the first token (``head="linear"``);
   cross-entropy for single-label, (optionally weighted) binary cross-entropy for multi-label.
 - ``TokenTagger``: a linear layer per sub-token; labels sit on each word's first sub-token, the rest are -100.
 - ``SpanNerModel``: the CLM-detour NER head. Word vectors (first sub-tokens) go through a BiLSTM; a linear-chain
@@ -25,6 +29,75 @@ from torch import nn
 
 
 IGNORE = -100
+
+
+def load_auto_model(kind: str, name_or_path: str, num_labels: int, **kwargs):
+    """``AutoModelForSequenceClassification`` (``kind="sequence"``) or ``AutoModelForTokenClassification``
+    (``kind="token"``) with a fresh head of ``num_labels`` outputs, without transformers' load report.
+
+    A released encoder is saved with its pretraining head: those weights go unused and the new head starts random,
+    which is the normal case here, so only encoder weights the checkpoint lacks are reported (in one line).
+    """
+    import logging
+
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+    from transformers.utils import logging as hf_logging
+
+    cls = AutoModelForSequenceClassification if kind == "sequence" else AutoModelForTokenClassification
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model, info = cls.from_pretrained(name_or_path, num_labels=num_labels, output_loading_info=True, **kwargs)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    head = ("classifier.", "score.", "head.", "pooler.")
+    missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(head))
+    if missing:
+        logging.getLogger(__name__).warning(
+            "%s lacks %d encoder weight(s), randomly initialised (first: %s)", name_or_path, len(missing), missing[0]
+        )
+    return model
+
+
+class AutoSequenceClassifier(nn.Module):
+    """``AutoModelForSequenceClassification`` with the loss computed here: cross-entropy, or binary cross-entropy
+    with per-label positive weights for multi-label (tabib ``models/bert_multilabel_cls.py`` l.45-69).
+
+    Args:
+        model: the ``*ForSequenceClassification`` model (its own pooling and head).
+        multi_label: sigmoid/BCE instead of softmax/cross-entropy.
+        pos_weight: per-label positive weights for BCE, or ``None``.
+    """
+
+    def __init__(self, model: nn.Module, multi_label: bool = False, pos_weight=None):
+        super().__init__()
+        self.model = model
+        self.multi_label = multi_label
+        self.register_buffer("pos_weight", None if pos_weight is None else torch.as_tensor(pos_weight).float())
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs).logits
+        if labels is None:
+            return {"logits": logits}
+        if self.multi_label:
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=self.pos_weight)
+        else:
+            loss = nn.functional.cross_entropy(logits, labels.long())
+        return {"loss": loss, "logits": logits}
+
+
+class AutoTokenTagger(nn.Module):
+    """``AutoModelForTokenClassification`` (its own dropout and linear head), labels on first sub-tokens."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
+        return {"loss": out.loss, "logits": out.logits} if labels is not None else {"logits": out.logits}
 
 
 class SequenceClassifier(nn.Module):
@@ -237,35 +310,85 @@ def bio_constraints(num_types: int) -> tuple[torch.Tensor, torch.Tensor]:
     return allowed, start_allowed
 
 
+class GatedBiLstm(nn.Module):
+    """Stacked BiLSTM layers, each mixed into its input by a learned gate then layer-normed (tabib's
+    ``BiLSTMContextualizer``, ``models/bert_span_ner.py`` l.32-112, after nlstruct).
+
+    Args:
+        input_size: width of the word vectors.
+        width: output width of each layer (both directions together; ``width // 2`` per direction).
+        layers: number of stacked layers.
+        dropout: dropout on each layer's output.
+    """
+
+    def __init__(self, input_size: int, width: int, layers: int, dropout: float):
+        super().__init__()
+        self.project = nn.Linear(input_size, width) if input_size != width else nn.Identity()
+        self.lstms = nn.ModuleList(
+            nn.LSTM(width, width // 2, batch_first=True, bidirectional=True) for _ in range(layers)
+        )
+        self.gates = nn.ModuleList(nn.Linear(width, 1) for _ in range(layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(layers))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.project(words)
+        lengths = mask.sum(1).clamp(min=1).cpu()
+        for lstm, gate, norm in zip(self.lstms, self.gates, self.norms, strict=True):
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = lstm(packed)
+            out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+            out = self.dropout(out)
+            g = torch.sigmoid(gate(out))
+            x = norm(x * (1 - g) + out * g)
+        return x
+
+
 class SpanNerModel(nn.Module):
-    """Encoder -> first sub-token of each word -> BiLSTM -> (CRF over BIO tags, biaffine span scorer).
+    """Encoder -> first sub-token of each word -> gated BiLSTM stack -> (CRF over BIO tags, biaffine span scorer).
 
     Inputs carry ``word_index`` (batch, n_words): the position of each word's first sub-token, -1 for padding and
-    for words cut off by truncation; ``labels`` (batch, n_words) are BIO tag ids (-100 on padding).
+    for words cut off by truncation; ``labels`` (batch, n_words) are BIO tag ids (-100 on padding). The default
+    sizes are tabib's (``configs/base/ner_span_bert.yaml`` l.9-21); tabib scores sub-token spans with a BIOUL
+    tagger's CRF marginals plus a per-label biaffine and a BCE per span, where this head works on words with a
+    BIO CRF and a softmax biaffine (``docs/fidelity.md`` lists the differences).
 
     Args:
         encoder: a transformers base model.
         num_types: number of entity types (tags are O, B-t, I-t for each type).
-        lstm_size: hidden size of each LSTM direction.
+        lstm_width: output width of each BiLSTM layer (both directions).
+        lstm_layers: stacked BiLSTM layers.
+        biaffine_size: width of the biaffine start/end projections.
         max_width: longest span (in words) the biaffine scorer proposes.
+        dropout: dropout of word vectors, contextualiser and scorer.
         decoder: ``biaffine`` (default) or ``crf``.
     """
 
     def __init__(
-        self, encoder: nn.Module, num_types: int, lstm_size: int = 256, max_width: int = 32, decoder: str = "biaffine"
+        self,
+        encoder: nn.Module,
+        num_types: int,
+        lstm_width: int = 400,
+        lstm_layers: int = 3,
+        biaffine_size: int = 64,
+        max_width: int = 40,
+        dropout: float = 0.4,
+        decoder: str = "biaffine",
     ):
         super().__init__()
+        if lstm_width < 2 or lstm_layers < 1:
+            raise ValueError("the span head needs lstm_width >= 2 and lstm_layers >= 1")
         self.encoder = encoder
         self.num_types = num_types
         self.max_width = max_width
         self.decoder = decoder
-        hidden = encoder.config.hidden_size
-        self.dropout = nn.Dropout(0.1)
-        self.lstm = nn.LSTM(hidden, lstm_size, batch_first=True, bidirectional=True)
-        self.emissions = nn.Linear(2 * lstm_size, 2 * num_types + 1)
+        self.dropout = nn.Dropout(dropout)
+        self.lstm = GatedBiLstm(encoder.config.hidden_size, 2 * (lstm_width // 2), lstm_layers, dropout)
+        width = 2 * (lstm_width // 2)
+        self.emissions = nn.Linear(width, 2 * num_types + 1)
         allowed, start_allowed = bio_constraints(num_types)
         self.crf = LinearChainCrf(2 * num_types + 1, allowed, start_allowed)
-        self.biaffine = BiaffineSpanScorer(2 * lstm_size, num_types)
+        self.biaffine = BiaffineSpanScorer(width, num_types, size=biaffine_size, dropout=dropout)
 
     def word_vectors(self, input_ids, attention_mask, word_index, token_type_ids=None):
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
@@ -273,11 +396,7 @@ class SpanNerModel(nn.Module):
         mask = word_index >= 0
         gathered = hidden.gather(1, word_index.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
         words = self.dropout(gathered * mask.unsqueeze(-1))
-        lengths = mask.sum(1).clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(words, lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=words.shape[1])
-        return self.dropout(out), mask
+        return self.dropout(self.lstm(words, mask)), mask
 
     def forward(self, input_ids, word_index, attention_mask=None, token_type_ids=None, labels=None):
         words, mask = self.word_vectors(input_ids, attention_mask, word_index, token_type_ids)

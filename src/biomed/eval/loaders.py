@@ -123,6 +123,10 @@ def _local_path(task: TaskSpec, data_dir: Path | None, data_paths: dict[str, str
 
 
 def _read_local(folder: Path, fmt: str, task: TaskSpec, stats: Counter) -> dict[str, list[dict]]:
+    from biomed.eval.bioclinical import READERS
+
+    if fmt in READERS:  # raw English clinical corpora, split as the BioClinical-ModernBERT code splits them
+        return READERS[fmt](folder)
     if fmt == "brat":
         return {name: read_brat_folder(path, stats) for name, path in _split_paths(folder, task, dirs=True).items()}
     if fmt == "conll":

@@ -79,12 +79,19 @@ def aggregate_runs(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         group = sorted(by_task[task], key=lambda r: r["seed"])
         metric = group[0]["metric"]
         scores = np.array([r["test"][metric] for r in group], dtype=float)
+        # the other metrics each protocol names, beside its headline (runs of an older format name none)
+        also = {}
+        for other in group[0].get("also", []):
+            values = np.array([r["test"][other] for r in group], dtype=float)
+            also[other] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
         table[task] = {
             "title": group[0]["title"],
             "suite": group[0]["suite"],
             "kind": group[0]["kind"],
             "metric": metric,
             "metric_label": METRIC_LABELS[metric],
+            "selection_metric": group[0].get("selection_metric", metric),
+            "also": also,
             "mean": float(scores.mean()),
             "std": float(scores.std(ddof=1)) if len(scores) > 1 else 0.0,
             "n": len(scores),
@@ -213,6 +220,13 @@ def _cell(row: dict | None) -> str:
     return f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} ({row['n']})"
 
 
+def _ref_cell(ref: ReferenceRow, task: str) -> str:
+    if task not in ref.tasks:
+        return "–"
+    std = f" ± {ref.std[task]:.2f}" if task in ref.std else ""
+    return f"*{ref.tasks[task]:.1f}{std}*"
+
+
 def render_markdown(cfg: ReportConfig, models, comparisons) -> str:
     """The report's Markdown: one table per suite, metric definitions, truncation, bootstrap."""
     references = {s: REFERENCES[s] for s in cfg.references}
@@ -241,11 +255,28 @@ def render_markdown(cfg: ReportConfig, models, comparisons) -> str:
             avg = f"**{100 * average:.1f}** ({covered}/{len(SUITES[suite])})" if average is not None else "–"
             lines.append("| " + " | ".join([name] + [_cell(table.get(t)) for t in tasks] + [avg]) + " |")
         for ref in refs:
-            cells = [f"*{ref.tasks[t]:.1f}*" if t in ref.tasks else "–" for t in tasks]
-            lines.append("| " + " | ".join([f"*{ref.model} (published)*"] + cells + [f"*{ref.average:.2f}*"]) + " |")
-        lines += ["", "Metrics:"]
+            cells = [_ref_cell(ref, t) for t in tasks]
+            average = f"*{ref.average:.2f}*" if ref.average is not None else "–"
+            lines.append("| " + " | ".join([f"*{ref.model} (published)*"] + cells + [average]) + " |")
+        lines += ["", "Metrics (the headline is each protocol's own metric):"]
         for t in tasks:
-            lines.append(f"- {TASKS[t].title}: {METRIC_LABELS[TASKS[t].metric]} (`{TASKS[t].metric}`)")
+            spec = TASKS[t]
+            chosen = (
+                f"; checkpoint chosen on dev {SHORT_LABELS[spec.dev_metric]}" if spec.dev_metric != spec.metric else ""
+            )
+            lines.append(f"- {spec.title}: {METRIC_LABELS[spec.metric]} (`{spec.metric}`){chosen}")
+        beside = [
+            f"{name}, {TASKS[t].title}: "
+            + "; ".join(
+                f"{SHORT_LABELS[m]} {100 * v['mean']:.1f} ± {100 * v['std']:.1f}" for m, v in row["also"].items()
+            )
+            for name, _, table in models
+            for t, row in table.items()
+            if t in tasks and row.get("also")
+        ]
+        if beside:
+            lines += ["", "Other metrics, beside the headline:"]
+            lines += [f"- {line}" for line in beside]
         described: dict[tuple[str, str], list[str]] = {}
         for ref in refs:
             described.setdefault((ref.metric, ref.source), []).append(ref.model)

@@ -44,10 +44,17 @@ from biomed.config import save_config
 from biomed.encoders import load_encoder
 from biomed.errors import BiomedError
 from biomed.eval.features import PaddingCollator, encode_classification, encode_ner, tag_names
-from biomed.eval.heads import SequenceClassifier, SpanNerModel, TokenTagger
+from biomed.eval.heads import (
+    AutoSequenceClassifier,
+    AutoTokenTagger,
+    SequenceClassifier,
+    SpanNerModel,
+    TokenTagger,
+    load_auto_model,
+)
 from biomed.eval.loaders import TaskData, load_task_data
 from biomed.eval.metrics import METRIC_LABELS, classification_scores, multi_hot, ner_scores
-from biomed.eval.tasks import SUITES, TASKS, Protocol, TaskSpec
+from biomed.eval.tasks import SUITES, TASKS, Protocol, SpanHead, TaskSpec
 
 
 logger = logging.getLogger(__name__)
@@ -75,6 +82,8 @@ class EvalConfig:
         batching: ``grouped`` (length-grouped batches, padding to the batch's longest) or ``padded`` (every batch
             padded to the maximum length: the baseline of bench/eval.py).
         keep_checkpoints: keep each run's best checkpoint instead of deleting it after scoring.
+        head: replace every selected task's head: ``auto`` (the model's ``AutoModelFor*Classification``), ``linear``
+            (a bare linear layer on the encoder) or ``span`` (NER only); ``None`` = each protocol's own.
         training: extra ``transformers.TrainingArguments`` (e.g. ``bf16: true``); they win over the protocol.
     """
 
@@ -91,6 +100,7 @@ class EvalConfig:
     limit: int | None = None
     batching: Literal["grouped", "padded"] = "grouped"
     keep_checkpoints: bool = False
+    head: Literal["auto", "linear", "span"] | None = None
     training: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,7 +139,12 @@ def selected_tasks(cfg: EvalConfig) -> list[TaskSpec]:
             names.append(name)
     if not names:
         raise BiomedError("no task selected: pass --suite (fr, cbio, en, fixtures, demo) and/or --task NAME")
-    return [TASKS[name] for name in names]
+    tasks = [TASKS[name] for name in names]
+    if cfg.head is None:
+        return tasks
+    if cfg.head == "span" and any(t.kind != "ner" for t in tasks):
+        raise BiomedError("head=span is for NER tasks only; select NER tasks or use head=auto / head=linear")
+    return [dataclasses.replace(t, protocol=dataclasses.replace(t.protocol, head=cfg.head)) for t in tasks]
 
 
 def run_eval(cfg: EvalConfig) -> EvalSummary:
@@ -150,7 +165,7 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
     out = Path(cfg.output_dir)
     save_config(cfg, out)
     summary = EvalSummary(output_dir=out, name=name)
-    tokenizer = load_tokenizer(cfg.model)
+    tokenizers = {}  # one per prefix-space setting of the selected protocols
     plan = [(task, cfg.first_seed + k) for task in tasks for k in range(cfg.seeds or task.protocol.seeds)]
     prepared: dict[str, Any] = {}
     with Progress(transient=True) as progress:
@@ -162,6 +177,10 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
                 summary.skipped += 1
                 progress.advance(bar)
                 continue
+            prefix = task.protocol.add_prefix_space
+            if prefix not in tokenizers:
+                tokenizers[prefix] = load_tokenizer(cfg.model, add_prefix_space=prefix)
+            tokenizer = tokenizers[prefix]
             if task.name not in prepared:
                 prepared = {task.name: prepare_task(task, cfg, tokenizer)}  # one task's data in memory at a time
             progress.update(bar, description=f"{task.name} seed {seed}")
@@ -297,6 +316,8 @@ def run_one(task: TaskSpec, seed: int, cfg: EvalConfig, tokenizer, prep: Prepare
         "model": cfg.model,
         "metric": task.metric,
         "metric_label": METRIC_LABELS[task.metric],
+        "selection_metric": task.dev_metric,
+        "also": list(task.also),
         "dev": scores["dev"],
         "test": scores["test"],
         "best_dev": trainer.state.best_metric,
@@ -317,22 +338,46 @@ def run_one(task: TaskSpec, seed: int, cfg: EvalConfig, tokenizer, prep: Prepare
 
 
 def build_model(task: TaskSpec, model_name: str, prep: PreparedTask):
-    """The protocol's head over a freshly loaded encoder (weighted BCE weights from train label counts)."""
+    """The protocol's head over a freshly loaded checkpoint (weighted BCE weights from train label counts).
+
+    ``auto``: the model's own ``AutoModelFor{Sequence,Token}Classification``; ``linear``: a bare linear layer on
+    the encoder; ``span``: the span NER head with the protocol's sizes.
+    """
     # fp32 master weights whatever the checkpoint's storage dtype (released encoders are saved in bf16): the heads
     # are built in fp32, and the Trainer's bf16/fp16 autocast handles mixed precision on GPU
-    encoder = load_encoder(model_name, dtype=torch.float32)
+    head = task.protocol.head
     if task.kind == "ner":
-        if task.protocol.head == "span":
-            return SpanNerModel(encoder, num_types=len(prep.labels))
+        if head == "auto":
+            return AutoTokenTagger(load_auto_model("token", model_name, len(prep.tags), dtype=torch.float32))
+        encoder = load_encoder(model_name, dtype=torch.float32)
+        if head == "span":
+            sizes = task.protocol.span or SpanHead()
+            return SpanNerModel(
+                encoder,
+                num_types=len(prep.labels),
+                lstm_width=sizes.lstm_width,
+                lstm_layers=sizes.lstm_layers,
+                biaffine_size=sizes.biaffine_size,
+                max_width=sizes.max_width,
+                dropout=sizes.dropout,
+            )
         return TokenTagger(encoder, num_tags=len(prep.tags))
+    if head == "span":
+        raise BiomedError(f"{task.name}: the span head is for NER; a classification task takes auto or linear")
     multi = task.kind == "multi_label"
     pos_weight = None
     if multi and task.protocol.multi_label_loss == "weighted_bce":
         matrix = np.array(prep.encoded["train"]["labels"], dtype=float)
         positives = matrix.sum(axis=0)
         negatives = len(matrix) - positives
-        # labels never positive in train get weight 1: there is nothing to rebalance
+        # tabib bert_multilabel_cls.py l.86-98: negatives / max(positives, 1); a label never positive in train
+        # gets its negatives count there, 1 here: there is no positive to up-weight
         pos_weight = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+    if head == "auto":
+        problem = "multi_label_classification" if multi else "single_label_classification"
+        model = load_auto_model("sequence", model_name, len(prep.labels), problem_type=problem, dtype=torch.float32)
+        return AutoSequenceClassifier(model, multi_label=multi, pos_weight=pos_weight)
+    encoder = load_encoder(model_name, dtype=torch.float32)
     return SequenceClassifier(encoder, len(prep.labels), multi_label=multi, pos_weight=pos_weight)
 
 
@@ -353,7 +398,8 @@ def training_arguments(protocol: Protocol, task: TaskSpec, seed: int, out: Path,
         "eval_steps": protocol.eval_steps,
         "save_steps": protocol.eval_steps,
         "load_best_model_at_end": True,
-        "metric_for_best_model": task.metric,
+        "metric_for_best_model": task.dev_metric,
+        "max_grad_norm": protocol.max_grad_norm,
         "greater_is_better": True,
         "save_total_limit": 1,
         "save_only_model": True,
@@ -428,7 +474,13 @@ def decode_predictions(prep: PreparedTask, split: str, predictions) -> list:
             out.append(tags + ["O"] * (len(gold_tags) - len(tags)))
         return out
     if prep.task.kind == "multi_label":
-        return [[prep.labels[i] for i in np.flatnonzero(row > 0)] for row in predictions]  # sigmoid > 0.5
+        out = []
+        for row in predictions:
+            picked = np.flatnonzero(row > 0)  # sigmoid > 0.5
+            if not len(picked) and prep.task.protocol.multi_label_fallback:
+                picked = [int(np.argmax(row))]  # tabib tasks/multilabel.py l.89-93: never an empty prediction
+            out.append([prep.labels[i] for i in picked])
+        return out
     return [[prep.labels[int(np.argmax(row))]] for row in predictions]
 
 
@@ -448,8 +500,16 @@ def score_predictions(prep: PreparedTask, split: str, predictions) -> dict[str, 
 # --- bookkeeping ----------------------------------------------------------------------------------------------
 
 
-def load_tokenizer(model: str):
-    """The model's fast tokenizer (word alignment needs ``word_ids``) with a padding token."""
+def load_tokenizer(model: str, add_prefix_space: bool = False):
+    """The model's fast tokenizer (word alignment needs ``word_ids``) with a padding token.
+
+    Args:
+        model: checkpoint folder or Hub id.
+        add_prefix_space: switch a byte-level pre-tokenizer to add a space before the first word (so that every word
+            of a pre-split NER example is read as a mid-sentence word): what transformers 4 did for
+            ``from_pretrained(..., add_prefix_space=True)``, the BioClinical-ModernBERT code's call; transformers 5
+            stores the flag without applying it to a generic fast tokenizer. Other pre-tokenizers are left as they are.
+    """
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(model)
@@ -459,7 +519,24 @@ def load_tokenizer(model: str):
         raise BiomedError(f"{model}: the tokenizer is not a fast tokenizer; word alignment needs one (tokenizer.json)")
     if tokenizer.pad_token_id is None:
         raise BiomedError(f"{model}: the tokenizer has no padding token; set pad_token in tokenizer_config.json")
+    if add_prefix_space:
+        _add_prefix_space(tokenizer.backend_tokenizer)
     return tokenizer
+
+
+def _add_prefix_space(backend) -> None:
+    """Set ``add_prefix_space`` on a ByteLevel pre-tokenizer, alone or inside a Sequence (through the JSON form)."""
+    from tokenizers import Tokenizer
+
+    state = json.loads(backend.to_str())
+    pre = state.get("pre_tokenizer") or {}
+    parts = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
+    targets = [part for part in parts if part.get("type") == "ByteLevel" and not part.get("add_prefix_space")]
+    if not targets:
+        return
+    for part in targets:
+        part["add_prefix_space"] = True
+    backend.pre_tokenizer = Tokenizer.from_str(json.dumps(state)).pre_tokenizer
 
 
 def _fingerprint(cfg: EvalConfig, task: TaskSpec, seed: int) -> str:

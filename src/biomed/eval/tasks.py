@@ -22,6 +22,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
+from biomed.eval.bioclinical import DEID_TYPES
+
 
 TaskKind = Literal["ner", "single_label", "multi_label"]
 
@@ -30,13 +32,35 @@ PARQUET_REVISION = "refs/convert/parquet"
 
 
 @dataclass(frozen=True)
+class SpanHead:
+    """Sizes of the span NER head, as tabib's ``configs/base/ner_span_bert.yaml`` sets them (lines 9-21).
+
+    Attributes:
+        lstm_layers: stacked BiLSTM layers, each with a residual gate and layer norm (tabib ``lstm_num_layers: 3``).
+        lstm_width: output width of each BiLSTM layer, both directions together (tabib ``lstm_hidden_size: 400``,
+            ``hidden_size // 2`` per direction in ``models/bert_span_ner.py``).
+        biaffine_size: width of the biaffine start/end projections (tabib ``biaffine_hidden_size: 64``).
+        max_width: longest span proposed, in words (tabib ``max_span_length: 40``, in sub-tokens there).
+        dropout: dropout of the contextualiser and scorers (tabib ``dropout: 0.4``).
+    """
+
+    lstm_layers: int = 3
+    lstm_width: int = 400
+    biaffine_size: int = 64
+    max_width: int = 40
+    dropout: float = 0.4
+
+
+@dataclass(frozen=True)
 class Protocol:
     """Fine-tuning hyper-parameters of one paper's protocol (shared by the tasks of a suite).
 
     Attributes:
         paper: which paper the protocol reproduces.
-        head: ``linear`` (a linear layer on the first token / first sub-token of each word) or ``span``
-            (BiLSTM + CRF + biaffine span scorer over first sub-tokens, the CLM-detour NER head).
+        head: ``auto`` (the model's own ``AutoModelForSequenceClassification`` / ``AutoModelForTokenClassification``:
+            its pooling and head, what tabib and the BioClinical-ModernBERT code fine-tune), ``linear`` (a bare linear
+            layer on the first token / first sub-token of each word) or ``span`` (BiLSTM + CRF + biaffine span
+            scorer over first sub-tokens, the CLM-detour NER head).
         learning_rate: encoder learning rate.
         head_learning_rate: learning rate of the head's parameters; ``None`` = same as the encoder.
         batch_size: examples per optimiser step.
@@ -48,10 +72,15 @@ class Protocol:
         eval_steps: evaluate on dev every this many steps; ``None`` = every epoch.
         early_stopping_patience: stop after this many evaluations without dev improvement; ``None`` = never.
         multi_label_loss: ``weighted_bce`` weights each label's positives by negatives/positives in train.
+        multi_label_fallback: when no label passes the 0.5 threshold, predict the most probable one (tabib).
+        max_grad_norm: gradient clipping norm.
+        span: sizes of the span head (``head="span"`` only).
+        add_prefix_space: a byte-level BPE tokenizer (ModernBERT, RoBERTa) puts a space before every word, the first
+            included, as ``AutoTokenizer.from_pretrained(..., add_prefix_space=True)`` did in transformers 4.
     """
 
     paper: str
-    head: Literal["linear", "span"] = "linear"
+    head: Literal["auto", "linear", "span"] = "auto"
     learning_rate: float = 5e-5
     head_learning_rate: float | None = None
     batch_size: int = 16
@@ -63,6 +92,10 @@ class Protocol:
     eval_steps: int | None = None
     early_stopping_patience: int | None = None
     multi_label_loss: Literal["bce", "weighted_bce"] = "bce"
+    multi_label_fallback: bool = False
+    max_grad_norm: float = 1.0
+    span: SpanHead | None = None
+    add_prefix_space: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +111,9 @@ class DataSource:
         revision: Hub revision; ``refs/convert/parquet`` for script-only datasets.
         splits: our split name (train/dev/test) -> the dataset's split name; a missing ``dev`` is carved from train.
         columns: our field (tokens/tags/text/labels) -> the dataset's column.
-        local_format: format of a local copy (``conll``, ``brat``, ``table``) given with ``data_paths``/``data_dir``.
+        local_format: format of a local copy given with ``data_paths``/``data_dir``: ``conll``, ``brat``, ``table``,
+            or a raw English clinical corpus split as BioClinical-ModernBERT does (``physionet-deid``,
+            ``cos-snippets``, ``social-history``: see ``biomed.eval.bioclinical``).
         package_path: folder inside ``biomed.eval`` holding bundled data (fixtures).
         access: ``None`` for public data, else where to obtain it (data-use agreement, credentialed access).
         note: how the kit reads it and anything a user must know (Parquet conversion, preprocessing).
@@ -90,7 +125,7 @@ class DataSource:
     revision: str | None = None
     splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "dev": "validation", "test": "test"})
     columns: dict[str, str] = field(default_factory=dict)
-    local_format: Literal["conll", "brat", "table"] = "table"
+    local_format: Literal["conll", "brat", "table", "physionet-deid", "cos-snippets", "social-history"] = "table"
     package_path: str | None = None
     access: str | None = None
     note: str = ""
@@ -107,8 +142,10 @@ class TaskSpec:
         source: where the data comes from.
         protocol: the fine-tuning protocol.
         max_length: maximum sub-tokens per example; what lies beyond is counted and reported as truncated.
-        metric: the primary metric key (see ``biomed.eval.metrics.METRIC_LABELS``), used for dev selection.
+        metric: the protocol's headline metric (see ``biomed.eval.metrics.METRIC_LABELS``): the report's column.
         labels: entity types (NER) or class names; empty = read from the training split.
+        selection_metric: the dev metric that picks the checkpoint; ``None`` = ``metric``.
+        also: other metrics the report shows beside the headline, each named.
     """
 
     name: str
@@ -119,6 +156,13 @@ class TaskSpec:
     max_length: int
     metric: str
     labels: tuple[str, ...] = ()
+    selection_metric: str | None = None
+    also: tuple[str, ...] = ()
+
+    @property
+    def dev_metric(self) -> str:
+        """The metric that selects the checkpoint on dev."""
+        return self.selection_metric or self.metric
 
     @property
     def suite(self) -> str:
@@ -130,63 +174,68 @@ class TaskSpec:
 
 
 # --- protocols ----------------------------------------------------------------------------------------------------
+# Every value names its source; docs/fidelity.md lists them with the choices made where sources disagree.
+# tabib = github.com/Rian-T/tabib (the CLM-detour and CamemBERT-bio evaluation code); BCM =
+# github.com/lindvalllab/BioClinical-ModernBERT; ch4/ch5/ch2 = thesis chapters (github.com/Rian-T/thesis).
 
 DETOUR_CLS = Protocol(
     paper="CLM detour (ModernCamemBERT-bio)",
-    head="linear",
-    learning_rate=2e-5,
-    batch_size=4,
-    epochs=15,
-    warmup=0.1,
-    weight_decay=0.01,
-    seeds=9,
-    multi_label_loss="weighted_bce",
+    head="auto",  # AutoModelForSequenceClassification: tabib bert_text_cls.py l.72, bert_multilabel_cls.py l.157
+    learning_rate=2e-5,  # tabib configs/base/cls_bert.yaml l.12, multilabel_bert_4096.yaml l.12; ch5 l.117
+    batch_size=4,  # same files l.10
+    epochs=15,  # same files l.9; no early stopping in either
+    warmup=0.1,  # same files l.13
+    weight_decay=0.01,  # same files l.14
+    seeds=9,  # ch5 l.124 (tabib's configs run 3-5 seeds; the published tables use 9)
+    multi_label_loss="weighted_bce",  # tabib bert_multilabel_cls.py l.45-100: pos_weight = negatives / positives
+    multi_label_fallback=True,  # tabib tasks/multilabel.py l.89-93: an example with no label gets its top one
 )
 DETOUR_NER = Protocol(
     paper="CLM detour (ModernCamemBERT-bio)",
-    head="span",
-    learning_rate=5e-5,
-    head_learning_rate=1e-3,
-    batch_size=16,
-    max_steps=4000,
-    warmup=0.1,
-    weight_decay=0.01,
-    seeds=9,
-    eval_steps=500,  # the paper gives 4000 steps, not the eval period: every 1/8 of training is the kit's choice
+    head="span",  # tabib configs/base/ner_span_bert.yaml (model bert_span_ner); ch5 l.117
+    learning_rate=5e-5,  # tabib ner_span_bert.yaml l.29 (bert_learning_rate)
+    head_learning_rate=1e-3,  # l.28
+    batch_size=16,  # l.26
+    max_steps=4000,  # l.25
+    warmup=0.1,  # l.30
+    weight_decay=0.01,  # l.32
+    seeds=9,  # ch5 l.124
+    eval_steps=500,  # l.35
+    max_grad_norm=10.0,  # l.31 (gradient_clip)
+    span=SpanHead(),  # l.9-21
 )
 CAMEMBERT_BIO = Protocol(
     paper="CamemBERT-bio",
-    head="linear",
-    learning_rate=5e-5,
-    batch_size=16,
-    max_steps=2000,
-    warmup=0.224,
-    weight_decay=0.0,
-    seeds=10,
-    eval_steps=200,  # "best dev checkpoint" over 2000 steps; ten evaluations is the kit's choice
+    # "a simple linear layer on top" (ch4 l.43): AutoModelForTokenClassification (tabib models/bert_token_ner.py l.97)
+    head="auto",
+    learning_rate=5e-5,  # ch4 l.43; tabib configs/base/ner_token_bert.yaml l.12
+    batch_size=16,  # ch4 l.43; ner_token_bert.yaml l.10
+    max_steps=2000,  # ch4 l.43; ner_token_bert.yaml l.9
+    warmup=0.224,  # ch4 l.43; ner_token_bert.yaml l.13
+    weight_decay=0.01,  # ner_token_bert.yaml l.14 (ch4 is silent)
+    seeds=10,  # ch4 l.45
+    eval_steps=100,  # ner_token_bert.yaml l.16 (ch4: "best fine-tuned model on the validation set")
 )
-BIOCLINICAL_CLS = Protocol(
+# BCM's code takes epochs from its command line (main.py l.134, default 3) and has no early stopping; the thesis
+# states the protocol twice: ch2 l.309 (10 epochs clinical tasks, 20 biomedical, patience 3) and ch5 l.119 (10
+# epochs, 20 for NER, no patience). The kit follows ch2: both chapters' tables share the same baseline rows
+# (ch2 l.428-429 and l.466-467 = ch5 l.215 and l.217), so one protocol produced them, and ch2 is the complete one.
+BIOCLINICAL_CLINICAL = Protocol(
     paper="BioClinical-ModernBERT",
-    learning_rate=5e-5,
-    batch_size=16,
-    epochs=10,
-    warmup=0.0,
-    weight_decay=0.01,
-    seeds=5,
-    early_stopping_patience=3,
+    head="auto",  # BCM src/tasks/sequence_classification.py l.21, token_classification.py l.22
+    learning_rate=5e-5,  # ch5 l.119 (BCM's command-line default is 2e-5, main.py l.132)
+    batch_size=16,  # ch5 l.119; BCM main.py l.136
+    epochs=10,  # ch2 l.309: clinical tasks
+    warmup=0.0,  # BCM TrainingArguments without warm-up (sequence_classification.py l.52-62)
+    weight_decay=0.01,  # ch5 l.119; BCM main.py l.133
+    seeds=5,  # ch5 l.124; BCM scripts/run_parallel.sh l.16 (42-46)
+    early_stopping_patience=3,  # ch2 l.309
+    add_prefix_space=True,  # BCM sequence_classification.py l.20, token_classification.py l.21
 )
-BIOCLINICAL_NER = Protocol(
-    paper="BioClinical-ModernBERT",
-    learning_rate=5e-5,
-    batch_size=16,
-    epochs=20,
-    warmup=0.0,
-    weight_decay=0.01,
-    seeds=5,
-    early_stopping_patience=3,
-)
+BIOCLINICAL_BIOMEDICAL = dataclasses.replace(BIOCLINICAL_CLINICAL, epochs=20)  # ch2 l.309: biomedical tasks
 FIXTURE = Protocol(
     paper="biomed fixtures (smoke test, not a paper protocol)",
+    head="linear",  # tiny config-built encoders: the bare head learns the fixtures fastest
     learning_rate=3e-3,  # tiny config-built models learn the fixtures in a dozen epochs only at a high rate
     batch_size=8,
     epochs=12,
@@ -195,7 +244,28 @@ FIXTURE = Protocol(
     seeds=2,
     multi_label_loss="weighted_bce",
 )
-FIXTURE_SPAN = dataclasses.replace(FIXTURE, head="span", head_learning_rate=5e-3)
+FIXTURE_SPAN = dataclasses.replace(
+    FIXTURE,
+    head="span",
+    head_learning_rate=5e-3,
+    # a small head over a tiny encoder: the fixtures are learnt in a dozen epochs only with little dropout
+    span=SpanHead(lstm_layers=1, lstm_width=128, biaffine_size=64, max_width=8, dropout=0.1),
+)
+FIXTURE_AUTO = dataclasses.replace(FIXTURE, head="auto")
+
+# The BCM protocol's metrics: seqeval's default mode, overall (micro) F1 for NER (src/metrics/metrics.py l.54-75),
+# weighted F1 for classification, single- and multi-label (l.18, l.38); checkpoints are selected on the same
+# (sequence_classification.py l.58, token_classification.py l.86).
+_EN_NER = {"metric": "f1_micro_default", "also": ("f1_micro_strict", "f1_macro_strict")}
+_EN_CLS = {"metric": "f1_weighted", "also": ("f1_micro", "f1_macro")}
+# The CLM-detour table reports macro F1 (ch5 l.168); tabib selects multi-label checkpoints on micro F1
+# (multilabel_bert_4096.yaml l.20) and single-label ones on weighted F1 (cls_bert.yaml l.20, bert_text_cls.py l.106),
+# and its single-label task computes no macro F1 at all (tasks/classification.py l.71-75): DiaMED's headline is the
+# code's weighted F1, macro beside it. NER: seqeval strict IOB2, micro (tabib tasks/ner_span.py l.89).
+_FR_MULTI = {"metric": "f1_macro", "selection_metric": "f1_micro", "also": ("f1_micro", "f1_weighted")}
+_FR_SINGLE = {"metric": "f1_weighted", "also": ("f1_macro", "accuracy")}
+_FR_NER = {"metric": "f1_micro_strict", "also": ("f1_macro_strict",)}
+_CBIO_NER = {"metric": "f1_micro_strict", "also": ("f1_macro_strict", "f1_micro_default")}  # ch4 l.45
 
 # --- sources ------------------------------------------------------------------------------------------------------
 
@@ -246,8 +316,8 @@ _FR_LOCAL_NOTE = (
     "Give a local folder with train/dev/test JSONL or Parquet ({columns})."
 )
 _PHYSIONET = "credentialed access on PhysioNet (physionet.org), after the CITI training and the data-use agreement"
-_N2C2 = "the n2c2 / i2b2 data portal (DBMI, Harvard Medical School) after signing its data-use agreement"
-_BIOCLINICAL_NOTE = "Preprocessing and splits follow the BioClinical-ModernBERT repository (lindvalllab)."
+_BIONLP = "the University of Washington BioNLP group's corpus page (depts.washington.edu/bionlp/data/corpora)"
+_BIOCLINICAL_NOTE = "Preprocessing and splits follow the BioClinical-ModernBERT code (src/dataloader/dataloader.py)."
 
 
 def _task(
@@ -257,10 +327,12 @@ def _task(
     source: DataSource,
     protocol: Protocol,
     max_length: int,
-    metric: str,
+    metric: str | dict,
     labels: tuple[str, ...] = (),
 ) -> tuple[str, TaskSpec]:
-    return name, TaskSpec(name, title, kind, source, protocol, max_length, metric, labels)
+    """One table entry; ``metric`` is a key or ``{"metric", "selection_metric", "also"}``."""
+    spec = {"metric": metric} if isinstance(metric, str) else metric
+    return name, TaskSpec(name, title, kind, source, protocol, max_length, labels=labels, **spec)
 
 
 TASKS: dict[str, TaskSpec] = dict(
@@ -279,7 +351,7 @@ TASKS: dict[str, TaskSpec] = dict(
             ),
             DETOUR_CLS,
             4096,
-            "f1_macro",
+            _FR_MULTI,
         ),
         _task(
             "fr/fracco-100",
@@ -294,7 +366,7 @@ TASKS: dict[str, TaskSpec] = dict(
             ),
             DETOUR_CLS,
             4096,
-            "f1_macro",
+            _FR_MULTI,
         ),
         _task(
             "fr/cantemist",
@@ -303,7 +375,7 @@ TASKS: dict[str, TaskSpec] = dict(
             _local("table", None, _FR_LOCAL_NOTE.format(columns="text, labels = ICD-O codes")),
             DETOUR_CLS,
             4096,
-            "f1_macro",
+            _FR_MULTI,
         ),
         _task(
             "fr/distemist",
@@ -312,16 +384,27 @@ TASKS: dict[str, TaskSpec] = dict(
             _local("table", None, _FR_LOCAL_NOTE.format(columns="text, labels = SNOMED CT codes")),
             DETOUR_CLS,
             4096,
-            "f1_macro",
+            _FR_MULTI,
         ),
         _task(
             "fr/meddialog",
             "MedDialog-FR",
-            "single_label",
-            _local("table", None, _FR_LOCAL_NOTE.format(columns="text, label")),
+            "multi_label",  # ch5 l.117 and tab:eval-tasks l.136; tabib data/meddialog.py (22 UMLS CUI labels)
+            DataSource(
+                format="hub-text",
+                hub_id="rntc/tabib-meddialog-fr",  # tabib data/meddialog.py l.21, l.100
+                # tabib reads data/{train,val,test}-00000-of-00001.parquet (data/meddialog.py l.36-48); `datasets`
+                # names a val-* file's split "validation", the default mapping of dev
+                columns={"text": "text", "labels": "labels_raw"},
+                local_format="table",
+                note="MedDialog-FR women subset as tabib reads it: question and answer joined as "
+                "'Question: …\\n\\nRéponse: …', labels = UMLS CUIs (tabib src/tabib/data/meddialog.py). The Hub "
+                "copy was not checked by the kit's authors; a local folder of train/dev/test tables with text and "
+                "labels_raw columns works too.",
+            ),
             DETOUR_CLS,
-            2048,
-            "f1_macro",
+            4096,  # ch5 l.117: multi-label tasks at 4096; tabib configs/base/multilabel_bert_4096.yaml l.24
+            _FR_MULTI,
         ),
         _task(
             "fr/diamed",
@@ -338,7 +421,7 @@ TASKS: dict[str, TaskSpec] = dict(
             ),
             DETOUR_CLS,
             2048,
-            "f1_macro",
+            _FR_SINGLE,
         ),
         _task(
             "fr/quaero-emea",
@@ -347,7 +430,7 @@ TASKS: dict[str, TaskSpec] = dict(
             _quaero("emea", "fr/quaero-emea"),
             DETOUR_NER,
             1024,
-            "f1_micro_strict",
+            _FR_NER,
             _QUAERO_TYPES,
         ),
         _task(
@@ -357,7 +440,7 @@ TASKS: dict[str, TaskSpec] = dict(
             _quaero("medline", "fr/quaero-medline"),
             DETOUR_NER,
             1024,
-            "f1_micro_strict",
+            _FR_NER,
             _QUAERO_TYPES,
         ),
         # --- French, CamemBERT-bio: 5 NER tasks, linear head, 10 seeds ----------------------------------------------
@@ -368,7 +451,7 @@ TASKS: dict[str, TaskSpec] = dict(
             _local("brat", _CAS_ACCESS, "CamemBERT-bio's CAS1 annotation layer; entity types are read from the data."),
             CAMEMBERT_BIO,
             512,
-            "f1_micro_strict",
+            _CBIO_NER,
         ),
         _task(
             "cbio/cas2",
@@ -377,7 +460,7 @@ TASKS: dict[str, TaskSpec] = dict(
             _local("brat", _CAS_ACCESS, "CamemBERT-bio's CAS2 annotation layer; entity types are read from the data."),
             CAMEMBERT_BIO,
             512,
-            "f1_micro_strict",
+            _CBIO_NER,
         ),
         _task(
             "cbio/e3c",
@@ -395,7 +478,7 @@ TASKS: dict[str, TaskSpec] = dict(
             ),
             CAMEMBERT_BIO,
             512,
-            "f1_micro_strict",
+            _CBIO_NER,
         ),
         _task(
             "cbio/emea",
@@ -404,7 +487,7 @@ TASKS: dict[str, TaskSpec] = dict(
             _quaero("emea", "cbio/emea"),
             CAMEMBERT_BIO,
             512,
-            "f1_micro_strict",
+            _CBIO_NER,
             _QUAERO_TYPES,
         ),
         _task(
@@ -414,7 +497,7 @@ TASKS: dict[str, TaskSpec] = dict(
             _quaero("medline", "cbio/medline"),
             CAMEMBERT_BIO,
             512,
-            "f1_micro_strict",
+            _CBIO_NER,
             _QUAERO_TYPES,
         ),
         # --- English, BioClinical-ModernBERT protocol: 5 seeds, early stopping ---------------------------------
@@ -425,12 +508,14 @@ TASKS: dict[str, TaskSpec] = dict(
             _local(
                 "table",
                 None,
-                "BLURB's entity-masked ChemProt sentences (train/dev/test TSV with sentence and label columns), as in "
-                "the BioClinical-ModernBERT repository; bigbio/chemprot holds the raw corpus. " + _BIOCLINICAL_NOTE,
+                "BLUE benchmark's ChemProt (github.com/ncbi-nlp/BLUE_Benchmark, release 0.1 bert_data.zip): the "
+                "ChemProt folder's train/dev/test.tsv with sentence and label columns, as BioClinical-ModernBERT "
+                "reads "
+                "them (README l.64, dataloader.py l.110-147). " + _BIOCLINICAL_NOTE,
             ),
-            BIOCLINICAL_CLS,
+            BIOCLINICAL_CLINICAL,
             512,
-            "f1_macro",
+            _EN_CLS,
             ("CPR:3", "CPR:4", "CPR:5", "CPR:6", "CPR:9", "false"),
         ),
         _task(
@@ -439,12 +524,14 @@ TASKS: dict[str, TaskSpec] = dict(
             "multi_label",
             _local(
                 "table",
-                _PHYSIONET + " (MIMIC-III notes and the phenotype annotations ACTdb102003.csv)",
-                "Notes joined to annotations on ROW_ID; rows flagged NONE have no label. " + _BIOCLINICAL_NOTE,
+                _PHYSIONET + " (phenotype-annotations-mimic 1.20.03 and MIMIC-III 1.4 NOTEEVENTS.csv)",
+                "Notes joined to ACTdb102003.csv on ROW_ID; rows with NONE=1 and a phenotype are dropped, NONE "
+                "rows have no label; 80/20 then 12.5 % of the rest as dev, seed 42 (dataloader.py l.41-87). Give "
+                "the three splits as tables with text and labels columns. " + _BIOCLINICAL_NOTE,
             ),
-            BIOCLINICAL_CLS,
+            BIOCLINICAL_CLINICAL,
             8192,
-            "f1_macro",
+            _EN_CLS,
             (
                 "ADVANCED.CANCER",
                 "ADVANCED.HEART.DISEASE",
@@ -467,55 +554,65 @@ TASKS: dict[str, TaskSpec] = dict(
             "COS",
             "ner",
             _local(
-                "conll",
-                _PHYSIONET,
-                "Clinical notes; treated as span-level NER as in "
-                "the BioClinical-ModernBERT results table. " + _BIOCLINICAL_NOTE,
+                "cos-snippets",
+                _BIONLP + ": events-COS-corpus.zip",
+                "Unpack the zip into the task folder (its .ann files): Snippet spans are the examples, "
+                "Cos/Ref/Loc/Attr/Val the entities; split 70/15/15 with seed 42 as BioClinical-ModernBERT "
+                "(README l.66, dataloader.py l.378-506). Not PhysioNet data. " + _BIOCLINICAL_NOTE,
             ),
-            BIOCLINICAL_NER,
+            BIOCLINICAL_CLINICAL,
             512,
-            "f1_macro_strict",
+            _EN_NER,
         ),
         _task(
             "en/social-history",
             "Social History",
             "ner",
-            _local("conll", _PHYSIONET, "MIMIC social-history entities. " + _BIOCLINICAL_NOTE),
-            BIOCLINICAL_NER,
+            _local(
+                "social-history",
+                _BIONLP + ": SocialHistoryMTSamples.zip",
+                "Unpack the zip into the task folder (.txt/.ann pairs of MTSamples notes): one example per note, "
+                "whitespace tokens, split 70/15/15 with seed 42 as BioClinical-ModernBERT (README l.67, "
+                "dataloader.py l.509-627). Not MIMIC data. " + _BIOCLINICAL_NOTE,
+            ),
+            BIOCLINICAL_CLINICAL,
             512,
-            "f1_macro_strict",
+            _EN_NER,
         ),
         _task(
             "en/deid",
             "DEID",
             "ner",
             _local(
-                "brat",
-                _N2C2,
-                "i2b2/n2c2 2014 de-identification (loader for the "
-                "raw XML: bigbio/n2c2_2014_deid); give BRAT or CoNLL exports.",
+                "physionet-deid",
+                _PHYSIONET + " (Deidentified Medical Text 1.0, physionet.org/content/deidentifiedmedicaltext/1.0/)",
+                "Not the i2b2/n2c2 2014 corpus: BioClinical-ModernBERT evaluates on PhysioNet's Deidentified Medical "
+                "Text (README l.65; the released model's card names it too). Put id.text and id.res in the task "
+                "folder; PHI types age/date/location/name/other/phone_nb from the masks, split 70/15/15 with "
+                "random_state 42 (dataloader.py l.150-217). " + _BIOCLINICAL_NOTE,
             ),
-            BIOCLINICAL_NER,
+            BIOCLINICAL_CLINICAL,
             8192,
-            "f1_macro_strict",
+            _EN_NER,
+            DEID_TYPES,
         ),
         _task(
             "en/anatem",
             "AnatEM",
             "ner",
             _bigbio("anat_em", "anat_em_bigbio_kb", "en/anatem"),
-            BIOCLINICAL_NER,
+            BIOCLINICAL_BIOMEDICAL,
             512,
-            "f1_macro_strict",
+            _EN_NER,
         ),
         _task(
             "en/bc5cdr",
             "BC5CDR",
             "ner",
             _bigbio("bc5cdr", "bc5cdr_bigbio_kb", "en/bc5cdr"),
-            BIOCLINICAL_NER,
+            BIOCLINICAL_BIOMEDICAL,
             512,
-            "f1_macro_strict",
+            _EN_NER,
             ("Chemical", "Disease"),
         ),
         _task(
@@ -530,9 +627,9 @@ TASKS: dict[str, TaskSpec] = dict(
                 local_format="conll",
                 note="Parquet on the Hub (train + validation): validation is the test set, dev is 10% of train.",
             ),
-            BIOCLINICAL_NER,
+            BIOCLINICAL_BIOMEDICAL,
             512,
-            "f1_macro_strict",
+            _EN_NER,
             ("DNA", "RNA", "cell_line", "cell_type", "protein"),
         ),
         _task(
@@ -546,9 +643,9 @@ TASKS: dict[str, TaskSpec] = dict(
                 local_format="conll",
                 note="Parquet on the Hub.",
             ),
-            BIOCLINICAL_NER,
+            BIOCLINICAL_BIOMEDICAL,
             512,
-            "f1_macro_strict",
+            _EN_NER,
             ("Disease",),
         ),
         _task(
@@ -556,9 +653,9 @@ TASKS: dict[str, TaskSpec] = dict(
             "GAD",
             "single_label",
             _bigbio("gad", "gad_fold0_bigbio_text", "en/gad", "hub-text", {"text": "text", "labels": "labels"}),
-            BIOCLINICAL_CLS,
+            BIOCLINICAL_BIOMEDICAL,
             512,
-            "f1_macro",
+            _EN_CLS,
         ),
         _task(
             "en/hoc",
@@ -571,9 +668,9 @@ TASKS: dict[str, TaskSpec] = dict(
                 "hub-text",
                 {"text": "text", "labels": "labels"},
             ),
-            BIOCLINICAL_CLS,
+            BIOCLINICAL_BIOMEDICAL,
             512,
-            "f1_macro",
+            _EN_CLS,
         ),
         # --- bundled fixtures (tests, bench, demo) ------------------------------------------------------------------
         _task(

@@ -1,1 +1,12 @@
-"""What every stage shares to run work: the executor section (local / Slurm / Ray) of the data stages' configs."""
+"""What every stage shares to run its work, one module per concern.
+
+- ``files``: atomic writes (``atomic_write``, ``atomic_path``, ``write_json``, ``read_json``), Parquet shard
+  discovery (``find_shards``) and file fingerprints (``file_fingerprint``, ``files_fingerprint``).
+- ``markers``: done markers that record what each unit of work was computed from (``DoneMarkers``).
+- ``ownership``: an output folder belongs to one stage and one run: manifest, lock, refusals (``claim_output``).
+- ``parallel``: one parallel map, in local processes (``map_processes``) or on the executor of a stage's config,
+  local, Slurm or Ray (``run_jobs``).
+- ``progress``: progress bars on stderr (``progress_bar``).
+- ``summary``: the ``summary.json`` beside a stage's output (``write_summary``).
+- ``executors``: the ``executor:`` section of the data stages' configs and the datatrove executor it builds.
+"""

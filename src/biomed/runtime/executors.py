@@ -41,6 +41,12 @@ class ExecutorConfig:
     venv_path: str | None = None
     sbatch_args: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.workers == 0 or self.workers < -1:
+            raise ValueError(f"executor.workers must be at least 1 (or -1: all tasks at once), not {self.workers}")
+        if self.tasks < 0:
+            raise ValueError(f"executor.tasks must be 0 (automatic) or positive, not {self.tasks}")
+
     def resolved_tasks(self) -> int:
         if self.tasks > 0:
             return self.tasks

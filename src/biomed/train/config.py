@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from biomed.config import ConfigError, find_recipe_file
+from biomed.train.decontamination import DecontaminationConfig, check_recipe_sources
 
 
 # TrainingArguments keys that the phase schedule computes; accepting them in `training:` would let a recipe
@@ -98,10 +99,13 @@ class PhaseConfig:
     warmup_tokens: float = 0.0  # linear warmup from 0 at the start of the phase
     final_lr: float = 0.0  # end of a decaying schedule
     mask_rate: float = 0.15  # MLM only: share of (non-special) tokens to predict
+    whole_word_mask: bool = False  # MLM only: mask all sub-tokens of a picked word together (CamemBERT-bio)
 
     def __post_init__(self) -> None:
         if self.tokens <= 0:
             raise ValueError(f"phase {self.name!r}: tokens must be > 0")
+        if self.whole_word_mask and self.objective != "mlm":
+            raise ValueError(f"phase {self.name!r}: whole_word_mask is an MLM option, not {self.objective}")
         if not 0.0 < self.mask_rate < 1.0:
             raise ValueError(f"phase {self.name!r}: mask_rate must be in (0, 1)")
 
@@ -155,10 +159,12 @@ class PretrainConfig:
     freeze: FreezeConfig = field(default_factory=FreezeConfig)
     card: CardConfig = field(default_factory=CardConfig)
     training: dict = field(default_factory=dict)  # transformers.TrainingArguments keys
+    decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)  # n-gram overlap check
 
     def __post_init__(self) -> None:
         if not self.phases:
             raise ValueError("phases must list at least one phase")
+        check_recipe_sources(self.data.sources)  # no evaluation set in a pre-training mixture
         if self.global_batch_size <= 0:
             raise ValueError("global_batch_size must be > 0")
         owned = sorted(set(self.training) & set(SCHEDULE_OWNED_KEYS))

@@ -30,9 +30,6 @@ import gzip
 import hashlib
 import json
 import logging
-import multiprocessing
-import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +38,9 @@ from typing import Any
 import numpy as np
 
 from biomed.errors import BiomedError
+from biomed.runtime.files import atomic_write, write_json
+from biomed.runtime.parallel import map_processes
+from biomed.runtime.progress import progress_bar
 from biomed.train.config import DataConfig, SourceConfig
 
 
@@ -282,50 +282,35 @@ def pack_source(
     start_id, end_id = row_special_tokens(tokenizer)
     body = max_length - (1 if start_id is not None else 0)
     prefix = np.array([start_id] if start_id is not None else [], dtype=np.uint32)
-    tmp = folder / "tokens.u32.tmp"
     rows = docs = stream_tokens = 0
     buffer = np.empty(0, dtype=np.uint32)
-    started = time.monotonic()
-    with tmp.open("wb") as out, _progress(progress, f"packing {source.name}") as (bar, task):
-        pool = (
-            multiprocessing.get_context("spawn").Pool(num_proc, _init_worker, (tokenizer,)) if num_proc > 1 else None
-        )
-        try:
-            if pool is None:
-                _init_worker(tokenizer)
-                encoded_batches = map(_encode_batch, _batches(iter_documents(source), batch_size))
-            else:
-                encoded_batches = pool.imap(_encode_batch, _batches(iter_documents(source), batch_size))
-            for encoded in encoded_batches:
-                pieces = [buffer]
-                for ids in encoded:
-                    pieces.append(np.asarray(ids, dtype=np.uint32))
-                    pieces.append(np.array([end_id], dtype=np.uint32))
-                    stream_tokens += len(ids) + 1
-                docs += len(encoded)
-                buffer = np.concatenate(pieces)
-                full = len(buffer) // body
-                if full:
-                    block = buffer[: full * body].reshape(full, body)
-                    if len(prefix):
-                        block = np.concatenate([np.broadcast_to(prefix, (full, 1)), block], axis=1)
-                    np.ascontiguousarray(block, dtype=np.uint32).tofile(out)
-                    rows += full
-                    buffer = buffer[full * body :]
-                if bar is not None:
-                    elapsed = max(time.monotonic() - started, 1e-6)
-                    bar.update(task, completed=stream_tokens, rate=f"{stream_tokens / elapsed:,.0f}")
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
-    if rows == 0:
-        tmp.unlink(missing_ok=True)
-        raise BiomedError(
-            f"data source {source.name!r} has {stream_tokens} tokens, fewer than one row of {max_length}; "
-            "add text or lower data.max_length"
-        )
-    os.replace(tmp, folder / "tokens.u32")
+    label = f"packing {source.name}"
+    # the rows become tokens.u32 only when the source is packed whole; an error removes the partial file
+    with atomic_write(folder / "tokens.u32", "wb") as out, progress_bar(label, unit="tokens", enabled=progress) as bar:
+        batches = _batches(iter_documents(source), batch_size)
+        # one tokenizer per process, set once; batches are read lazily, a few ahead of the workers
+        for encoded in map_processes(_encode_batch, batches, num_proc, _init_worker, (tokenizer,)):
+            pieces = [buffer]
+            for ids in encoded:
+                pieces.append(np.asarray(ids, dtype=np.uint32))
+                pieces.append(np.array([end_id], dtype=np.uint32))
+                stream_tokens += len(ids) + 1
+            docs += len(encoded)
+            buffer = np.concatenate(pieces)
+            full = len(buffer) // body
+            if full:
+                block = buffer[: full * body].reshape(full, body)
+                if len(prefix):
+                    block = np.concatenate([np.broadcast_to(prefix, (full, 1)), block], axis=1)
+                np.ascontiguousarray(block, dtype=np.uint32).tofile(out)
+                rows += full
+                buffer = buffer[full * body :]
+            bar.update(completed=stream_tokens)
+        if rows == 0:
+            raise BiomedError(
+                f"data source {source.name!r} has {stream_tokens} tokens, fewer than one row of {max_length}; "
+                "add text or lower data.max_length"
+            )
     meta = {
         "name": source.name,
         "source": source_fingerprint(source),
@@ -337,36 +322,8 @@ def pack_source(
         "stream_tokens": stream_tokens,
         "dropped_tail_tokens": int(len(buffer)),
     }
-    meta_file.write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")  # written last: done marker
+    write_json(meta_file, meta)  # written last: the done marker of the packed source
     return PackedSource(source.name, folder, rows, max_length, meta)
-
-
-class _progress:
-    """A rich progress line on stderr with tokens seen and tokens per second (nothing when disabled)."""
-
-    def __init__(self, enabled: bool, description: str):
-        self.enabled, self.description, self.bar = enabled, description, None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None, None
-        from rich.console import Console
-        from rich.progress import Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed:,.0f} tokens"),
-            TextColumn("{task.fields[rate]} tokens/s"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
-        self.bar.__enter__()
-        return self.bar, self.bar.add_task(self.description, total=None, rate="0")
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-        return False
 
 
 # ---------------------------------------------------------------------------------------------------- mixing
@@ -467,10 +424,8 @@ def build_mixture(
             source_ids, row_ids = saved["source_ids"], saved["row_ids"]
     else:
         source_ids, row_ids = mixture_order([p.rows for p in packed], weights, n_samples, cfg.shuffle_seed)
-        order_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = order_file.with_suffix(".tmp.npz")
-        np.savez(tmp, source_ids=source_ids, row_ids=row_ids)
-        os.replace(tmp, order_file)
+        with atomic_write(order_file, "wb") as handle:
+            np.savez(handle, source_ids=source_ids, row_ids=row_ids)
     counts = np.bincount(source_ids, minlength=len(packed))
     manifest = {
         "max_length": cfg.max_length,

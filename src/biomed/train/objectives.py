@@ -1,4 +1,5 @@
-"""Training objectives through one encoder: MLM and CLM (next-token prediction behind a causal mask).
+"""Training objectives through one encoder: MLM (token-level or whole-word) and CLM (next-token prediction behind a
+causal mask).
 
 Example::
 
@@ -46,16 +47,30 @@ def mask_tokens(
     mask_token_id: int,
     vocab_size: int,
     generator: torch.Generator | None = None,
+    word_starts: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT masking: pick ``mask_rate`` of the non-special tokens; of those 80 % -> [MASK], 10 % random, 10 % kept.
+
+    With ``word_starts`` (a bool tensor shaped like ``input_ids``, True where a token begins a word), whole words are
+    picked instead: each word with probability ``mask_rate``, all its sub-tokens together (whole-word masking, the
+    CamemBERT-bio objective: thesis ch4 l.27, after CamemBERT). The expected share of predicted tokens is still
+    ``mask_rate``; the 80/10/10 replacement is then drawn per token, as in BERT's whole-word masking.
 
     Returns ``(masked_input_ids, labels)`` with ``labels = -100`` where nothing is predicted.
     """
     import torch
 
-    probs = torch.full(input_ids.shape, mask_rate)
-    probs.masked_fill_(special_mask, 0.0)
-    picked = torch.bernoulli(probs, generator=generator).bool()
+    if word_starts is None:
+        probs = torch.full(input_ids.shape, mask_rate)
+        probs.masked_fill_(special_mask, 0.0)
+        picked = torch.bernoulli(probs, generator=generator).bool()
+    else:
+        starts = word_starts | special_mask
+        starts[..., 1:] |= special_mask[..., :-1]  # a document's first word begins after its [CLS] / </s>
+        starts[..., 0] = True  # a packed row may begin inside a word: that piece is a word of its own
+        word_index = starts.long().cumsum(-1) - 1
+        draws = torch.rand(input_ids.shape, generator=generator)  # one per word (a row has at most one per token)
+        picked = (draws.gather(-1, word_index) < mask_rate) & ~special_mask
     labels = torch.where(picked, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
     draw = torch.rand(input_ids.shape, generator=generator)
     to_mask = picked & (draw < 0.8)
@@ -64,6 +79,29 @@ def mask_tokens(
     masked = torch.where(to_mask, torch.full_like(input_ids, mask_token_id), input_ids)
     masked = torch.where(to_random, random_ids, masked)
     return masked, labels
+
+
+def word_start_table(tokenizer) -> torch.Tensor:
+    """A bool per vocabulary id: True where the token begins a word (special tokens count as words).
+
+    The marker depends on the tokenizer family: WordPiece marks continuations (``##``), SentencePiece (CamemBERT)
+    and byte-level BPE (RoBERTa, ModernBERT) mark word starts (``▁``, ``Ġ``). A piece of punctuation glued to the
+    previous word by the tokenizer is masked with that word, as in BERT's own whole-word masking.
+    """
+    import torch
+
+    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    specials = set(tokenizer.all_special_ids)
+    wordpiece = any(token.startswith("##") for token in vocab if token)
+    starts = []
+    for token_id, token in enumerate(vocab):
+        if not token or token_id in specials:
+            starts.append(True)
+        elif wordpiece:
+            starts.append(not token.startswith("##"))
+        else:
+            starts.append(token.startswith(("▁", "Ġ")))
+    return torch.tensor(starts, dtype=torch.bool)
 
 
 def next_token_labels(input_ids: torch.Tensor) -> torch.Tensor:
@@ -82,14 +120,25 @@ class PretrainCollator:
     the sample index (the stream is read in order, ``global_batch_size`` samples per optimizer step), so the
     collator needs no state and an interrupted run resumes with identical batches. Masking randomness is seeded
     per sample from ``(seed, index)``, hence independent of worker count, resume point and device count.
+    ``word_starts`` (from :func:`word_start_table`) is needed by phases with ``whole_word_mask``.
     """
 
-    def __init__(self, plan, *, special_token_ids: list[int], mask_token_id: int | None, vocab_size: int, seed: int):
+    def __init__(
+        self,
+        plan,
+        *,
+        special_token_ids: list[int],
+        mask_token_id: int | None,
+        vocab_size: int,
+        seed: int,
+        word_starts: torch.Tensor | None = None,
+    ):
         self.plan = plan
         self.special_token_ids = sorted(set(special_token_ids))
         self.mask_token_id = mask_token_id
         self.vocab_size = vocab_size
         self.seed = seed
+        self.word_starts = word_starts
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
@@ -102,6 +151,9 @@ class PretrainCollator:
         if self.mask_token_id is None:
             raise ValueError("the tokenizer has no mask token; MLM needs one")
         special = torch.isin(input_ids, torch.tensor(self.special_token_ids, dtype=torch.long))
+        whole_words = getattr(phase, "whole_word_mask", False)
+        if whole_words and self.word_starts is None:
+            raise ValueError(f"phase {phase.name!r} masks whole words: the collator needs the tokenizer's word starts")
         masked, labels = [], []
         for i, index in enumerate(indices):
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
@@ -112,6 +164,7 @@ class PretrainCollator:
                 mask_token_id=self.mask_token_id,
                 vocab_size=self.vocab_size,
                 generator=generator,
+                word_starts=self.word_starts[input_ids[i]] if whole_words else None,
             )
             masked.append(ids)
             labels.append(lab)

@@ -240,13 +240,15 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
         progress: show progress bars (packing, training).
     """
     from biomed.train.data import build_mixture, check_sources
+    from biomed.train.decontamination import decontaminate
     from biomed.train.model import frozen_parameters, load_model
-    from biomed.train.objectives import PretrainCollator
+    from biomed.train.objectives import PretrainCollator, word_start_table
 
     output_dir = Path(cfg.output_dir)
     plan = PhasePlan.from_config(cfg)
     args = training_arguments(cfg, plan)
     check_sources(cfg.data)
+    decontaminate(cfg)  # before any model download: refuses a source that overlaps an evaluation test split
     model, tokenizer = load_model(cfg.model, args.device.type)
     with args.main_process_first(desc="packing the training data"):
         dataset, manifest = build_mixture(
@@ -265,6 +267,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
         mask_token_id=tokenizer.mask_token_id,
         vocab_size=len(tokenizer),
         seed=cfg.seed,
+        word_starts=word_start_table(tokenizer) if any(p.whole_word_mask for p in cfg.phases) else None,
     )
     frozen = frozen_parameters(model, parse_layer_range(cfg.freeze.layers)) if cfg.freeze.layers else []
 

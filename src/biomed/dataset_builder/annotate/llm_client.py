@@ -17,8 +17,9 @@ Example::
 The client is huggingface_hub's ``AsyncInferenceClient``: with ``api="chat"`` it posts to the endpoint's
 OpenAI-compatible ``/v1/chat/completions`` (TGI, vLLM, OpenAI, or Hugging Face Inference Providers when no endpoint
 is given) with the answer's JSON schema as ``response_format``; with ``api="generate"`` it posts to TGI's raw route
-with the schema as ``grammar``. The token comes from the environment or the Hub login and is never logged, printed
-or stored: any text kept from a server (answers, error bodies) has it masked.
+with the schema as ``grammar``. The token comes from the environment or the Hub login, goes only where the user sent
+it (``resolve_token``) and is never logged, printed or stored: any text kept from a server (answers, error bodies)
+has it masked.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ class LlmClientConfig:
         model: model name sent in each request (the paper used Llama-3.1-70B-Instruct).
         api: ``chat`` (OpenAI-compatible chat completions, with ``response_format``) or ``generate`` (TGI's raw
             ``/generate`` route, with ``grammar`` and the prompt's ``generate_template``).
-        token_env: name of an environment variable holding the API token (e.g. ``OPENAI_API_KEY``); empty uses
-            ``HF_TOKEN`` or the ``hf auth login`` token. The token itself never appears in any config.
+        token_env: name of an environment variable holding the API token (e.g. ``OPENAI_API_KEY``), sent to
+            ``endpoint`` (never over plain http to another machine). Empty: the Hugging Face token (``HF_TOKEN`` or
+            ``hf auth login``), sent only to Hugging Face (no endpoint, or an https Hugging Face endpoint); other
+            endpoints get no token. The token itself never appears in any config.
         structured_output: send the answer's JSON schema so that the server constrains decoding to it. For an
             endpoint URL, huggingface_hub sends it in TGI's form (``{"type": "json_object", "value": schema}``):
             TGI enforces the schema; other OpenAI-compatible servers may apply plain JSON mode only, or reject the
@@ -151,16 +154,54 @@ class _AnswerFailure(Exception):
         self.reason, self.detail = reason, detail
 
 
-def resolve_token(token_env: str = "") -> str | None:
-    """The API token: from ``token_env`` if named, else ``HF_TOKEN`` or the Hub login; None when there is none."""
+# Hosts of Hugging Face's own inference services (Inference Providers' router, Inference Endpoints, Spaces): the
+# Hugging Face token is theirs to receive.
+HF_HOST_SUFFIXES = ("huggingface.co", "huggingface.cloud", "hf.space")
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def resolve_token(token_env: str = "", endpoint: str = "") -> str | None:
+    """The token requests to ``endpoint`` carry: a credential goes only where the user sent it.
+
+    - ``token_env`` named: that variable's value, to any endpoint, but never over plain http to another machine.
+    - no endpoint (Hugging Face Inference Providers) or an https endpoint of Hugging Face: ``HF_TOKEN`` or the
+      ``hf auth login`` token.
+    - any other endpoint: no token (name one with ``token_env`` if the server needs it).
+
+    Raises:
+        BiomedError: ``token_env`` is unset or empty, or would go over plain http to a non-local host.
+    """
+    host, scheme = _host_and_scheme(endpoint)
     if token_env:
         value = os.environ.get(token_env)
         if not value:
             raise BiomedError(f"environment variable {token_env} (client.token_env) is empty or unset; export it")
+        if scheme == "http" and not _is_local(host):
+            raise BiomedError(
+                f"refusing to send the token of ${token_env} over plain http to {host}: anyone on the way could read "
+                "it; use an https endpoint, or drop --token-env if the server needs no token"
+            )
         return value
+    if endpoint and not (scheme == "https" and _is_hugging_face(host)):
+        return None
     from huggingface_hub import get_token
 
     return get_token()
+
+
+def _host_and_scheme(endpoint: str) -> tuple[str, str]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    return (parts.hostname or "").lower(), parts.scheme.lower()
+
+
+def _is_local(host: str) -> bool:
+    return host in _LOCAL_HOSTS or host.startswith("127.")
+
+
+def _is_hugging_face(host: str) -> bool:
+    return any(host == suffix or host.endswith("." + suffix) for suffix in HF_HOST_SUFFIXES)
 
 
 def parse_answer(text: str | None) -> tuple[str, str, int]:
@@ -208,6 +249,9 @@ class LlmAnnotator:
         import httpx2
         from huggingface_hub import AsyncInferenceClient, is_offline_mode
 
+        host, scheme = _host_and_scheme(self.cfg.endpoint)
+        if self._token and scheme == "http" and not _is_local(host):
+            raise EndpointError(f"refusing to send a token over plain http to {host}; use an https endpoint")
         if not self.cfg.endpoint and is_offline_mode():
             raise EndpointError(
                 "HF_HUB_OFFLINE=1 forbids Hugging Face Inference Providers: pass --endpoint URL of your own server"
@@ -226,9 +270,16 @@ class LlmAnnotator:
             ),
             follow_redirects=True,
             timeout=None,
+            event_hooks={"request": [self._only_our_token]},
         )
         self._client._async_client = self._http
         return self
+
+    async def _only_our_token(self, request) -> None:
+        # huggingface_hub adds the locally saved Hugging Face token to any request sent without one, whatever the
+        # host: a request carries the token this annotator was given, or none.
+        if self._token is None:
+            request.headers.pop("authorization", None)
 
     async def __aexit__(self, *exc: object) -> None:
         await self._client.close()

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from biomed.errors import BiomedError
+from biomed.runtime.files import find_shards
 
 
 STRATA_COLUMNS = ("license_group", "article_type", "language")
@@ -57,22 +58,7 @@ class SamplingConfig:
             raise ValueError(f"cannot stratify by {unknown[0]!r}; choose from {', '.join(STRATA_COLUMNS)}")
 
 
-def find_shards(source: str | Path) -> list[Path]:
-    """The Parquet shards of an extraction: ``SOURCE/data/*.parquet``, ``SOURCE/*.parquet`` or one file.
-
-    Raises:
-        BiomedError: the path does not exist or holds no Parquet file.
-    """
-    source = Path(source)
-    if source.is_file():
-        return [source]
-    if not source.is_dir():
-        raise BiomedError(f"{source} does not exist; pass the output folder of `biomed data extract`")
-    for folder in (source / "data", source):
-        shards = sorted(folder.glob("*.parquet"))
-        if shards:
-            return shards
-    raise BiomedError(f"no Parquet shards in {source}/data or {source}; run `biomed data extract --out {source}`")
+EXTRACT_HINT = "pass the output folder of `biomed data extract` (or one of its Parquet files)"
 
 
 def sample_paragraphs(source: str | Path, cfg: SamplingConfig) -> pa.Table:
@@ -81,27 +67,49 @@ def sample_paragraphs(source: str | Path, cfg: SamplingConfig) -> pa.Table:
     Raises:
         BiomedError: no shards, shards without ``article_id``/``path``/``text``, or a stratum column missing.
     """
-    shards = find_shards(source)
-    files = [pq.ParquetFile(path) for path in shards]
+    shards = find_shards(source, hint=EXTRACT_HINT, allow_file=True)
+    files = [_open_shard(path) for path in shards]
     names = set(files[0].schema_arrow.names)
-    missing = [name for name in (*KEY_COLUMNS, "text", *cfg.stratify_by) if name not in names]
-    if missing:
-        raise BiomedError(
-            f"{shards[0]} lacks column(s) {', '.join(missing)}; is it an output of `biomed data extract`?"
-        )
+    for path, file in zip(shards, files, strict=True):
+        schema = file.schema_arrow
+        missing = [name for name in (*KEY_COLUMNS, "text", *cfg.stratify_by) if name not in schema.names]
+        if missing:
+            raise BiomedError(
+                f"{path} lacks column(s) {', '.join(missing)}; is it an output of `biomed data extract`?"
+            )
+        for name in (*KEY_COLUMNS, "text", "section", *cfg.stratify_by):
+            if name in schema.names and not _is_text(schema.field(name).type):
+                raise BiomedError(
+                    f"{path}: column {name} holds {schema.field(name).type} values, expected string; "
+                    "is it an output of `biomed data extract`?"
+                )
     counts = np.array([f.metadata.num_rows for f in files], dtype=np.int64)
     total = int(counts.sum())
     if total == 0:
         raise BiomedError(f"the shards in {source} hold no paragraph")
     rng = np.random.default_rng(cfg.seed)
-    if cfg.stratify_by:
-        chosen = _stratified_draw(files, cfg, rng, total)
-    elif cfg.n >= total:
-        chosen = np.arange(total, dtype=np.int64)
-    else:
-        chosen = np.sort(rng.choice(total, size=cfg.n, replace=False))
-    columns = [name for name in SAMPLE_COLUMNS if name in names]
-    return _read_rows(files, counts, chosen, columns)
+    try:  # a footer can be sound while the pages it points to are damaged
+        if cfg.stratify_by:
+            chosen = _stratified_draw(files, cfg, rng, total)
+        elif cfg.n >= total:
+            chosen = np.arange(total, dtype=np.int64)
+        else:
+            chosen = np.sort(rng.choice(total, size=cfg.n, replace=False))
+        columns = [name for name in SAMPLE_COLUMNS if name in names]
+        return _read_rows(files, counts, chosen, columns)
+    except (pa.ArrowException, OSError) as err:
+        raise BiomedError(f"the shards in {source} are damaged ({err}); extract them again") from None
+
+
+def _open_shard(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as err:
+        raise BiomedError(f"{path} is not a readable Parquet file ({err}); remove it or extract again") from None
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_null(type_)
 
 
 def _stratified_draw(files: list[pq.ParquetFile], cfg: SamplingConfig, rng: np.random.Generator, total: int):

@@ -24,41 +24,29 @@ hand-made gold labels of the embedded sample (what ``biomed demo`` does when no 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
-import os
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
-from biomed.config import save_config
+from biomed.config import config_to_dict, dump_config
 from biomed.dataset_builder.annotate.agreement import compare_with_gold, read_gold_labels, shipped_gold_path
 from biomed.dataset_builder.annotate.cache import AnnotationCache, answer_key
 from biomed.dataset_builder.annotate.llm_client import LlmAnnotator, LlmAnswer, LlmClientConfig, resolve_token
 from biomed.dataset_builder.annotate.prompt import DEFAULT_PROMPT, AnnotationPrompt, load_prompt
-from biomed.dataset_builder.annotate.sampling import SamplingConfig, find_shards, sample_paragraphs
+from biomed.dataset_builder.annotate.sampling import EXTRACT_HINT, SamplingConfig, sample_paragraphs
 from biomed.dataset_builder.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS
 from biomed.errors import BiomedError
+from biomed.runtime.files import atomic_path, find_shards, write_text
+from biomed.runtime.ownership import claim_output, input_fingerprint
+from biomed.runtime.progress import ProgressBar, progress_bar
+from biomed.runtime.summary import write_summary
 
 
 __all__ = [
@@ -72,6 +60,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+STAGE = "annotate"  # the stage named in the output folder's manifest
 
 ANNOTATION_SCHEMA = pa.schema(
     [
@@ -197,7 +187,10 @@ class AnnotateSummary:
 
     def render(self) -> str:
         who = "gold labels (hand-made, no LLM)" if self.source == "gold" else f"{self.model} ({self.prompt_version})"
-        lines = [f"Annotated {self.n_paragraphs:,} paragraphs with {who} → {self.output_dir}/annotations.parquet"]
+        lines = [
+            f"Annotated {self.n_ok:,} of {self.n_paragraphs:,} paragraphs with {who} → "
+            f"{self.output_dir}/annotations.parquet"
+        ]
         if self.source == "llm":
             lines.append(
                 f"  {self.n_cached:,} answers from cache, {self.n_requested:,} paragraphs requested "
@@ -297,19 +290,25 @@ def plan_annotate(cfg: AnnotateConfig) -> AnnotatePlan:
     )
 
 
-def run_annotate(cfg: AnnotateConfig, progress: bool = True) -> AnnotateSummary:
+def run_annotate(cfg: AnnotateConfig, progress: bool = True, overwrite: bool = False) -> AnnotateSummary:
     """Annotate the sample of ``cfg`` and write its outputs; returns the summary (also ``summary.json``).
+
+    The output folder is owned (``biomed.runtime.ownership``): another stage's folder, or one annotating another
+    input, is refused unless ``overwrite`` (which deletes it, cache included). A rerun with another prompt, model
+    or sample rewrites ``annotations.parquet`` whole: the cache is keyed by request, so answers never mix.
 
     Args:
         cfg: the resolved config.
-        progress: show a progress bar on stderr (rate, ETA, failures, tokens).
+        progress: show a progress bar on stderr (rate, failures, tokens).
+        overwrite: start afresh in a folder that holds something else.
 
     Raises:
-        BiomedError: bad input, no endpoint and no token, an endpoint refusing every request, or an interruption
-            (answers received until then are cached: the same command resumes).
+        BiomedError: bad input, no endpoint and no token, an unusable output folder, an endpoint refusing every
+            request, every paragraph failing, or an interruption (answers received until then are cached: the same
+            command resumes).
     """
     prompt = load_prompt(cfg.prompt)
-    token = resolve_token(cfg.client.token_env)
+    token = resolve_token(cfg.client.token_env, cfg.client.endpoint)
     if not cfg.client.endpoint and not token:
         raise BiomedError(
             "no --endpoint given and no Hugging Face token found: pass --endpoint URL of a TGI, vLLM or "
@@ -317,8 +316,26 @@ def run_annotate(cfg: AnnotateConfig, progress: bool = True) -> AnnotateSummary:
         )
     gold = read_gold_labels(_gold_path(cfg.gold)) if cfg.gold else None
     sample = _sample(cfg)
-    out = Path(cfg.output_dir)
-    save_config(cfg, out)
+    with _claim(cfg, overwrite) as out:
+        return _annotate_sample(cfg, out, prompt, token, gold, sample, progress)
+
+
+def _claim(cfg: AnnotateConfig, overwrite: bool):
+    # what the folder is: annotations of one input; the prompt, model and sample may change from run to run
+    inputs = input_fingerprint(Path(cfg.input_dir).expanduser())
+    return claim_output(cfg.output_dir, STAGE, {}, inputs, overwrite, config_keys=config_to_dict(cfg).keys())
+
+
+def _annotate_sample(
+    cfg: AnnotateConfig,
+    out: Path,
+    prompt: AnnotationPrompt,
+    token: str | None,
+    gold: dict | None,
+    sample: pa.Table,
+    progress: bool,
+) -> AnnotateSummary:
+    write_text(out / "config.yaml", dump_config(cfg))
     ids, paths, sections, texts = _columns(sample)
     keys = [answer_key(cfg.client.model, prompt.version, *row) for row in zip(ids, paths, texts, strict=True)]
     started = time.perf_counter()
@@ -354,7 +371,13 @@ def run_annotate(cfg: AnnotateConfig, progress: bool = True) -> AnnotateSummary:
             table.select(["article_id", "path", "status", "type", "domain", "educational_score"]).to_pylist(), gold
         )
         summary.agreement, summary.agreement_text = report.to_dict(), report.render()
-    (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_summary(out, summary.to_dict())
+    if summary.n_paragraphs and not summary.n_ok:
+        reasons = ", ".join(f"{reason} {v['count']:,}" for reason, v in summary.failures.items())
+        raise BiomedError(
+            f"every one of the {summary.n_paragraphs:,} paragraphs failed ({reasons}); nothing was annotated: check "
+            f"--endpoint, --model and --api (each failure and its reason: {out / 'annotations.parquet'})"
+        )
     return summary
 
 
@@ -374,12 +397,15 @@ def annotate_from_gold(
     gold_path = Path(gold_path) if gold_path else shipped_gold_path()
     gold = read_gold_labels(gold_path)
     cfg = AnnotateConfig(input_dir=str(extracted_dir), output_dir=str(out_dir), gold=str(gold_path))
-    out = Path(out_dir)
-    save_config(cfg, out)
+    shards = find_shards(extracted_dir, hint=EXTRACT_HINT, allow_file=True)
+    with _claim(cfg, overwrite=False) as out:
+        write_text(out / "config.yaml", dump_config(cfg))
+        return _annotations_from_gold(out, shards, gold, gold_path)
+
+
+def _annotations_from_gold(out: Path, shards: list[Path], gold: dict, gold_path: Path) -> AnnotateSummary:
     started = time.perf_counter()
-    table = pa.concat_tables(
-        pq.read_table(shard, columns=["article_id", "path", "text"]) for shard in find_shards(extracted_dir)
-    )
+    table = pa.concat_tables(pq.read_table(shard, columns=["article_id", "path", "text"]) for shard in shards)
     ids, paths, texts = (table.column(name).to_pylist() for name in ("article_id", "path", "text"))
     keep = [i for i, key in enumerate(zip(ids, paths, strict=True)) if key in gold]
     if len(keep) < len(ids):
@@ -397,7 +423,7 @@ def annotate_from_gold(
     gold_table = _annotation_table(ids, paths, texts, entries, "gold", "gold")
     _write_parquet(gold_table, out / "annotations.parquet", _metadata("gold", "gold", None, None, str(gold_path)))
     summary = _summarise(out, "gold", "gold", "gold", entries, time.perf_counter() - started)
-    (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_summary(out, summary.to_dict())
     return summary
 
 
@@ -424,7 +450,7 @@ async def _annotate_all(
 ) -> None:
     ids, paths, sections, texts = columns
     pending = iter(todo)
-    with _progress_bar(len(todo), show_progress and bool(todo)) as (bar, task):
+    with progress_bar("annotating", total=len(todo), unit="requests", enabled=show_progress and bool(todo)) as bar:
 
         async def worker(annotator: LlmAnnotator) -> None:
             # Workers share one iterator: each takes the next paragraph when its previous request is done, so at
@@ -441,8 +467,7 @@ async def _annotate_all(
                 run.requests += answer.requests
                 run.tokens_in += answer.tokens_in or 0
                 run.tokens_out += answer.tokens_out or 0
-                if bar is not None:
-                    bar.update(task, advance=1, failed=run.failed, tokens=run.tokens_in + run.tokens_out)
+                _show(bar, run)
 
         async with LlmAnnotator(cfg.client, prompt, token) as annotator:
             workers = [
@@ -460,30 +485,9 @@ def _entry(answer: LlmAnswer) -> dict[str, Any]:
     return {name: getattr(answer, name) for name in _ANSWER_FIELDS}
 
 
-@contextmanager
-def _progress_bar(total: int, enabled: bool) -> Iterator[tuple[Progress | None, TaskID | None]]:
-    if not enabled:  # no bar object at all: its bookkeeping would cost every answer a few microseconds for nothing
-        yield None, None
-        return
-    progress = Progress(
-        TextColumn("annotating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[failed]:,} failed · {task.fields[tokens]:,} tokens"),
-        console=Console(stderr=True),
-        refresh_per_second=4,
-    )
-    with progress:
-        yield progress, progress.add_task("annotating", total=total, failed=0, tokens=0)
-
-
-class _RateColumn(ProgressColumn):
-    """Requests per second over rich's recent-speed window (its own speed column formats bytes)."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.1f} req/s" if task.speed else "-- req/s", style="progress.data.speed")
+def _show(bar: ProgressBar, run: _RunCounters) -> None:
+    bar.advance()
+    bar.update(description=f"annotating ({run.failed:,} failed, {run.tokens_in + run.tokens_out:,} tokens)")
 
 
 def _sample(cfg: AnnotateConfig) -> pa.Table:
@@ -563,10 +567,8 @@ def _metadata(
 
 def _write_parquet(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    pq.write_table(table, partial)
-    os.replace(partial, path)  # readers never see a half-written file
+    with atomic_path(path) as partial:  # readers never see a half-written file
+        pq.write_table(table, partial)
 
 
 def _summarise(

@@ -27,9 +27,13 @@ published, then the kit's columns. Variant conditions are written over that tabl
 How it works: each input shard is read once and every spec plans, on that one table, which rows it keeps and
 how many times it writes each (article-level upsampling, see ``variants.py``); rows are written block by block
 (original rows, then first copies, …) to one rolling Parquet writer per config. Memory therefore grows with the
-shard, not with the corpus. Shards are split into contiguous tasks; each finished task leaves a done-marker with
-its counts under ``OUT/.build/<hash>/``, so a rerun after a crash redoes only the unfinished tasks, and the final
-files, concatenated in name order, hold the rows in input order whatever the number of workers.
+shard, not with the corpus. Shards are split into contiguous tasks, run by ``executor`` (local processes, Slurm or
+Ray, as every data stage); each finished task leaves a done marker with its counts and its input shards'
+fingerprints under ``OUT/.build/<hash>/``, so a rerun after a crash redoes only the unfinished tasks (and a task
+whose input shards changed), and the final files, concatenated in name order, hold the rows in input order whatever
+the number of workers. The output folder is owned (``biomed.runtime.ownership``): a build refuses its own input,
+another stage's folder, a folder built with other settings or from another input (unless ``--overwrite``), and a
+folder another build is writing.
 
 Article-level rules see the paragraphs of an article that share its shard: the extraction and scoring stages
 write each article whole into one shard, so that is the whole article. The published release's files are cut
@@ -38,16 +42,14 @@ by size: an article split across two of them is judged on each part (docs/fideli
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,6 +61,12 @@ import pyarrow.parquet as pq
 from biomed.dataset_builder.build import published as pub
 from biomed.dataset_builder.build.variants import VariantSpec
 from biomed.errors import BiomedError
+from biomed.runtime.executors import ExecutorConfig
+from biomed.runtime.files import files_fingerprint, find_shards
+from biomed.runtime.markers import DoneMarkers
+from biomed.runtime.ownership import claim_output, input_fingerprint
+from biomed.runtime.parallel import run_jobs
+from biomed.runtime.summary import write_summary
 
 
 logger = logging.getLogger(__name__)
@@ -136,9 +144,9 @@ class BuildConfig:
         shard_size_mb: start a new Parquet file after this much (uncompressed Arrow) data in a config.
         row_group_mb: Parquet row group size (uncompressed); small enough for streaming and the dataset viewer.
         compression: Parquet codec.
-        workers: processes building tasks in parallel.
-        tasks: contiguous groups of input shards, each resumable on its own; 0 = one per worker.
         card: what the dataset card says beyond the measured counts.
+        executor: where the tasks run (``executor.kind``, ``executor.workers``…); ``executor.tasks`` is the number
+            of contiguous groups of input shards, each resumable on its own (0 = one per worker locally).
     """
 
     input_dir: str = ""
@@ -153,9 +161,8 @@ class BuildConfig:
     shard_size_mb: int = 512
     row_group_mb: int = 32
     compression: str = "zstd"
-    workers: int = 1
-    tasks: int = 0
     card: CardConfig = field(default_factory=CardConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def __post_init__(self) -> None:
         names = [spec.name for spec in self.variants]
@@ -193,6 +200,7 @@ class BuildSummary:
             ``classifier_versions``.
         seconds: wall time of the build.
         resumed_tasks: tasks found finished from an earlier run and not redone.
+        pending: tasks submitted to a cluster and not finished yet (rerun the build to finish the release).
     """
 
     output_dir: Path
@@ -201,6 +209,7 @@ class BuildSummary:
     input: dict[str, Any]
     seconds: float = 0.0
     resumed_tasks: int = 0
+    pending: int = 0
 
     @property
     def published(self) -> list[str]:
@@ -218,6 +227,11 @@ class BuildSummary:
 
     def render(self) -> str:
         """A short table for the terminal."""
+        if self.pending:
+            return (
+                f"submitted: {self.pending} build task(s); rerun the same command when the jobs are done to "
+                f"finish {self.output_dir} (finished tasks are kept)"
+            )
         lines = [f"Built {len(self.configs)} configs from {self.input['rows']:,} paragraphs in {self.seconds:.1f}s"]
         width = max(len(name) for name in self.configs)
         # each number column as wide as its largest value: the table fits a terminal for any corpus size
@@ -243,10 +257,15 @@ class BuildSummary:
         return "\n".join(lines)
 
 
-def run_build(cfg: BuildConfig) -> BuildSummary:
-    """Build every selected config of ``cfg`` into ``cfg.output_dir`` and write its card; see the module doc."""
-    from biomed.config import config_to_dict, save_config
-    from biomed.model_cards.dataset import write_dataset_card
+def run_build(cfg: BuildConfig, overwrite: bool = False) -> BuildSummary:
+    """Build every selected config of ``cfg`` into ``cfg.output_dir`` and write its card; see the module doc.
+
+    Args:
+        cfg: the build config.
+        overwrite: replace an output folder that holds another run (other settings, input or stage) instead of
+            refusing it.
+    """
+    from biomed.config import config_to_dict
 
     start = time.perf_counter()
     specs = cfg.selected_variants()
@@ -265,40 +284,63 @@ def run_build(cfg: BuildConfig) -> BuildSummary:
         _distinct_values(shards, "classifier_version") if input_format == "scored" else [pub.PUBLISHED_CLASSIFIER]
     )
     text_rule = _text_rule(shards) if input_format == "scored" else pub.POPULATE_TEXT_RULE
-
-    output_dir = Path(cfg.output_dir)
-    fingerprint = _fingerprint(config_to_dict(cfg), shards)
-    work_dir = output_dir / ".build" / fingerprint
-    work_dir.mkdir(parents=True, exist_ok=True)
-    n_tasks = min(cfg.tasks or max(cfg.workers, 1), len(shards))
-    groups = [[str(p) for p in chunk] for chunk in np.array_split(np.array(shards, dtype=object), n_tasks)]
-    out_schema = _output_schema(pub.release_schema(), cfg.withheld_columns)
-    file_metadata = {
-        spec.name: {
-            "variant": spec.to_metadata(),
-            "builder_version": BUILDER_VERSION,
-            "seed": cfg.seed,
-            "withhold_text_groups": list(cfg.withhold_text_groups),
-            "withheld_columns": list(cfg.withheld_columns),
-            "classifier_versions": classifier_versions,
-            # what `rehydrate` re-extracts withheld text with: the kit's paragraph rules (their version) or,
-            # for rows converted from the published release, the authors' re-insertion rule
-            "text_rule": text_rule,
+    n_tasks = min(cfg.executor.resolved_tasks(), len(shards))
+    owner = claim_output(
+        cfg.output_dir,
+        "data build",
+        _output_settings(cfg),
+        input_fingerprint(cfg.input_dir, shards),
+        overwrite=overwrite,
+        config_keys=[f.name for f in dataclasses.fields(BuildConfig)],
+    )
+    with owner as output_dir:
+        fingerprint = _fingerprint(config_to_dict(cfg), shards, n_tasks)
+        work_dir = output_dir / ".build" / fingerprint
+        _drop_other_work_dirs(output_dir / ".build", keep=fingerprint)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        groups = [[str(p) for p in chunk] for chunk in np.array_split(np.array(shards, dtype=object), n_tasks)]
+        out_schema = _output_schema(pub.release_schema(), cfg.withheld_columns)
+        file_metadata = {
+            spec.name: {
+                "variant": spec.to_metadata(),
+                "builder_version": BUILDER_VERSION,
+                "seed": cfg.seed,
+                "withhold_text_groups": list(cfg.withhold_text_groups),
+                "withheld_columns": list(cfg.withheld_columns),
+                "classifier_versions": classifier_versions,
+                # what `rehydrate` re-extracts withheld text with: the kit's paragraph rules (their version) or,
+                # for rows converted from the published release, the authors' re-insertion rule
+                "text_rule": text_rule,
+            }
+            for spec in specs
         }
-        for spec in specs
-    }
-    jobs = []
-    resumed = 0
-    for task, group in enumerate(groups):
-        if (work_dir / "tasks" / f"{task:05d}.json").exists():
-            resumed += 1
-            continue
-        jobs.append(_TaskJob(task, group, str(work_dir), cfg, schema, out_schema, file_metadata, input_format))
-    _run_jobs(jobs, cfg.workers, total=len(groups), done=resumed)
+        markers = DoneMarkers(work_dir / "tasks")
+        inputs = {_task_name(task): files_fingerprint(group) for task, group in enumerate(groups)}
+        finished = markers.done(list(inputs), inputs)
+        jobs = [
+            _TaskJob(task, group, str(work_dir), cfg, schema, out_schema, file_metadata, input_format)
+            for task, group in enumerate(groups)
+            if _task_name(task) not in finished
+        ]
+        ran = run_jobs(
+            _run_task, jobs, cfg.executor, work_dir / "logs", "building", job_name="biomed-build", done=len(finished)
+        )
+        stats = [markers.read(name, inputs[name]) for name in inputs]
+        missing = [name for name, marker in zip(inputs, stats) if marker is None]
+        if missing and not ran:
+            return BuildSummary(output_dir, cfg.default_name(), {}, {}, pending=len(missing))
+        if missing:
+            raise BiomedError(f"build task {missing[0]} did not finish; see {work_dir / 'logs'} and rerun")
+        return _finish(cfg, specs, output_dir, work_dir, stats, len(shards), classifier_versions, len(finished), start)
 
-    stats = [json.loads((work_dir / "tasks" / f"{task:05d}.json").read_text()) for task in range(len(groups))]
+
+def _finish(cfg, specs, output_dir, work_dir, stats, n_shards, classifier_versions, resumed, start) -> BuildSummary:
+    """Merge the tasks' counts and files into the release, write its card and swap it in."""
+    from biomed.config import save_config
+    from biomed.model_cards.dataset import write_dataset_card
+
     input_stats = _merge([s["input"] for s in stats])
-    input_stats.update(shards=len(shards), classifier_versions=classifier_versions)
+    input_stats.update(shards=n_shards, classifier_versions=classifier_versions)
     config_stats: dict[str, dict[str, Any]] = {}
     for spec in specs:
         merged = _merge([s["configs"][spec.name] for s in stats])
@@ -322,7 +364,7 @@ def run_build(cfg: BuildConfig) -> BuildSummary:
             "pick another one with --set default_config=NAME"
         )
     summary = BuildSummary(
-        output_dir=output_dir,
+        output_dir=Path(cfg.output_dir),
         default_config=cfg.default_name(),
         configs=config_stats,
         input=input_stats,
@@ -331,7 +373,7 @@ def run_build(cfg: BuildConfig) -> BuildSummary:
     # the whole release is written beside the old one, then swapped in: a failure (even in the card) leaves the
     # previous release as it was
     save_config(cfg, work_dir)
-    (work_dir / "build_summary.json").write_text(json.dumps(summary.to_json(), indent=1, sort_keys=True) + "\n")
+    write_summary(work_dir, summary.to_json(), name="build_summary.json")
     write_dataset_card(work_dir, summary, cfg)
     _swap_in(work_dir, output_dir)
     shutil.rmtree(output_dir / ".build", ignore_errors=True)
@@ -339,21 +381,40 @@ def run_build(cfg: BuildConfig) -> BuildSummary:
     return summary
 
 
+def _output_settings(cfg: BuildConfig) -> dict[str, Any]:
+    """The settings that shape a release, for its manifest: all but the paths, the executor and the card.
+
+    The card is rewritten whole at the end of every build, so changing its text never mixes two runs. The number
+    of tasks (one per worker by default) cuts the rows into files: the work folder is keyed by it, so a rerun with
+    other workers starts that work afresh instead of reusing task markers that name other shards.
+    """
+    from biomed.config import config_to_dict
+
+    settings = {
+        k: v for k, v in config_to_dict(cfg).items() if k not in ("input_dir", "output_dir", "card", "executor")
+    }
+    return {**settings, "builder_version": BUILDER_VERSION}
+
+
+def _task_name(task: int) -> str:
+    return f"{task:05d}"
+
+
+def _drop_other_work_dirs(build_dir: Path, keep: str) -> None:
+    # the work of a build with another card or task count: never resumed, only taking space
+    if build_dir.is_dir():
+        for entry in build_dir.iterdir():
+            if entry.name != keep:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
 def find_input_shards(input_dir: str | Path) -> list[Path]:
     """The input Parquet files under ``input_dir`` (its ``data/`` folder when present), in name order."""
-    if not str(input_dir):
-        raise BiomedError("no input: pass the scored shards folder (biomed data classify score output)")
-    root = Path(input_dir)
-    if not root.is_dir():
-        raise BiomedError(f"input folder {root} does not exist; pass the scored shards folder")
-    folder = root / "data" if (root / "data").is_dir() else root
-    shards = sorted(p for p in folder.glob("*.parquet") if p.is_file())
-    if not shards:
-        raise BiomedError(
-            f"no .parquet shards in {folder}; pass the output folder of biomed data classify score or the "
-            "published release's folder"
-        )
-    return shards
+    return find_shards(
+        input_dir,
+        hint="pass the scored shards folder (the output of `biomed data classify score`) or a copy of the published "
+        "release (its data/commercial-*.parquet and data/noncommercial-*.parquet)",
+    )
 
 
 @dataclass
@@ -366,23 +427,6 @@ class _TaskJob:
     out_schema: pa.Schema
     file_metadata: dict[str, dict[str, Any]]
     input_format: str = "scored"
-
-
-def _run_jobs(jobs: list[_TaskJob], workers: int, total: int, done: int) -> None:
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        bar = progress.add_task("Building", total=total, completed=done)
-        if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                _run_task(job)
-                progress.advance(bar)
-            return
-        # spawn: Arrow's thread pools are running in this process, and forking them is unsafe
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            for _ in pool.map(_run_task, jobs):
-                progress.advance(bar)
 
 
 def _run_task(job: _TaskJob) -> None:
@@ -419,7 +463,13 @@ def _run_task(job: _TaskJob) -> None:
         withheld = _withheld_mask(table, cfg.withhold_text_groups)
         public = _withhold(table, withheld, cfg.withheld_columns)
         for spec in specs:
-            plan = spec.plan(table, seed=cfg.seed)
+            try:
+                plan = spec.plan(table, seed=cfg.seed)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:
+                raise BiomedError(
+                    f"config {spec.name!r}: a condition's value does not fit its column in {shard} ({err}); "
+                    "write the recipe's value with the column's type"
+                ) from None
             stats = config_stats[spec.name]
             _add_into(stats["dropped"], plan.dropped)
             _add_into(stats["upsampled"], plan.upsampled_rows)
@@ -438,11 +488,8 @@ def _run_task(job: _TaskJob) -> None:
             _count_output(stats, table, plan.copies, withheld)
     for writer in writers.values():
         writer.close()
-    marker = work_dir / "tasks" / f"{job.task:05d}.json"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"input": input_stats, "configs": config_stats}, sort_keys=True))
-    os.replace(tmp, marker)
+    payload = {"input": input_stats, "configs": config_stats}
+    DoneMarkers(work_dir / "tasks").write(_task_name(job.task), payload, files_fingerprint(job.shards))
 
 
 def _write_copies(writer: _ConfigWriter, table: pa.Table, copies: np.ndarray) -> None:
@@ -550,11 +597,11 @@ def _input_format(shards: list[Path], wanted: str) -> str:
     """``scored`` or ``published``, from the first shard's columns when ``wanted`` is ``auto``."""
     if wanted != "auto":
         return wanted
-    return "published" if pub.is_published_input(pq.read_schema(shards[0]).names) else "scored"
+    return "published" if pub.is_published_input(_read_schema(shards[0]).names) else "scored"
 
 
 def _text_rule(shards: list[Path]) -> str:
-    metadata = pq.read_schema(shards[0]).metadata or {}
+    metadata = _read_schema(shards[0]).metadata or {}
     return (metadata.get(b"biomed.extractor_version") or b"").decode() or "biomed-kit"
 
 
@@ -574,9 +621,9 @@ def _check_input_schema(shards: list[Path], specs: list[VariantSpec], input_form
     else:
         needed = set(pub.SCORED_COLUMNS)
         what = "scored shards (biomed data classify score output)"
-    schema = pq.read_schema(shards[0])
+    schema = _read_schema(shards[0])
     for shard in shards:
-        names = set(pq.read_schema(shard).names)
+        names = set(_read_schema(shard).names)
         missing = sorted(needed - names)
         if missing:
             raise BiomedError(f"{shard} lacks column(s) {', '.join(missing)}: the build needs {what}")
@@ -608,8 +655,18 @@ def _output_schema(schema: pa.Schema, withheld_columns: Iterable[str]) -> pa.Sch
     return pa.schema(fields).append(pa.field("copy_index", pa.int16()))
 
 
+def _read_schema(path: Path) -> pa.Schema:
+    try:
+        return pq.read_schema(path)
+    except (OSError, pa.ArrowException) as err:  # pyarrow's message names no file
+        raise BiomedError(f"cannot read {path} as Parquet: {err}") from None
+
+
 def _read_shard(path: str, schema: pa.Schema) -> pa.Table:
-    table = pq.read_table(path).select(schema.names)
+    try:
+        table = pq.read_table(path).select(schema.names)
+    except (OSError, pa.ArrowException) as err:  # a damaged page is found only when it is read
+        raise BiomedError(f"cannot read {path} as Parquet: {err}") from None
     try:
         return table.cast(schema.remove_metadata())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
@@ -712,7 +769,7 @@ def _value_counts(column: pa.ChunkedArray, weights: np.ndarray | None = None) ->
 def _distinct_values(shards: list[Path], column: str) -> list[str]:
     values: set[str] = set()
     for shard in shards:
-        if column in pq.read_schema(shard).names:
+        if column in _read_schema(shard).names:
             values.update(str(v) for v in pc.unique(pq.read_table(shard, columns=[column])[column]).to_pylist() if v)
     return sorted(values)
 
@@ -738,11 +795,12 @@ def _merge(items: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _fingerprint(config: dict[str, Any], shards: list[Path]) -> str:
-    # Resuming is only safe when neither the recipe nor the input changed since the crashed run.
-    config = {k: v for k, v in config.items() if k not in ("workers", "card")}
+def _fingerprint(config: dict[str, Any], shards: list[Path], n_tasks: int) -> str:
+    # Resuming is only safe when neither the recipe, the input nor the cut into tasks changed since the crashed run
+    # (a task index names other shards under another task count).
+    config = {k: v for k, v in config.items() if k not in ("input_dir", "output_dir", "executor", "card")}
     inputs = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in shards]
-    blob = json.dumps([BUILDER_VERSION, config, inputs], sort_keys=True, default=str)
+    blob = json.dumps([BUILDER_VERSION, config, inputs, n_tasks], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

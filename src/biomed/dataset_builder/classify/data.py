@@ -191,9 +191,6 @@ def _texts_by_key(annotations: Path, paragraphs: str | Path | None, rows: list[d
 
 def find_parquet_shards(folder: Path) -> list[Path]:
     """The Parquet shards of an extraction output (``folder/data/*.parquet``, or ``folder/*.parquet``)."""
-    if not folder.is_dir():
-        raise BiomedError(f"{folder} is not a folder; pass an extraction output folder (with data/*.parquet)")
-    shards = sorted((folder / "data").glob("*.parquet")) or sorted(folder.glob("*.parquet"))
-    if not shards:
-        raise BiomedError(f"no Parquet shards in {folder}/data/ or {folder}/; run `biomed data extract` first")
-    return shards
+    from biomed.runtime.files import find_shards
+
+    return find_shards(folder, hint="pass an extraction output folder (run `biomed data extract` first)")

@@ -12,59 +12,56 @@ Example::
 Each input shard ``INPUTS/data/NAME.parquet`` becomes ``OUT/data/NAME.parquet``: the same rows and columns plus
 ``type``, ``type_probs``, ``domain``, ``domain_probs``, ``educational_score``, ``educational_score_int`` and
 ``classifier_version``. A shard is streamed in chunks (memory does not grow with its size) into a temporary file,
-renamed, then marked done (``OUT/done/NAME.json``, with its counts), so a killed run, rerun, scores only the shards
-without a marker. Several GPUs or nodes: each datatrove task of ``executor`` scores its share of the shards
-(``executor.workers=4`` on a 4-GPU machine).
+renamed, then marked done (``OUT/done/NAME.json``, with its counts and the fingerprint of the input shard it was
+scored from), so a killed run, rerun, scores only the shards without a valid marker, and a changed input shard is
+scored again. Several GPUs or nodes: each task of ``executor`` (local processes, Slurm or Ray) loads the model once
+and scores its share of the shards (``executor.workers=4`` on a 4-GPU machine).
 
-Speed comes from batches built by sorted length with dynamic padding (little compute is spent on padding),
-tokenisation in Rust on a background thread, ``torch.inference_mode``, bf16/fp16 weights and SDPA attention on GPU.
+The output folder is owned (``biomed.runtime.ownership``): scoring refuses a folder of another stage, of another
+classifier or input (unless ``--overwrite``), and a folder another run is writing.
+
+This module is the stage; the engine is ``inference.py`` (``ParagraphScorer``) and the shard streaming is
+``shards.py`` (``score_shards``).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import os
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-from datatrove.pipeline.base import PipelineStep
-
+from biomed.dataset_builder.classify.inference import (  # noqa: F401 - the engine's names, as before the split
+    CPU_BATCH_TOKENS,
+    GPU_BATCH_TOKENS,
+    MAX_CPU_BATCH_THREADS,
+    ParagraphScorer,
+    ParagraphScores,
+    check_classifier,
+    classifier_version,
+    cpu_has_native_bf16,
+    plan_batches,
+    resolve_device,
+    resolve_dtype,
+)
+from biomed.dataset_builder.classify.shards import SCORE_COLUMNS, VERSION_METADATA_KEY, score_shards  # noqa: F401
 from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
+from biomed.runtime.files import files_fingerprint
+from biomed.runtime.markers import DoneMarkers
+from biomed.runtime.ownership import claim_output, input_fingerprint
+from biomed.runtime.parallel import run_jobs
+from biomed.runtime.progress import progress_bar
+from biomed.runtime.summary import write_summary
 
 
 logger = logging.getLogger(__name__)
 
-SCORE_COLUMNS = (
-    "type",
-    "type_probs",
-    "domain",
-    "domain_probs",
-    "educational_score",
-    "educational_score_int",
-    "classifier_version",
-)
-"""The columns scoring adds to each extracted paragraph."""
-
-VERSION_METADATA_KEY = b"biomed.classifier_version"
-"""Parquet schema metadata key holding the classifier version of a scored shard."""
-
-CPU_BATCH_TOKENS = 2048
-"""Default padded-token budget of a batch on CPU: small batches keep the activations in cache (fastest for XLM-R
-small and base shapes, float32 and bfloat16, in ``bench/classify.py --kit-max-batch-tokens`` runs)."""
-
-GPU_BATCH_TOKENS = 131072
-"""Default padded-token budget of a batch on GPU: large batches keep the GPU busy."""
-
-MAX_CPU_BATCH_THREADS = 8
-"""Most batches scored side by side on CPU by default (more cores: each batch gets several torch threads)."""
+OUTPUT_SETTINGS = ("max_length", "dtype", "attn_implementation")
+"""The config keys that shape the scores (with the classifier's version); batch sizes, device and workers do not."""
 
 
 @dataclass
@@ -122,498 +119,13 @@ class ClassifyScoreConfig:
             raise ValueError("cpu_batch_threads must be 0 (one per core) or positive")
 
 
-@dataclass
-class ParagraphScores:
-    """Scores of a list of paragraphs, in input order."""
+def _markers(output_dir: Path) -> DoneMarkers:
+    return DoneMarkers(output_dir / "done")
 
-    type_probs: np.ndarray
-    """``(n, len(TYPE_LABELS))`` float32 probabilities."""
-    domain_probs: np.ndarray
-    """``(n, len(DOMAIN_LABELS))`` float32 probabilities."""
-    educational: np.ndarray
-    """``(n,)`` float32 raw educational score."""
-    n_tokens: np.ndarray
-    """``(n,)`` tokens the model saw (after truncation)."""
-    truncated: np.ndarray
-    """``(n,)`` whether the paragraph was longer than ``max_length`` and cut."""
 
-
-class ParagraphScorer:
-    """Scores texts with a loaded classifier, in length-sorted, dynamically padded batches.
-
-    Args:
-        model: a ``BiomedClassifierModel`` (on its device, in its dtype).
-        tokenizer: its tokenizer.
-        max_length: truncation length; default the classifier's training length.
-        batch_size: most paragraphs per batch.
-        max_batch_tokens: most padded tokens per batch; default ``CPU_BATCH_TOKENS`` or ``GPU_BATCH_TOKENS``.
-        chunk_size: paragraphs tokenised and sorted together.
-        compile: run the model through ``torch.compile(dynamic=True)``.
-        batch_threads: CPU only: batches scored side by side, each on its own thread with an equal share of torch's
-            threads; default one per torch thread, at most ``MAX_CPU_BATCH_THREADS`` (1 with ``compile``: compiling
-            is not thread-safe).
-    """
-
-    def __init__(
-        self,
-        model,
-        tokenizer,
-        max_length: int | None = None,
-        batch_size: int = 1024,
-        max_batch_tokens: int | None = None,
-        chunk_size: int = 16384,
-        compile: bool = False,
-        batch_threads: int | None = None,
-    ):
-        import torch
-
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.max_length = int(max_length or getattr(model.config, "max_length", 512))
-        self.device = next(model.parameters()).device
-        self.dtype_name = str(next(model.parameters()).dtype).removeprefix("torch.")
-        self.batch_size = batch_size
-        max_batch_tokens = max_batch_tokens or (GPU_BATCH_TOKENS if self.device.type == "cuda" else CPU_BATCH_TOKENS)
-        self.max_batch_tokens = max(max_batch_tokens, self.max_length)
-        self.chunk_size = chunk_size
-        self._forward = model
-        if self.device.type != "cpu" or compile:
-            self.batch_threads = 1  # a GPU runs batches asynchronously already
-        else:
-            self.batch_threads = batch_threads or min(torch.get_num_threads(), MAX_CPU_BATCH_THREADS)
-        if compile:
-            # one graph for every (batch, length): batches change shape at every step
-            self._forward = torch.compile(model, dynamic=True)
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        self._rust = self._rust_tokenizer(tokenizer, self.max_length)
-        self.seconds = {"tokenize_wait": 0.0, "model": 0.0}
-        """Wall time spent so far waiting for the tokeniser thread and running the model (device work included):
-        a large ``tokenize_wait`` means the model starves for input."""
-
-    @classmethod
-    def load(
-        cls,
-        path: str | Path,
-        device: str = "auto",
-        dtype: str = "auto",
-        attn_implementation: str = "sdpa",
-        **kwargs: Any,
-    ) -> ParagraphScorer:
-        """Load a classifier checkpoint for inference; ``kwargs`` go to the constructor."""
-        from transformers import AutoModel, AutoTokenizer
-
-        from biomed.dataset_builder.classify.modeling_biomed_classifier import MODEL_TYPE, register_auto_classes
-
-        register_auto_classes()
-        device = resolve_device(device)
-        torch_dtype = resolve_dtype(dtype, device)
-        check_classifier(path)
-        model = AutoModel.from_pretrained(str(path), dtype=torch_dtype, attn_implementation=attn_implementation)
-        if model.config.model_type != MODEL_TYPE:
-            raise BiomedError(f"{path} is a {model.config.model_type} model, not a biomed classifier")
-        model.to(device)
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-        return cls(model, tokenizer, **kwargs)
-
-    def tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
-        """Token ids of each text (with special tokens, truncated to ``max_length``) and which were truncated."""
-        texts = [text or "" for text in texts]
-        if self._rust is not None:
-            # ``_fast``: no character offsets (the scorer never reads them), 1.3x the throughput of a BPE tokenizer;
-            # the Rust tokenizer keeps what truncation cut off, so counting truncation costs no second pass
-            encodings = self._rust.encode_batch_fast(texts)
-            return [e.ids for e in encodings], np.fromiter((bool(e.overflowing) for e in encodings), bool, len(texts))
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
-        full = self.tokenizer(texts, add_special_tokens=False, return_length=True)["length"]
-        specials = self.tokenizer.num_special_tokens_to_add()
-        return encoded, np.asarray(full) + specials > self.max_length
-
-    def score(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> ParagraphScores:
-        """Score ``texts``; ``on_batch(n)`` is called after each batch of ``n`` paragraphs."""
-        # an empty list is one empty chunk: its scores are empty arrays of the right shapes
-        starts = range(0, max(len(texts), 1), self.chunk_size)
-        parts = list(self.score_chunks((texts[start : start + self.chunk_size] for start in starts), on_batch))
-        return ParagraphScores(*(np.concatenate([getattr(part, f.name) for part in parts]) for f in fields(parts[0])))
-
-    def score_chunks(
-        self, chunks: Iterable[Sequence[str]], on_batch: Callable[[int], None] | None = None
-    ) -> Iterator[ParagraphScores]:
-        """The scores of each chunk of texts, in order, for a stream of chunks (e.g. read from a large file).
-
-        Paragraphs are sorted by length within a chunk: chunks of ``chunk_size`` texts make full, evenly padded
-        batches. The next chunk is fetched from ``chunks`` and tokenised on a background thread (Rust and Parquet
-        release the GIL) while the model runs on this one, so reading and tokenising overlap the model.
-        """
-        source = iter(chunks)
-
-        def fetch():
-            texts = next(source, None)
-            return None if texts is None else self.tokenize(texts)
-
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(fetch)
-            while True:
-                waited = time.perf_counter()
-                tokenized = pending.result()
-                started = time.perf_counter()
-                self.seconds["tokenize_wait"] += started - waited
-                if tokenized is None:
-                    return
-                pending = pool.submit(fetch)
-                ids, truncated = tokenized
-                lengths = np.fromiter(map(len, ids), np.int64, len(ids))
-                table = self._run_model(ids, lengths, on_batch)
-                self.seconds["model"] += time.perf_counter() - started
-                n_type, n_domain = len(self.model.config.type_labels), len(self.model.config.domain_labels)
-                yield ParagraphScores(
-                    type_probs=np.ascontiguousarray(table[:, :n_type]),
-                    domain_probs=np.ascontiguousarray(table[:, n_type : n_type + n_domain]),
-                    educational=np.ascontiguousarray(table[:, -1]),
-                    n_tokens=lengths.astype(np.int32),
-                    truncated=truncated,
-                )
-
-    def _run_model(self, ids: list[list[int]], lengths: np.ndarray, on_batch) -> np.ndarray:
-        import torch
-
-        # longest first: a batch that does not fit in memory fails at once, not at the end of a shard
-        order = np.argsort(-lengths, kind="stable")
-        plan = plan_batches(lengths[order], self.batch_size, self.max_batch_tokens)
-        batches = [order[start:end] for start, end in plan]
-        outputs = []
-        if self.batch_threads > 1:
-            # CPU: whole batches side by side, one per thread, each with an equal share of torch's threads: the
-            # small matrices of one batch use the cores better this way than split inside every op (on 2 cores,
-            # 1.1-1.2x the paragraphs/s of one batch at a time in bfloat16: bench/classify.py's kit/serial row)
-            cores = torch.get_num_threads()
-            torch.set_num_threads(max(1, cores // self.batch_threads))
-            pool = ThreadPoolExecutor(max_workers=self.batch_threads)
-            try:
-                futures = [pool.submit(self._score_batch, ids, lengths, rows) for rows in batches]
-                for rows, future in zip(batches, futures):
-                    outputs.append(future.result())
-                    if on_batch is not None:
-                        on_batch(len(rows))
-            finally:
-                pool.shutdown(cancel_futures=True)  # on an error or Ctrl-C, batches not started are dropped
-                torch.set_num_threads(cores)
-        else:
-            for rows in batches:
-                outputs.append(self._score_batch(ids, lengths, rows))
-                if on_batch is not None:
-                    on_batch(len(rows))
-        n_columns = len(self.model.config.type_labels) + len(self.model.config.domain_labels) + 1
-        scores = np.zeros((len(ids), n_columns), dtype=np.float32)
-        if outputs:
-            # one device-to-host copy per chunk: the GPU never waits for Python between batches
-            scores[order] = torch.cat(outputs).cpu().numpy()
-        return scores
-
-    def _score_batch(self, ids: list[list[int]], lengths: np.ndarray, rows: np.ndarray):
-        """The ``(len(rows), type + domain + 1)`` scores of paragraphs ``rows`` (sorted longest first), on device."""
-        import torch
-
-        width = int(lengths[rows[0]])
-        input_ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-        for row, index in enumerate(rows):
-            input_ids[row, : lengths[index]] = ids[index]
-        mask = (np.arange(width) < lengths[rows][:, None]).astype(np.int64)
-        input_tensor, mask_tensor = torch.from_numpy(input_ids), torch.from_numpy(mask)
-        if self.device.type == "cuda":
-            input_tensor = input_tensor.pin_memory().to(self.device, non_blocking=True)
-            mask_tensor = mask_tensor.pin_memory().to(self.device, non_blocking=True)
-        # a batch without padding needs no mask, which lets SDPA pick its fastest kernel
-        no_padding = int(lengths[rows[-1]]) == width
-        try:
-            with torch.inference_mode():  # per call: inference mode is thread-local
-                out = self._forward(
-                    input_ids=input_tensor, attention_mask=None if no_padding else mask_tensor, first_token_only=True
-                )
-                return torch.cat(
-                    [
-                        out.type_logits.float().softmax(-1),
-                        out.domain_logits.float().softmax(-1),
-                        out.educational_score.float().unsqueeze(-1),
-                    ],
-                    dim=-1,
-                )
-        except torch.OutOfMemoryError:
-            # the longest batches come first: a budget too large for this device fails here, at once
-            raise BiomedError(
-                f"a batch of {len(rows)} paragraphs x {width} tokens does not fit in {self.device}'s "
-                f"memory; lower max_batch_tokens (now {self.max_batch_tokens:,}), e.g. --max-batch-tokens "
-                f"{max(self.max_length, self.max_batch_tokens // 2)}"
-            ) from None
-
-    @staticmethod
-    def _rust_tokenizer(tokenizer, max_length: int):
-        """A private copy of the fast tokenizer's Rust backend with truncation on, or None for slow tokenizers."""
-        backend = getattr(tokenizer, "backend_tokenizer", None)
-        if backend is None:
-            return None
-        from tokenizers import Tokenizer
-
-        rust = Tokenizer.from_str(backend.to_str())
-        rust.no_padding()
-        rust.enable_truncation(max_length=max_length)
-        probe = "Probe sentence, 123."
-        if rust.encode(probe).ids != tokenizer(probe, truncation=True, max_length=max_length)["input_ids"]:
-            return None  # the Python wrapper adds something the Rust backend does not: use the wrapper
-        return rust
-
-
-def plan_batches(sorted_lengths: np.ndarray, batch_size: int, max_batch_tokens: int) -> list[tuple[int, int]]:
-    """``(start, end)`` slices of lengths sorted longest first, each within ``batch_size`` and padded token budget."""
-    batches, start, total = [], 0, len(sorted_lengths)
-    while start < total:
-        width = max(int(sorted_lengths[start]), 1)
-        size = max(1, min(batch_size, max_batch_tokens // width))
-        end = min(start + size, total)
-        batches.append((start, end))
-        start = end
-    return batches
-
-
-def resolve_device(device: str):
-    """``auto`` becomes ``cuda`` when a GPU is visible, else ``cpu``."""
-    import torch
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BiomedError(f"device={device} but no CUDA GPU is visible; use --device cpu")
-    return torch.device(device)
-
-
-def resolve_dtype(dtype: str, device):
-    """``auto``: bfloat16 on a GPU that has it, float16 on older GPUs; on CPU bfloat16 where the cores compute it
-    natively (AVX512-BF16 or AMX: 1.5-2x float32), else float32 (emulated bfloat16 is slower than float32)."""
-    import torch
-
-    if dtype == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
-    return getattr(torch, dtype)
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU has the bfloat16 matrix instructions (AVX512-BF16 or AMX) that oneDNN uses."""
-    import torch
-
-    # private probes (present since torch 2.1); without them, assume no native bfloat16
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
-
-
-def check_classifier(path: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a local classifier checkpoint; raises a clear error when it is not one."""
-    folder = Path(path)
-    if not folder.exists():
-        if str(path).count("/") == 1 and not str(path).startswith((".", "/")):
-            return {}  # a Hub id: transformers resolves and checks it
-        raise BiomedError(f"classifier {path} does not exist; pass the folder written by `biomed data classify train`")
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise BiomedError(f"{folder} has no config.json; pass the folder written by `biomed data classify train`")
-    config = json.loads(config_file.read_text(encoding="utf-8"))
-    if config.get("model_type") != "biomed_classifier":
-        raise BiomedError(
-            f"{folder} holds a {config.get('model_type')!r} model, not a biomed classifier; "
-            "train one with `biomed data classify train`"
-        )
-    return config
-
-
-def classifier_version(path: str | Path) -> str:
-    """The version string recorded in a classifier checkpoint (without loading its weights)."""
-    config = check_classifier(path)
-    if not config:
-        from transformers import AutoConfig
-
-        from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
-
-        register_auto_classes()
-        config = AutoConfig.from_pretrained(str(path)).to_dict()
-    return str(config.get("classifier_version") or Path(str(path)).name)
-
-
-def score_shards(
-    scorer: ParagraphScorer,
-    jobs: Sequence[tuple[Path, Path]],
-    version: str,
-    on_batch: Callable[[int], None] | None = None,
-    on_written: Callable[[Path, dict[str, Any]], None] | None = None,
-) -> None:
-    """Score extraction shards ``(source, target)`` one after another, as one stream of chunks.
-
-    Each shard is read in chunks of ``scorer.chunk_size`` rows, so memory stays bounded whatever its size. Reading
-    and tokenising the next chunk (of this shard or the next) overlap the model on this one, and scored chunks are
-    compressed and written on a writer thread, so the model never waits at a shard boundary. A shard is written
-    under a temporary name and renamed once complete; then ``on_written(source, counts)`` is called (on the writer
-    thread, in shard order): the place to mark it done.
-
-    Raises:
-        BiomedError: a shard that is not readable Parquet, lacks ``text``, or was scored already; a classifier
-            whose labels differ from the kit's.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    import torch
-
-    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
-
-    if list(scorer.model.config.type_labels) != list(TYPE_LABELS) or list(scorer.model.config.domain_labels) != list(
-        DOMAIN_LABELS
-    ):
-        raise BiomedError(
-            f"the classifier's labels {scorer.model.config.type_labels} / {scorer.model.config.domain_labels} differ "
-            f"from biomed.dataset_builder.labels {TYPE_LABELS} / {DOMAIN_LABELS}; retrain it with this kit version"
-        )
-    score_types = {"type_probs": pa.list_(pa.float32()), "domain_probs": pa.list_(pa.float32()),
-                   "educational_score": pa.float32(), "educational_score_int": pa.int8()}  # fmt: skip
-    score_fields = [pa.field(name, score_types.get(name, pa.string())) for name in SCORE_COLUMNS]
-
-    def open_shard(source: Path, target: Path) -> tuple[_ShardOutput, Any]:
-        try:
-            shard = pq.ParquetFile(source)
-        except Exception as err:  # pyarrow raises several types for a damaged file
-            raise BiomedError(f"cannot read {source} as Parquet: {err}") from None
-        schema = shard.schema_arrow
-        clash = [name for name in SCORE_COLUMNS if name in schema.names]
-        if clash:
-            raise BiomedError(
-                f"{source} already has column(s) {', '.join(clash)}; score the extraction output, not a scored one"
-            )
-        if "text" not in schema.names:
-            raise BiomedError(f"{source} has no 'text' column; pass the output folder of `biomed data extract`")
-        metadata = dict(schema.metadata or {})
-        metadata[VERSION_METADATA_KEY] = version.encode("utf-8")
-        metadata[b"biomed.classifier_max_length"] = str(scorer.max_length).encode("utf-8")
-        metadata[b"biomed.classifier_dtype"] = scorer.dtype_name.encode("utf-8")
-        out_schema = pa.schema(list(schema) + score_fields, metadata=metadata)
-        return _ShardOutput(source, target, out_schema, shard.metadata.num_rows), shard
-
-    # (shard, rows, last of its shard) in reading order: the tokeniser thread reads one chunk ahead, and the scores
-    # come back in the same order
-    chunks: deque = deque()
-
-    def texts():
-        for source, target in jobs:
-            output, shard = open_shard(source, target)
-            if output.rows == 0:  # an empty shard still gets its (empty) output and its done marker
-                chunks.append((output, shard.schema_arrow.empty_table(), True))
-                yield []
-                continue
-            read = 0
-            try:
-                for batch in shard.iter_batches(batch_size=scorer.chunk_size):
-                    read += batch.num_rows
-                    chunks.append((output, pa.Table.from_batches([batch]), read >= output.rows))
-                    yield batch.column("text").to_pylist()
-            except (OSError, pa.ArrowException) as err:  # a corrupt page, found only when it is read
-                raise BiomedError(f"cannot read {source} as Parquet: {err}") from None
-
-    def write(output: _ShardOutput, table, last: bool) -> None:
-        if output.writer is None:
-            output.target.parent.mkdir(parents=True, exist_ok=True)
-            output.writer = pq.ParquetWriter(_partial(output.target), output.schema)
-        output.writer.write_table(table)
-        if not last:
-            return
-        output.writer.close()
-        os.replace(_partial(output.target), output.target)
-        stats = {
-            "shard": output.source.name,
-            **output.counts,
-            "seconds": round(time.perf_counter() - output.started, 3),
-            "classifier_version": version,
-            "device": str(scorer.device),
-            "dtype": scorer.dtype_name,
-            "cpu_threads": torch.get_num_threads() if scorer.device.type == "cpu" else None,
-            "cpu_batch_threads": scorer.batch_threads if scorer.device.type == "cpu" else None,
-        }
-        if on_written is not None:
-            on_written(output.source, stats)
-
-    output = None
-    try:
-        with ThreadPoolExecutor(max_workers=1) as write_pool:
-            written = None
-            for scores in scorer.score_chunks(texts(), on_batch):
-                output, table, last = chunks.popleft()
-                for name, column in _score_columns(scores, version).items():
-                    table = table.append_column(name, column)
-                output.counts["paragraphs"] += len(scores.n_tokens)
-                output.counts["truncated"] += int(scores.truncated.sum())
-                output.counts["tokens"] += int(scores.n_tokens.sum())
-                if written is not None:
-                    written.result()  # one chunk in flight: memory stays bounded, a write error surfaces here
-                written = write_pool.submit(write, output, table.replace_schema_metadata(output.schema.metadata), last)
-            if written is not None:
-                written.result()
-    finally:
-        if output is not None and output.writer is not None and output.writer.is_open:
-            output.writer.close()  # a shard cut short by an error: its temporary file stays unrenamed
-
-
-@dataclass
-class _ShardOutput:
-    """A scored shard being written: its temporary file's writer (opened on first write) and running counts."""
-
-    source: Path
-    target: Path
-    schema: Any
-    rows: int
-    writer: Any = None
-    started: float = field(default_factory=time.perf_counter)
-    counts: dict[str, int] = field(default_factory=lambda: {"paragraphs": 0, "truncated": 0, "tokens": 0})
-
-
-def _partial(target: Path) -> Path:
-    return target.with_name(target.name + ".tmp")
-
-
-def _score_columns(scores: ParagraphScores, version: str) -> dict[str, Any]:
-    """The ``SCORE_COLUMNS`` of scored paragraphs, as Arrow arrays."""
-    import pyarrow as pa
-
-    from biomed.dataset_builder.classify.metrics import rounded_scores
-    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
-
-    n = len(scores.n_tokens)
-    return {
-        "type": pa.array(np.asarray(TYPE_LABELS, dtype=object)[scores.type_probs.argmax(1)], pa.string())
-        if n
-        else pa.array([], pa.string()),
-        "type_probs": _list_column(scores.type_probs),
-        "domain": pa.array(np.asarray(DOMAIN_LABELS, dtype=object)[scores.domain_probs.argmax(1)], pa.string())
-        if n
-        else pa.array([], pa.string()),
-        "domain_probs": _list_column(scores.domain_probs),
-        "educational_score": pa.array(scores.educational, pa.float32()),
-        "educational_score_int": pa.array(rounded_scores(scores.educational), pa.int8()),
-        "classifier_version": pa.array([version] * n, pa.string()),
-    }
-
-
-def _list_column(values: np.ndarray):
-    import pyarrow as pa
-
-    values = np.ascontiguousarray(values, dtype=np.float32)
-    offsets = np.arange(len(values) + 1, dtype=np.int32) * values.shape[1]
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.reshape(-1), pa.float32()))
-
-
-def _marker(output_dir: Path, shard: Path) -> Path:
-    return output_dir / "done" / (shard.stem + ".json")
-
-
-def _read_marker(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None  # a marker cut short by a kill counts as missing: the shard is scored again
+def _marker_inputs(shard: Path, version: str) -> dict[str, Any]:
+    """What a shard's scores are computed from: the input shard as it is now, and the classifier."""
+    return {"shard": files_fingerprint([shard]), "classifier_version": version}
 
 
 def _worker_device(device: str, rank: int) -> str:
@@ -625,9 +137,9 @@ def _worker_device(device: str, rank: int) -> str:
     count = torch.cuda.device_count()
     if count <= 1:
         return "cuda"
-    import multiprocess  # datatrove's local executor runs tasks in a `multiprocess` pool
+    import multiprocessing  # local tasks run in the runtime's process pool
 
-    identity = multiprocess.current_process()._identity  # pool workers are numbered from 1
+    identity = multiprocessing.current_process()._identity  # pool workers are numbered from 1
     slot = identity[0] - 1 if identity else rank
     return f"cuda:{slot % count}"
 
@@ -645,71 +157,66 @@ def _share_cpu_threads(device: str, executor: ExecutorConfig, world_size: int) -
     torch.set_num_threads(max(1, cores // workers))
 
 
-class ClassifierScoreStep(PipelineStep):
-    """A datatrove step: task ``rank`` of ``world_size`` scores every ``world_size``-th shard not yet marked done.
+@dataclass
+class ScoreTask:
+    """Task ``rank`` of ``world_size``: it scores every ``world_size``-th shard not yet marked done.
 
-    Args:
+    Attributes:
         cfg: the resolved scoring config.
         shards: all input shards (the same list in every task, so the assignment is stable across reruns).
         version: the classifier version written into every row and shard.
-        progress: a callable ``(n_paragraphs)`` called after each batch (single local worker only).
+        rank: this task's index.
+        world_size: the number of tasks.
     """
 
-    name = "classify"
-    type = "🏷 - SCORER"
+    cfg: ClassifyScoreConfig
+    shards: list[str]
+    version: str
+    rank: int = 0
+    world_size: int = 1
 
-    def __init__(self, cfg: ClassifyScoreConfig, shards: list[str], version: str, progress=None):
-        super().__init__()
-        self.cfg = cfg
-        self.shards = shards
-        self.version = version
-        self.progress = progress
 
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        self.score_assigned(rank, world_size)
-        if data:
-            yield from data
+def score_task(task: ScoreTask, progress=None) -> list[dict[str, Any]]:
+    """Score the task's shards that have no valid done marker; return their counts.
 
-    def score_assigned(self, rank: int = 0, world_size: int = 1) -> list[dict[str, Any]]:
-        """Score this task's shards that have no done marker; return their counts."""
-        output_dir = Path(self.cfg.output_dir)
-        todo = [
-            Path(shard)
-            for index, shard in enumerate(self.shards)
-            if index % world_size == rank and _read_marker(_marker(output_dir, Path(shard))) is None
-        ]
-        if not todo:
-            return []
-        device = _worker_device(self.cfg.device, rank)
-        _share_cpu_threads(device, self.cfg.executor, world_size)
-        scorer = ParagraphScorer.load(
-            self.cfg.classifier,
-            device=device,
-            dtype=self.cfg.dtype,
-            attn_implementation=self.cfg.attn_implementation,
-            max_length=self.cfg.max_length,
-            batch_size=self.cfg.batch_size,
-            max_batch_tokens=self.cfg.max_batch_tokens,
-            chunk_size=self.cfg.chunk_size,
-            compile=self.cfg.compile,
-            batch_threads=self.cfg.cpu_batch_threads or None,
-        )
-        done = []
+    Args:
+        task: which shards, with which classifier.
+        progress: a callable ``(n_paragraphs)`` called after each batch.
+    """
+    cfg, output_dir = task.cfg, Path(task.cfg.output_dir)
+    markers = _markers(output_dir)
+    todo = [
+        Path(shard)
+        for index, shard in enumerate(task.shards)
+        if index % task.world_size == task.rank
+        and markers.read(Path(shard).stem, _marker_inputs(Path(shard), task.version)) is None
+    ]
+    if not todo:
+        return []
+    device = _worker_device(cfg.device, task.rank)
+    _share_cpu_threads(device, cfg.executor, task.world_size)
+    scorer = ParagraphScorer.load(
+        cfg.classifier,
+        device=device,
+        dtype=cfg.dtype,
+        attn_implementation=cfg.attn_implementation,
+        max_length=cfg.max_length,
+        batch_size=cfg.batch_size,
+        max_batch_tokens=cfg.max_batch_tokens,
+        chunk_size=cfg.chunk_size,
+        compile=cfg.compile,
+        batch_threads=cfg.cpu_batch_threads or None,
+    )
+    done = []
 
-        def mark_done(shard: Path, stats: dict[str, Any]) -> None:
-            marker = _marker(output_dir, shard)
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            partial = marker.with_name(marker.name + ".tmp")
-            partial.write_text(json.dumps(stats, indent=1), encoding="utf-8")
-            os.replace(partial, marker)
-            self.stat_update("paragraphs", value=stats["paragraphs"])
-            self.stat_update("truncated", value=stats["truncated"])
-            logger.info("scored %s: %d paragraphs, %d truncated", shard.name, stats["paragraphs"], stats["truncated"])
-            done.append(stats)
+    def mark_done(shard: Path, stats: dict[str, Any]) -> None:
+        markers.write(shard.stem, stats, _marker_inputs(shard, task.version))
+        logger.info("scored %s: %d paragraphs, %d truncated", shard.name, stats["paragraphs"], stats["truncated"])
+        done.append(stats)
 
-        jobs = [(shard, output_dir / "data" / shard.name) for shard in todo]
-        score_shards(scorer, jobs, self.version, self.progress, on_written=mark_done)
-        return done
+    jobs = [(shard, output_dir / "data" / shard.name) for shard in todo]
+    score_shards(scorer, jobs, task.version, progress, on_written=mark_done)
+    return done
 
 
 @dataclass
@@ -747,13 +254,18 @@ class ScoreSummary:
         )
 
 
-def run_classify_score(cfg: ClassifyScoreConfig) -> ScoreSummary:
+def run_classify_score(cfg: ClassifyScoreConfig, overwrite: bool = False) -> ScoreSummary:
     """Score every shard of ``cfg.inputs`` that is not yet done; return counts over all shards.
 
+    Args:
+        cfg: the scoring config.
+        overwrite: replace an output folder that holds another run (another classifier, input or stage) instead
+            of refusing it.
+
     Raises:
-        BiomedError: missing classifier or inputs, or an output folder holding scores of another classifier.
+        BiomedError: missing classifier or inputs, an output folder that belongs to another run, a bad shard.
     """
-    from biomed.config import save_config
+    from biomed.config import config_to_dict, save_config
     from biomed.dataset_builder.classify.data import find_parquet_shards
 
     if not cfg.classifier:
@@ -763,35 +275,62 @@ def run_classify_score(cfg: ClassifyScoreConfig) -> ScoreSummary:
     version = classifier_version(cfg.classifier)
     shards = find_parquet_shards(Path(cfg.inputs))
     output_dir = Path(cfg.output_dir)
-    for shard in shards:
-        marker = _read_marker(_marker(output_dir, shard))
-        if marker is not None and marker.get("classifier_version") != version:
-            raise BiomedError(
-                f"{output_dir} holds scores by classifier {marker.get('classifier_version')!r}, not {version!r} "
-                f"({_marker(output_dir, shard)}); score into a new --out folder"
-            )
-    save_config(cfg, output_dir)
-    todo = [shard for shard in shards if _read_marker(_marker(output_dir, shard)) is None]
+    if not overwrite:
+        for shard in shards:
+            marker = _markers(output_dir).read(shard.stem, _marker_inputs(shard, version)) or {}
+            legacy = _read_any_marker(output_dir, shard)
+            found = marker.get("classifier_version") or legacy.get("classifier_version")
+            if found and found != version:
+                raise BiomedError(
+                    f"{output_dir} holds scores by classifier {found!r}, not {version!r} "
+                    f"({_markers(output_dir).path(shard.stem)}); rerun with --overwrite to start afresh, "
+                    "or score into a new --out"
+                )
+    settings = {key: value for key, value in config_to_dict(cfg).items() if key in OUTPUT_SETTINGS}
+    owner = claim_output(
+        output_dir,
+        "data classify score",
+        {**settings, "classifier_version": version},
+        input_fingerprint(cfg.inputs, shards),
+        overwrite=overwrite,
+        config_keys=[f.name for f in dataclasses.fields(ClassifyScoreConfig)],
+    )
+    with owner:
+        save_config(cfg, output_dir)
+        return _score_owned(cfg, shards, version, output_dir)
+
+
+def _read_any_marker(output_dir: Path, shard: Path) -> dict[str, Any]:
+    """A shard's marker whatever it was computed from (a kit without input fingerprints wrote such markers)."""
+    from biomed.runtime.files import read_json
+
+    marker = read_json(_markers(output_dir).path(shard.stem))
+    return marker if isinstance(marker, dict) else {}
+
+
+def _score_owned(cfg: ClassifyScoreConfig, shards: list[Path], version: str, output_dir: Path) -> ScoreSummary:
+    markers = _markers(output_dir)
+    todo = [shard for shard in shards if markers.read(shard.stem, _marker_inputs(shard, version)) is None]
     started = time.perf_counter()
     executor_cfg = cfg.executor
     if executor_cfg.tasks == 0:
         # a task loads the model once: one per worker, not one per shard (shards can number in the thousands)
         executor_cfg = replace(executor_cfg, tasks=max(1, min(len(shards), executor_cfg.workers)))
     in_process = executor_cfg.kind == "local" and executor_cfg.workers == 1 and cfg.executor.tasks in (0, 1)
+    names = [str(s) for s in shards]
+    ran = True
     if todo and in_process:
-        _score_in_process(cfg, [str(s) for s in shards], version, todo)
+        _score_in_process(cfg, names, version, todo)
     elif todo:
-        from biomed.runtime.executors import build_executor
-
-        step = ClassifierScoreStep(cfg, [str(s) for s in shards], version)
-        # datatrove's completion marks are per task index; a folder per task count keeps a rerun with another
-        # count from skipping a task index whose shards changed (the per-shard markers stay authoritative)
-        logs = output_dir / "logs" / f"tasks-{executor_cfg.tasks}"
-        build_executor(executor_cfg, [step], logs, job_name="biomed-classify").run()
+        tasks = [ScoreTask(cfg, names, version, rank, executor_cfg.tasks) for rank in range(executor_cfg.tasks)]
+        ran = run_jobs(
+            score_task, tasks, executor_cfg, output_dir / "logs", "scoring", job_name="biomed-classify",
+            progress=cfg.progress,
+        )  # fmt: skip
     seconds = time.perf_counter() - started
-    markers = [_read_marker(_marker(output_dir, shard)) for shard in shards]
-    missing = [shard.name for shard, marker in zip(shards, markers) if marker is None]
-    if missing and executor_cfg.kind != "local":
+    stats = [markers.read(shard.stem, _marker_inputs(shard, version)) for shard in shards]
+    missing = [shard.name for shard, marker in zip(shards, stats) if marker is None]
+    if missing and not ran:
         return ScoreSummary(str(output_dir), version, len(shards), 0, 0, 0, 0, round(seconds, 3), 0, len(missing))
     if missing:
         raise BiomedError(
@@ -803,27 +342,27 @@ def run_classify_score(cfg: ClassifyScoreConfig) -> ScoreSummary:
         classifier_version=version,
         shards=len(shards),
         shards_scored_now=len(todo),
-        paragraphs=sum(m["paragraphs"] for m in markers),
-        truncated=sum(m["truncated"] for m in markers),
-        tokens=sum(m["tokens"] for m in markers),
+        paragraphs=sum(m["paragraphs"] for m in stats),
+        truncated=sum(m["truncated"] for m in stats),
+        tokens=sum(m["tokens"] for m in stats),
         seconds=round(seconds, 3),
-        paragraphs_now=sum(m["paragraphs"] for m in markers if m["shard"] in todo_names),
+        paragraphs_now=sum(m["paragraphs"] for m in stats if m["shard"] in todo_names),
     )
-    (output_dir / "summary.json").write_text(json.dumps(summary.__dict__, indent=1), encoding="utf-8")
+    write_summary(output_dir, dataclasses.asdict(summary))
     return summary
 
 
 def _score_in_process(cfg: ClassifyScoreConfig, shards: list[str], version: str, todo: list[Path]) -> None:
+    total = sum(_rows(shard) for shard in todo) if cfg.progress else None
+    with progress_bar("scoring", total=total, unit="paragraphs", enabled=cfg.progress) as bar:
+        score_task(ScoreTask(cfg, shards, version), progress=bar.advance if cfg.progress else None)
+
+
+def _rows(shard: Path) -> int:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if not cfg.progress:
-        ClassifierScoreStep(cfg, shards, version).score_assigned()
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    total = sum(pq.ParquetFile(shard).metadata.num_rows for shard in todo)
-    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("paragraphs"))
-    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("score", total=total)
-        ClassifierScoreStep(cfg, shards, version, progress=lambda n: bar.advance(task, n)).score_assigned()
+    try:
+        return pq.ParquetFile(shard).metadata.num_rows
+    except (OSError, pa.ArrowException) as err:  # pyarrow's message names no file
+        raise BiomedError(f"cannot read {shard} as Parquet: {err}") from None

@@ -91,6 +91,10 @@ CONTAINER_TAGS = frozenset(
 SKIPPED_ABSTRACT_TYPES = frozenset({"graphical", "teaser", "toc", "web-summary"})
 
 _string_of = etree.XPath("string()", smart_strings=False)
+# the prolog before the root element: XML declaration, comments, processing instructions, doctype
+_PROLOG = rb"(?:<\?[^>]*\?>\s*|<!--.*?-->\s*|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>\s*)*"
+_ROOT_ARTICLE = re.compile(_PROLOG + rb"<article[\s>/]", re.S)
+_HTML = re.compile(_PROLOG.replace(b"DOCTYPE", b"(?i:DOCTYPE)") + rb"(?i:<html[\s>]|<head[\s>]|<body[\s>])", re.S)
 _TEX_DOCUMENT = re.compile(r"\\begin\{document\}(.*?)\\end\{document\}", re.S)
 
 
@@ -197,7 +201,7 @@ def _parse_xml(data: bytes) -> etree._Element:
     if not tail.endswith(b"</article>"):
         if not data.strip():
             raise ArticleError("empty_file")
-        raise ArticleError("truncated_xml", "the file does not end with </article>")
+        raise _not_a_whole_article(data)
     body_end = data.find(b"</body>")
     head = data[: body_end + 7] + b"</article>" if body_end != -1 else data
     try:
@@ -214,6 +218,23 @@ def _parse_xml(data: bytes) -> etree._Element:
     if "UTF-8" in message or "encoding" in message.lower() or "Char 0x" in message:
         raise ArticleError("bad_encoding", message)
     raise ArticleError("malformed_xml", message)
+
+
+def _not_a_whole_article(data: bytes) -> ArticleError:
+    """Why bytes that do not end with ``</article>`` are skipped: cut short, or never a JATS article at all."""
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if _ROOT_ARTICLE.match(head):
+        return ArticleError("truncated_xml", "the file does not end with </article>")
+    if _HTML.match(head):
+        # e.g. a proxy's or a publisher's error page saved under the article's name
+        return ArticleError("not_jats", "an HTML page, not a JATS article")
+    if not head.startswith(b"<"):
+        return ArticleError("not_xml", "the file does not start with an XML tag (binary data or plain text)")
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as err:
+        return ArticleError("malformed_xml", str(err))
+    return ArticleError("not_jats", f"root element is <{root.tag}>, expected <article>")
 
 
 def _publication_year(meta: etree._Element) -> int | None:

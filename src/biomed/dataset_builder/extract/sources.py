@@ -127,17 +127,35 @@ def read_file_list(path: str | Path) -> dict[str, tuple[str | None, str]]:
     path = Path(path)
     if not path.is_file():
         raise BiomedError(f"file list {path} does not exist; pass the PMC OA file list CSV (oa_file_list.csv)")
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [column for column in FILE_LIST_COLUMNS if column not in (reader.fieldnames or [])]
-        if missing:
-            raise BiomedError(
-                f"{path}:1: missing column(s) {', '.join(missing)}; a PMC OA file list has "
-                f"{', '.join(FILE_LIST_COLUMNS)} among its columns"
-            )
-        entries = {}
-        for row in reader:
-            accession = (row["Accession ID"] or "").strip().upper()
-            if accession:
-                entries[accession] = ((row["PMID"] or "").strip() or None, (row["License"] or "").strip())
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return _file_list_entries(path, csv.DictReader(handle))
+    except UnicodeDecodeError:
+        data = path.read_bytes()  # the error's offset is within one read buffer: find the byte in the whole file
+        try:
+            data.decode("utf-8")
+            where, byte = "", ""
+        except UnicodeDecodeError as err:
+            line = data[: err.start].count(b"\n") + 1
+            where, byte = f":{line}", f" (byte 0x{data[err.start]:02x})"
+        raise BiomedError(
+            f"{path}{where}: not UTF-8 text{byte}; the PMC OA file list is UTF-8: download it again or convert it "
+            "(iconv -t UTF-8)"
+        ) from None
+    except (csv.Error, OSError) as err:
+        raise BiomedError(f"{path}: not a readable CSV file list ({err})") from None
+
+
+def _file_list_entries(path: Path, reader: csv.DictReader) -> dict[str, tuple[str | None, str]]:
+    missing = [column for column in FILE_LIST_COLUMNS if column not in (reader.fieldnames or [])]
+    if missing:
+        raise BiomedError(
+            f"{path}:1: missing column(s) {', '.join(missing)}; a PMC OA file list has "
+            f"{', '.join(FILE_LIST_COLUMNS)} among its columns"
+        )
+    entries = {}
+    for row in reader:
+        accession = (row["Accession ID"] or "").strip().upper()
+        if accession:
+            entries[accession] = ((row["PMID"] or "").strip() or None, (row["License"] or "").strip())
     return entries

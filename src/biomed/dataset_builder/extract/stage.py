@@ -7,14 +7,22 @@ Example::
     summary = run_extract(ExtractConfig(inputs=["~/pmc/oa_comm"], output_dir="extracted"))
     print(summary.render())
 
-The pipeline is three datatrove steps, run by the executor of ``cfg.executor`` (local processes by default,
-Slurm or Ray on clusters): ``PmcArticleReader`` (files and packages → one document per paragraph, skipped
-files recorded with their reason), ``MinTokensFilter`` (drops paragraphs under ``min_tokens`` words, counted
-as ``too_short``), ``LanguageTagger`` (CLD2 on the paragraph's first characters), then datatrove's
-``ParquetWriter``. Each task writes ``data/<n>_<rank>.parquet`` (``n`` counts the task's shards: a new one
-every ``max_shard_bytes``; an article never straddles two) and ``errors/<rank>.jsonl``; datatrove's
-completion markers under ``logs/`` make a rerun after a crash redo only unfinished tasks, overwriting their
-partial files. Paragraph rules are documented in ``biomed.dataset_builder.extract.jats``.
+The input units (article files and bulk packages, in sorted order) are split between ``executor.tasks`` tasks,
+task ``r`` of ``n`` reading units ``r, r + n, …``; the tasks run in local processes (``executor.workers`` at once,
+killed with the main process), on Slurm or on Ray (``biomed.runtime.parallel.run_jobs``). A task pipes its
+articles through three steps, each taking and yielding one list of paragraph rows per article: the reader
+(``read_articles``: files and packages → rows, skipped files recorded with their reason), ``MinTokensFilter``
+(drops paragraphs under ``min_tokens`` tokens, counted as ``too_short``) and the language tagger (CLD2 on the
+paragraph's first characters), then writes ``data/<n>_<task>.parquet`` (``n`` counts the task's shards: a new one
+every ``max_shard_bytes``; an article never straddles two) and ``errors/<task>.jsonl``, and last its done marker
+``done/<task>.json``, which holds its counts and records the input files (size, modification time) it read.
+
+The folder is owned (``biomed.runtime.ownership``): its manifest records the settings that shape the shards,
+the task count and the input; a rerun resumes only into a folder whose manifest matches, redoing the tasks
+without a marker for their current input (a killed task's staging folder is removed first), and the summary is
+rebuilt from every task's marker. ``executor.tasks: 0`` (one task per worker) is resolved by the folder's first
+run: resuming with another ``--workers`` keeps its split. Paragraph rules are documented in
+``biomed.dataset_builder.extract.jats``.
 
 ``n_tokens`` counts whitespace-separated words, plus one per character of scripts written without spaces
 (Chinese, Japanese, Thai…), so the paper's 64-token minimum means the same amount of text in every language.
@@ -23,16 +31,21 @@ partial files. Paragraph rules are documented in ``biomed.dataset_builder.extrac
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
-import yaml
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pycld2
 
-from biomed.config import config_to_dict, save_config
+from biomed.config import config_to_dict, dump_config
 from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION, Article, ArticleError, parse_article
 from biomed.dataset_builder.extract.licenses import license_group, normalise_license
 from biomed.dataset_builder.extract.sources import (
@@ -43,11 +56,18 @@ from biomed.dataset_builder.extract.sources import (
     list_input_units,
     read_file_list,
 )
-from biomed.errors import BiomedError
-from biomed.runtime.executors import ExecutorConfig, build_executor
+from biomed.runtime.executors import ExecutorConfig
+from biomed.runtime.files import file_fingerprint, write_text
+from biomed.runtime.markers import DoneMarkers
+from biomed.runtime.ownership import claim_output, input_fingerprint, read_manifest
+from biomed.runtime.parallel import run_jobs
+from biomed.runtime.summary import write_summary
 
 
 __all__ = ["ExtractConfig", "ExtractSummary", "run_extract", "parse_article", "iter_article_sources", "SCHEMA_COLUMNS"]
+
+STAGE = "extract"  # the stage named in the output folder's manifest
+DONE_DIR = "done"  # one done marker per task: its counts and the input files it read
 
 # characters of scripts written without spaces between words, each counted as one token
 _UNSPACED_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -104,10 +124,8 @@ SCHEMA_COLUMNS = [
 _INT_COLUMNS = {"paragraph_index", "year", "n_chars", "n_tokens"}
 
 
-def parquet_schema():
+def parquet_schema() -> pa.Schema:
     """The Arrow schema of extraction shards, with the extractor version in its metadata."""
-    import pyarrow as pa
-
     return pa.schema(
         [(name, pa.int32() if name in _INT_COLUMNS else pa.string()) for name in SCHEMA_COLUMNS],
         metadata={"biomed.extractor_version": EXTRACTOR_VERSION},
@@ -172,141 +190,192 @@ def resolve_article(article: Article, file_list: dict | None, require_pmcid: boo
     return article_id, pmid, license_name
 
 
-def _datatrove_steps():
-    # datatrove is imported lazily so that `biomed --help` and the non-extraction commands stay fast.
-    # Documents travel one per *article*, with its paragraph rows in ``metadata["rows"]``: per-document
-    # bookkeeping (stats, file routing) then costs once per article instead of once per paragraph, which
-    # measured twice as fast end to end on real articles (bench/extract.py).
-    from datatrove.data import Document
-    from datatrove.pipeline.base import PipelineStep
-    from datatrove.pipeline.writers import ParquetWriter
+@dataclass
+class TaskCounts:
+    """What one task read, dropped, skipped and wrote; saved in its done marker, summed into ``summary.json``."""
 
-    class PmcArticleReader(PipelineStep):
-        """Read this task's share of the input units; yield one document per article, skipped ones recorded."""
+    articles: int = 0
+    paragraphs_read: int = 0
+    paragraphs_written: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+    languages: Counter = field(default_factory=Counter)
 
-        name = "PMC-OA JATS reader"
-        type = "📖 - READER"
+    def to_dict(self) -> dict:
+        return {
+            "articles": self.articles,
+            "paragraphs_read": self.paragraphs_read,
+            "paragraphs_written": self.paragraphs_written,
+            "dropped": dict(self.dropped),
+            "skipped": dict(self.skipped),
+            "languages": dict(self.languages),
+        }
 
-        def __init__(self, units: list[InputUnit], output_dir: str, file_list: str | None, require_pmcid: bool):
-            super().__init__()
-            self.units = units
-            self.output_dir = output_dir
-            self.file_list_path = file_list
-            self.require_pmcid = require_pmcid
 
-        def run(self, data=None, rank: int = 0, world_size: int = 1):
-            file_list = read_file_list(self.file_list_path) if self.file_list_path else None
-            errors_dir = Path(self.output_dir) / "errors"
-            errors_dir.mkdir(parents=True, exist_ok=True)
-            progress = Path(self.output_dir) / "logs" / "progress"
-            progress.mkdir(parents=True, exist_ok=True)
-            articles = 0
-            with open(errors_dir / f"{rank:05d}.jsonl", "w", encoding="utf-8") as errors:
+def read_articles(
+    units: Iterable[InputUnit], file_list: dict | None, require_pmcid: bool, counts: TaskCounts, errors: list[dict]
+) -> Iterator[list[dict]]:
+    """The paragraph rows of each readable article of ``units``; skipped files go to ``errors`` with their reason.
 
-                def record(name: str, reason: str, detail: str) -> None:
-                    self.stat_update(f"skipped_{reason}")
-                    errors.write(json.dumps({"file": name, "reason": reason, "detail": detail}) + "\n")
+    Rows travel one list per *article*: the steps after the reader then cost once per article, not per paragraph.
+    """
+    for unit in units:
+        try:
+            for name, data in iter_unit(unit):
+                try:
+                    article = parse_article(data, file=name)
+                    article_id, pmid, license_name = resolve_article(article, file_list, require_pmcid)
+                except ArticleError as err:
+                    where = f"{unit.path}::{name}" if unit.is_package else unit.path
+                    counts.skipped[err.reason] += 1
+                    errors.append({"file": where, "reason": err.reason, "detail": err.detail})
+                    continue
+                rows = article_rows(article, license_name, pmid, article_id)
+                counts.articles += 1
+                counts.paragraphs_read += len(rows)
+                yield rows
+        except SourceError as err:
+            counts.skipped[err.reason] += 1
+            errors.append({"file": unit.path, "reason": err.reason, "detail": err.detail})
 
-                for unit in self.units[rank::world_size]:
-                    try:
-                        for name, data_bytes in iter_unit(unit):
-                            with self.track_time():
-                                try:
-                                    article = parse_article(data_bytes, file=name)
-                                    article_id, pmid, license_name = resolve_article(
-                                        article, file_list, self.require_pmcid
-                                    )
-                                except ArticleError as err:
-                                    where = f"{unit.path}::{name}" if unit.is_package else unit.path
-                                    record(where, err.reason, err.detail)
-                                    continue
-                                rows = article_rows(article, license_name, pmid, article_id)
-                            self.stat_update("articles")
-                            self.stat_update("paragraphs", value=len(rows), unit="article")
-                            articles += 1
-                            if articles % 500 == 0:
-                                (progress / f"{rank:05d}").write_text(str(articles))
-                            yield Document(text="", id=article_id, metadata={"rows": rows})
-                    except SourceError as err:
-                        record(unit.path, err.reason, err.detail)
-            (progress / f"{rank:05d}").write_text(str(articles))
 
-    class MinTokensFilter(PipelineStep):
-        """Keep paragraphs of at least ``min_tokens`` tokens; the others are dropped and counted as ``too_short``."""
+class MinTokensFilter:
+    """Keep paragraphs of at least ``min_tokens`` tokens; the others are dropped as ``too_short``."""
 
-        name = "minimum length"
-        type = "🔻 - FILTER"
+    def __init__(self, min_tokens: int):
+        self.min_tokens = min_tokens
 
-        def __init__(self, min_tokens: int):
-            super().__init__()
-            self.min_tokens = min_tokens
+    def keep(self, row: dict) -> bool | tuple[bool, str]:
+        return row["n_tokens"] >= self.min_tokens or (False, "too_short")
 
-        def keep(self, row: dict) -> bool | tuple[bool, str]:
-            return row["n_tokens"] >= self.min_tokens or (False, "too_short")
 
-        def run(self, data, rank: int = 0, world_size: int = 1):
-            drops: Counter = Counter()
-            kept_total = 0
-            for doc in data:
-                kept = []
-                for row in doc.metadata["rows"]:
-                    verdict = self.keep(row)
-                    if verdict is True:
-                        kept.append(row)
-                    else:
-                        drops[verdict[1]] += 1
-                kept_total += len(kept)
-                if kept:
-                    doc.metadata["rows"] = kept
-                    yield doc
-            self.stat_update("forwarded", value=kept_total, unit="task")
-            for reason, count in drops.items():
-                self.stat_update(f"dropped_{reason}", value=count, unit="task")
+def filter_rows(articles: Iterable[list[dict]], keep, counts: TaskCounts) -> Iterator[list[dict]]:
+    """Apply a filter's ``keep`` (``True``, or ``(False, reason)``) to every row, counting each drop by reason."""
+    for rows in articles:
+        kept = []
+        for row in rows:
+            verdict = keep(row)
+            if verdict is True:
+                kept.append(row)
+            else:
+                counts.dropped[verdict[1]] += 1
+        if kept:
+            yield kept
 
-    class LanguageTagger(PipelineStep):
-        """Set each paragraph's ``language`` (ISO 639-1, ``und`` when undecided) with CLD2 on its first characters."""
 
-        name = "CLD2 language"
-        type = "🏷 - TAGGER"
+def tag_languages(articles: Iterable[list[dict]], chars: int, counts: TaskCounts) -> Iterator[list[dict]]:
+    """Set each row's ``language`` (ISO 639-1, ``und`` when undecided) with CLD2 on its first ``chars`` characters."""
+    for rows in articles:
+        for row in rows:
+            row["language"] = language = detect_language(row["text"], chars)
+            counts.languages[language] += 1
+        yield rows
 
-        def __init__(self, chars: int):
-            super().__init__()
-            self.chars = chars
 
-        def run(self, data, rank: int = 0, world_size: int = 1):
-            languages: Counter = Counter()
-            for doc in data:
-                for row in doc.metadata["rows"]:
-                    language = detect_language(row["text"], self.chars)
-                    languages[language] += 1
-                    row["language"] = language
-                yield doc
-            for language, count in languages.items():
-                self.stat_update(f"language_{language}", value=count, unit="task")
+class ShardWriter:
+    """Writes one task's rows as ``NNN_<task>.parquet`` files in ``folder``, a new one every ``max_bytes``.
 
-    class ParagraphParquetWriter(ParquetWriter):
-        """datatrove's Parquet writer, writing every paragraph row of each article document."""
+    An article never straddles two files: the size is checked before each article (0 = one file for the task).
+    """
 
-        def _write(self, document: list[dict], file_handler, filename: str):
-            import pyarrow.parquet as pq
+    def __init__(self, folder: Path, task: str, max_bytes: int, batch_size: int = 4096):
+        self.folder, self.task, self.max_bytes, self.batch_size = folder, task, max_bytes, batch_size
+        self.schema = parquet_schema()
+        self.files: list[str] = []
+        self.rows = 0
+        self._handle = self._writer = None
+        self._batch: list[dict] = []
 
-            if self.max_file_size > 0:
-                filename = self._get_filename_with_file_id(filename)
-            if filename not in self._writers:
-                self._writers[filename] = pq.ParquetWriter(
-                    file_handler,
-                    schema=self.schema,
-                    compression=self.compression,
-                    use_content_defined_chunking=self.use_content_defined_chunking,
-                    write_page_index=self.write_page_index,
-                )
-            batch = self._batches[filename]
-            batch.extend(document)
-            if len(batch) >= self.batch_size:
-                self._write_batch(filename)
-            self.stat_update("paragraphs_written", value=len(document), unit="article")
+    def write(self, rows: list[dict]) -> None:
+        if self._writer is not None and self.max_bytes and self._handle.tell() >= self.max_bytes:
+            self._close_file()
+        if self._writer is None:
+            name = f"{len(self.files):03d}_{self.task}.parquet"
+            self.files.append(name)
+            self._handle = open(self.folder / name, "wb")
+            self._writer = pq.ParquetWriter(self._handle, self.schema, compression="zstd")
+        self._batch.extend(rows)
+        self.rows += len(rows)
+        if len(self._batch) >= self.batch_size:
+            self._flush()
 
-    return PmcArticleReader, MinTokensFilter, LanguageTagger, ParagraphParquetWriter
+    def _flush(self) -> None:
+        if self._batch:
+            self._writer.write_table(pa.Table.from_pylist(self._batch, schema=self.schema))
+            self._batch = []
+
+    def _close_file(self) -> None:
+        self._flush()
+        self._writer.close()
+        self._handle.close()
+        self._handle = self._writer = None
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._close_file()
+
+
+@dataclass(frozen=True)
+class ExtractTask:
+    """One task: its share of the input units and what it needs to extract them in a process of its own."""
+
+    rank: int
+    units: tuple[InputUnit, ...]
+    fingerprints: tuple[tuple, ...]  # (size, mtime_ns) of each unit, in order: what its marker records
+    output_dir: str
+    file_list: str | None
+    file_list_fingerprint: tuple | None
+    min_tokens: int
+    require_pmcid: bool
+    language_chars: int
+    max_shard_bytes: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.rank:05d}"
+
+    def computed_from(self) -> dict:
+        """What the task's output depends on; a done marker recording anything else is stale."""
+        return {
+            "extractor_version": EXTRACTOR_VERSION,
+            "units": [[os.path.realpath(u.path), *fp] for u, fp in zip(self.units, self.fingerprints, strict=True)],
+            "file_list": [self.file_list, *self.file_list_fingerprint] if self.file_list else None,
+        }
+
+
+def extract_task(task: ExtractTask) -> TaskCounts:
+    """Extract one task's units: shards under ``data/``, skipped files under ``errors/``, then its done marker.
+
+    The task writes its shards in a hidden staging folder and moves them into ``data/`` when it has finished, so
+    ``data/`` never holds a half-written shard; a task killed midway leaves only its staging folder, which the
+    rerun of the task removes first, with any shard and marker of an earlier run of it.
+    """
+    out = Path(task.output_dir)
+    markers = DoneMarkers(out / DONE_DIR)
+    markers.clear(task.name)
+    data = out / "data"
+    staging = data / f".task-{task.name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    for old in data.glob(f"*_{task.name}.parquet"):
+        old.unlink()
+    staging.mkdir(parents=True)
+    file_list = read_file_list(task.file_list) if task.file_list else None
+    counts, errors = TaskCounts(), []
+    writer = ShardWriter(staging, task.name, task.max_shard_bytes)
+    try:
+        articles = read_articles(task.units, file_list, task.require_pmcid, counts, errors)
+        articles = filter_rows(articles, MinTokensFilter(task.min_tokens).keep, counts)
+        for rows in tag_languages(articles, task.language_chars, counts):
+            writer.write(rows)
+    finally:
+        writer.close()
+    counts.paragraphs_written = writer.rows
+    write_text(out / "errors" / f"{task.name}.jsonl", "".join(json.dumps(e) + "\n" for e in errors))
+    for name in writer.files:
+        os.replace(staging / name, data / name)
+    staging.rmdir()
+    markers.write(task.name, {**counts.to_dict(), "shards": writer.files}, task.computed_from())
+    return counts
 
 
 # CLD2's normalised score of its best language; below it, the first characters were not enough (e.g. a Spanish
@@ -324,8 +393,6 @@ def detect_language(text: str, chars: int = 160) -> str:
 
 
 def _cld2(text: str) -> tuple[str, float]:
-    import pycld2
-
     try:
         _, _, details = pycld2.detect(text, isPlainText=True, bestEffort=True)
     except (pycld2.error, UnicodeEncodeError):
@@ -341,31 +408,9 @@ def _cld2(text: str) -> tuple[str, float]:
     return code.split("-")[0], score
 
 
-def build_pipeline(cfg: ExtractConfig, units: list[InputUnit], file_list: str | None) -> list:
-    reader_cls, filter_cls, tagger_cls, writer_cls = _datatrove_steps()
-    return [
-        reader_cls(units, cfg.output_dir, file_list, cfg.require_pmcid),
-        filter_cls(cfg.min_tokens),
-        tagger_cls(cfg.language_chars),
-        writer_cls(
-            output_folder=str(Path(cfg.output_dir) / "data"),
-            output_filename="${rank}.parquet",
-            adapter=_rows_of,
-            schema=parquet_schema(),
-            compression="zstd",
-            batch_size=4096,
-            max_file_size=cfg.max_shard_bytes or -1,
-        ),
-    ]
-
-
-def _rows_of(writer, document) -> list[dict]:
-    return document.metadata["rows"]
-
-
 @dataclass
 class ExtractSummary:
-    """What a run read, wrote and skipped; saved as ``summary.json`` beside the shards."""
+    """What a run read, wrote and skipped, over every task of the folder; saved as ``summary.json``."""
 
     output_dir: str
     units: int
@@ -376,6 +421,8 @@ class ExtractSummary:
     skipped: dict[str, int]
     languages: dict[str, int]
     seconds: float
+    tasks: int = 0
+    tasks_done: int = 0
     extractor_version: str = EXTRACTOR_VERSION
 
     @property
@@ -399,11 +446,26 @@ class ExtractSummary:
                 + ", ".join(f"{k} {v:,}" for k, v in sorted(self.skipped.items()))
                 + f" (details in {self.output_dir}/errors.jsonl)"
             )
+        if self.tasks_done < self.tasks:
+            lines.append(
+                f"  {self.tasks_done:,} of {self.tasks:,} tasks done so far (submitted to the cluster): "
+                "rerun the same command when they have finished to complete the summary"
+            )
         return "\n".join(lines)
 
 
-def run_extract(cfg: ExtractConfig) -> ExtractSummary:
-    """Run the extraction pipeline of ``cfg`` and return its summary (also saved as ``summary.json``)."""
+def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = True) -> ExtractSummary:
+    """Run the extraction of ``cfg`` and return its summary (also saved as ``summary.json``).
+
+    A rerun into the same folder resumes: tasks whose done marker records the same input are kept, the others
+    redone. The folder must hold nothing else: another stage's output, another input or other settings that
+    shape the shards are refused (``OutputRefused``, one line) unless ``overwrite``, which starts afresh.
+
+    Args:
+        cfg: the resolved config.
+        overwrite: remove what the output folder holds from an earlier, different run instead of refusing it.
+        progress: show a progress bar of finished tasks on stderr.
+    """
     inputs = list(cfg.inputs)
     file_list = cfg.file_list
     if not inputs:
@@ -414,86 +476,110 @@ def run_extract(cfg: ExtractConfig) -> ExtractSummary:
     if file_list:
         read_file_list(file_list)  # fail before starting any task if the CSV is unusable
     out = Path(cfg.output_dir)
-    previous = out / "config.yaml"
-    if previous.exists() and (out / "logs" / "completions").exists():
-        # a rerun resumes: only settings that shape the output must match (workers, Slurm time… may change)
-        before = _output_settings(yaml.safe_load(previous.read_text(encoding="utf-8")))
-        now = _output_settings(config_to_dict(cfg))
-        changed = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
-        if changed:
-            raise BiomedError(
-                f"{out} holds a run made with other settings ({', '.join(changed)}); resume it with the same "
-                f"options (see {previous}) or choose a new --out"
-            )
-    save_config(cfg, out)
-
+    tasks = _task_count(cfg, out)
+    fingerprints = {unit.path: tuple(file_fingerprint(unit.path)) for unit in units}
+    roots = [Path(path).expanduser() for path in inputs]
+    owned = [input_fingerprint(root, [u.path for u in units if _under(u.path, root)]) for root in roots]
+    if file_list:
+        owned.append(input_fingerprint(file_list, [file_list]))
+    settings = _output_settings(cfg, tasks)
     started = time.perf_counter()
-    pipeline = build_pipeline(cfg, units, file_list)
-    executor = build_executor(cfg.executor, pipeline, out / "logs", job_name="biomed-extract")
-    _run_with_progress(executor, out, cfg.executor.resolved_tasks())
-    summary = _summarise(out, len(units), time.perf_counter() - started)
-    (out / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    with claim_output(out, STAGE, settings, owned, overwrite, config_keys=config_to_dict(cfg).keys()):
+        write_text(out / "config.yaml", dump_config(cfg))
+        list_fingerprint = tuple(file_fingerprint(file_list)) if file_list else None
+        jobs = [
+            ExtractTask(
+                rank=rank,
+                units=tuple(units[rank::tasks]),
+                fingerprints=tuple(fingerprints[unit.path] for unit in units[rank::tasks]),
+                output_dir=str(out),
+                file_list=file_list,
+                file_list_fingerprint=list_fingerprint,
+                min_tokens=cfg.min_tokens,
+                require_pmcid=cfg.require_pmcid,
+                language_chars=cfg.language_chars,
+                max_shard_bytes=cfg.max_shard_bytes,
+            )
+            for rank in range(tasks)
+        ]
+        markers = DoneMarkers(out / DONE_DIR)
+        done = {job.name for job in jobs if markers.read(job.name, job.computed_from()) is not None}
+        _remove_unfinished_outputs(out, done)
+        todo = [job for job in jobs if job.name not in done]
+        run_jobs(extract_task, todo, cfg.executor, out / "logs", label="extract", job_name="biomed-extract",
+                 progress=progress, done=len(done))  # fmt: skip
+        summary = _summarise(out, jobs, markers, len(units), time.perf_counter() - started)
+        write_summary(out, summary.to_dict())
     return summary
 
 
-def _output_settings(config: dict) -> dict:
-    """The config keys that decide what the shards hold (and how the input is split between them)."""
-    settings = {key: value for key, value in config.items() if key != "executor"}
-    settings["executor.tasks"] = config["executor"]["tasks"]
-    # a run saved before the key existed split its shards at datatrove's default, 5 GiB
-    settings.setdefault("max_shard_bytes", 5 * 2**30)
+def _under(path: str, root: Path) -> bool:
+    return Path(path).resolve().is_relative_to(root.resolve())
+
+
+def _task_count(cfg: ExtractConfig, out: Path) -> int:
+    """The number of tasks: ``executor.tasks``, else the count of the run being resumed, else one per worker.
+
+    ``tasks: 0`` is resolved once, when the folder's first run starts: a resumed run splits the input exactly as
+    the run it resumes did, whatever its ``--workers``; a task count given explicitly must match it.
+    """
+    if cfg.executor.tasks > 0:
+        return cfg.executor.tasks
+    manifest = read_manifest(out)
+    if manifest and manifest.get("stage") == STAGE:
+        previous = manifest.get("settings", {}).get("executor.tasks")
+        if isinstance(previous, int) and previous > 0:
+            return previous
+    return cfg.executor.resolved_tasks()
+
+
+def _output_settings(cfg: ExtractConfig, tasks: int) -> dict:
+    """The settings that decide what the shards hold and how the input is split between them."""
+    settings = {key: value for key, value in config_to_dict(cfg).items() if key not in ("executor", "output_dir")}
+    settings["executor.tasks"] = tasks
     return settings
 
 
-def _run_with_progress(executor, out: Path, tasks: int) -> None:
-    import threading
-
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    if type(executor).__name__ != "LocalPipelineExecutor":
-        executor.run()  # cluster executors submit jobs and return; their progress is in the scheduler
-        return
-    failure: list[BaseException] = []
-
-    def target():
-        try:
-            executor.run()
-        except BaseException as err:  # re-raised in the caller's thread
-            failure.append(err)
-
-    worker = threading.Thread(target=target, daemon=True)
-    columns = (TextColumn("extract"), BarColumn(), TextColumn("{task.completed}/{task.total} tasks"),
-               TextColumn("{task.fields[articles]:,} articles"), TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, transient=True) as progress:
-        bar = progress.add_task("extract", total=tasks, articles=0)
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.5)
-            done = len(list((out / "logs" / "completions").glob("*")))
-            articles = sum(int(p.read_text() or 0) for p in (out / "logs" / "progress").glob("*"))
-            progress.update(bar, completed=done, articles=articles)
-    if failure:
-        raise failure[0]
+def _remove_unfinished_outputs(out: Path, done: set[str]) -> None:
+    """Remove the shards, error lists and staging folders of every task not done (killed, or of another split)."""
+    for path in (out / "data").glob("*.parquet"):
+        if path.stem.rpartition("_")[2] not in done:
+            path.unlink()
+    for path in (out / "errors").glob("*.jsonl"):
+        if path.stem not in done:
+            path.unlink()
+    for path in (out / "data").glob(".task-*"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
-def _summarise(out: Path, units: int, seconds: float) -> ExtractSummary:
-    stats = json.loads((out / "logs" / "stats.json").read_text())
-    counters: Counter = Counter()
-    for step in stats:
-        for key, value in step.get("stats", {}).items():
-            counters[key] += value["total"] if isinstance(value, dict) else value
+def _summarise(out: Path, jobs: list[ExtractTask], markers: DoneMarkers, units: int, seconds: float) -> ExtractSummary:
+    """Sum the counts of every done task's marker; gather every task's skipped files into ``errors.jsonl``."""
+    total, tasks_done = TaskCounts(), 0
     errors = []
-    for part in sorted((out / "errors").glob("*.jsonl")):
-        errors.extend(line for line in part.read_text(encoding="utf-8").splitlines() if line)
-    (out / "errors.jsonl").write_text("".join(line + "\n" for line in errors), encoding="utf-8")
+    for job in jobs:
+        marker = markers.read(job.name, job.computed_from())
+        if marker is None:
+            continue
+        tasks_done += 1
+        total.articles += marker["articles"]
+        total.paragraphs_read += marker["paragraphs_read"]
+        total.paragraphs_written += marker["paragraphs_written"]
+        for name in ("dropped", "skipped", "languages"):
+            getattr(total, name).update(marker[name])
+        part = out / "errors" / f"{job.name}.jsonl"
+        if part.exists():
+            errors.extend(line for line in part.read_text(encoding="utf-8").splitlines() if line)
+    write_text(out / "errors.jsonl", "".join(line + "\n" for line in errors))
     return ExtractSummary(
         output_dir=str(out),
         units=units,
-        articles=int(counters["articles"]),
-        paragraphs_read=int(counters["paragraphs"]),
-        paragraphs_written=int(counters["paragraphs_written"]),
-        dropped={k.removeprefix("dropped_"): int(v) for k, v in counters.items() if k.startswith("dropped_")},
-        skipped={k.removeprefix("skipped_"): int(v) for k, v in counters.items() if k.startswith("skipped_")},
-        languages={k.removeprefix("language_"): int(v) for k, v in counters.items() if k.startswith("language_")},
+        articles=total.articles,
+        paragraphs_read=total.paragraphs_read,
+        paragraphs_written=total.paragraphs_written,
+        dropped=dict(total.dropped),
+        skipped=dict(total.skipped),
+        languages=dict(total.languages),
         seconds=seconds,
+        tasks=len(jobs),
+        tasks_done=tasks_done,
     )

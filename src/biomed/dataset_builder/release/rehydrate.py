@@ -28,7 +28,8 @@ config without them (the published layout of ``default``), from another config o
 that does not match, or that nothing recorded, is never written. Rows of the published release record nothing
 to check against: their texts are counted as ``unverified``.
 
-Steps, each resumable (a rerun after a crash redoes only what did not finish):
+Steps, each resumable (a rerun after a crash redoes only what did not finish), each run in parallel by
+``executor`` (local processes, Slurm or Ray, as every data stage):
 
 1. **Index**: every article file and every member of every bulk package (``.tar.gz``) of the dump is mapped
    from its PMID, PMCID and DOI to where it lies. Only the ``<article-meta>`` ids are read. The index is cached
@@ -47,10 +48,15 @@ release knew: ``article_changed``), when nothing recorded lets its text be check
 dump holds two versions of its article that disagree on it (``duplicate_versions``; for a kit release, the version
 whose texts match the release is used). The report also lists every article found more than once in the dump
 and every damaged file or package (a truncated ``.tar.gz``: the articles after the damage are unreadable).
+
+The output folder is owned (``biomed.runtime.ownership``): a rehydration refuses the dataset folder itself,
+another stage's folder, a folder rehydrated from another dataset or dump (unless ``--overwrite``), and a folder
+another run is writing. A filled file's done marker records the dataset file and the text store it came from.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -59,13 +65,17 @@ import shutil
 import sqlite3
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal
 
 from biomed.errors import BiomedError
+from biomed.runtime.executors import ExecutorConfig
+from biomed.runtime.files import atomic_path, atomic_write, files_fingerprint, find_shards
+from biomed.runtime.markers import DoneMarkers
+from biomed.runtime.ownership import claim_output, input_fingerprint
+from biomed.runtime.parallel import run_jobs
+from biomed.runtime.summary import write_summary
 
 
 REPORT_FILE = "rehydrate_report.json"
@@ -94,23 +104,23 @@ class RehydrateConfig:
         pmc_xml: your PMC-OA dump: folders of ``.xml``/``.nxml`` files and/or bulk ``.tar.gz`` packages.
         output_dir: where the rehydrated dataset is written; empty = ``<dataset>-rehydrated`` beside it.
         file_list: PMC OA file list CSV, to find articles whose XML has no PMID by their PMCID.
-        workers: processes for indexing, parsing and filling.
         cache_dir: where the dump's index, the parsed texts and the progress markers live; empty =
             ``OUT/.rehydrate``. Point several runs at one folder to index a dump only once.
         fill_changed: also fill the rows of articles that changed since the release whose own text still matches
             what the release recorded (off: no row of a changed article is filled; all are reported).
         text_rule: ``kit``, ``published`` or ``auto`` (from each file's Parquet metadata: a file the kit built from
             its own extraction says so; any other file is taken for the published release).
+        executor: where indexing, parsing and filling run (``executor.workers`` processes locally, or Slurm/Ray).
     """
 
     dataset: str = ""
     pmc_xml: list[str] = field(default_factory=list)
     output_dir: str = ""
     file_list: str | None = None
-    workers: int = 1
     cache_dir: str = ""
     fill_changed: bool = False
     text_rule: Literal["auto", "kit", "published"] = "auto"
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def resolved_output(self) -> Path:
         if self.output_dir:
@@ -140,6 +150,7 @@ class RehydrateSummary:
         text_rule: ``kit`` or ``published``.
         units_indexed: files and packages read for the index in this run (the others came from the cache).
         seconds: wall time.
+        pending: the step submitted to a cluster and not finished yet (rerun to go on).
     """
 
     output_dir: Path
@@ -157,6 +168,7 @@ class RehydrateSummary:
     text_rule: str = ""
     units_indexed: int = 0
     seconds: float = 0.0
+    pending: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "output_dir"}
@@ -164,6 +176,8 @@ class RehydrateSummary:
         return data
 
     def render(self) -> str:
+        if self.pending:
+            return f"submitted: {self.pending}; rerun the same command when the jobs are done to go on"
         lines = [
             f"Rehydrated {self.filled:,} of {self.rows_missing_text:,} rows without text "
             f"({self.files} files, {self.rows:,} rows) in {self.seconds:.1f}s",
@@ -185,11 +199,16 @@ class RehydrateSummary:
         return "\n".join(lines)
 
 
-def run_rehydrate(cfg: RehydrateConfig) -> RehydrateSummary:
-    """Rehydrate ``cfg.dataset`` into ``cfg.output_dir``; see the module doc."""
+def run_rehydrate(cfg: RehydrateConfig, overwrite: bool = False) -> RehydrateSummary:
+    """Rehydrate ``cfg.dataset`` into ``cfg.output_dir``; see the module doc.
+
+    Args:
+        cfg: the rehydration config.
+        overwrite: replace an output folder that holds another run (another dataset, dump or stage) instead of
+            refusing it.
+    """
     from biomed.dataset_builder.extract.sources import list_input_units
 
-    start = time.perf_counter()
     dataset = Path(cfg.dataset)
     files = dataset_files(dataset)
     if not cfg.pmc_xml:
@@ -197,6 +216,27 @@ def run_rehydrate(cfg: RehydrateConfig) -> RehydrateSummary:
     out = cfg.resolved_output()
     if out.resolve() == dataset.resolve():
         raise BiomedError(f"--out {out} is the dataset folder itself: write the rehydrated copy elsewhere")
+    units = list_input_units(cfg.pmc_xml)
+    settings = {
+        "pmc_xml": sorted(str(Path(p).resolve()) for p in cfg.pmc_xml),
+        "file_list": str(Path(cfg.file_list).resolve()) if cfg.file_list else None,
+        "fill_changed": cfg.fill_changed,
+        "text_rule": cfg.text_rule,
+    }
+    owner = claim_output(
+        out,
+        "data rehydrate",
+        settings,
+        input_fingerprint(dataset, [dataset / name for name in files]),
+        overwrite=overwrite,
+        config_keys=[f.name for f in dataclasses.fields(RehydrateConfig)],
+    )
+    with owner:
+        return _rehydrate_owned(cfg, dataset, files, units, out)
+
+
+def _rehydrate_owned(cfg: RehydrateConfig, dataset: Path, files: list[str], units, out: Path) -> RehydrateSummary:
+    start = time.perf_counter()
     work = Path(cfg.cache_dir) if cfg.cache_dir else out / WORK_DIR
     work.mkdir(parents=True, exist_ok=True)
     summary = RehydrateSummary(output_dir=out)
@@ -207,24 +247,34 @@ def run_rehydrate(cfg: RehydrateConfig) -> RehydrateSummary:
     summary.articles_needed = len(needed)
     expected = _record_expectations(dataset, files, work) if rule == KIT_RULE else None
     pmid_of = _pmids_from_file_list(cfg.file_list) if cfg.file_list else {}
-    units = list_input_units(cfg.pmc_xml)
-    locations, summary.units_indexed, index_damaged = _index(units, work / "index", cfg.workers)
+    locations, summary.units_indexed, index_damaged = _index(units, work / "index", cfg.executor)
+    if locations is None:
+        return dataclasses.replace(summary, pending=f"indexing {summary.units_indexed} file group(s) of the dump")
     wanted, duplicates = _locate(needed, locations, pmid_of)
     store = work / f"texts-{rule}.sqlite"
-    parse_damaged = _parse_wanted(wanted, work, cfg.workers, rule, store)
+    parse_damaged = _parse_wanted(wanted, work, cfg.executor, rule, store)
+    if parse_damaged is None:
+        return dataclasses.replace(summary, pending=f"parsing the articles of {len(wanted)} file(s) of the dump")
     summary.articles_parsed = _count_articles(store)
     summary.duplicate_articles = len(duplicates)
     summary.damaged = _unique_damage(index_damaged + parse_damaged)
 
-    reports_dir = work / "fill" / _store_version(store, expected)
-    reports_dir.mkdir(parents=True, exist_ok=True)
+    markers = DoneMarkers(work / "fill" / _store_version(store, expected))
     jobs = [
-        _FillJob(dataset, out, name, str(store), str(reports_dir), cfg.fill_changed, rule, expected) for name in files
+        _FillJob(dataset, out, name, str(store), str(markers.folder), cfg.fill_changed, rule, expected)
+        for name in files
     ]
-    reports = _map(_fill_file, jobs, cfg.workers, "Filling")
-    missing_path = out / MISSING_FILE
+    inputs = {job.name: _fill_inputs(job) for job in jobs}
+    todo = [job for job in jobs if not (out / job.name).exists() or _read_fill(markers, job, inputs) is None]
+    ran = run_jobs(_fill_file, todo, cfg.executor, work / "logs", "filling", job_name="biomed-rehydrate")
+    reports = [_read_fill(markers, job, inputs) for job in jobs]
+    missing = [job.name for job, report in zip(jobs, reports, strict=True) if report is None]
+    if missing and not ran:
+        return dataclasses.replace(summary, pending=f"filling {len(missing)} file(s)")
+    if missing:
+        raise BiomedError(f"{len(missing)} file(s) were not filled (first: {missing[0]}); rerun to resume")
     changed: set[str] = set()
-    with open(missing_path, "w", encoding="utf-8") as missing_out:
+    with atomic_write(out / MISSING_FILE) as missing_out:
         for report in reports:
             summary.files += 1
             summary.rows += report["rows"]
@@ -244,22 +294,14 @@ def run_rehydrate(cfg: RehydrateConfig) -> RehydrateSummary:
     report["duplicate_versions"] = {
         article_id: [f"{u}::{m}" for u, m in where] for article_id, where in duplicates.items()
     }
-    (out / REPORT_FILE).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    write_summary(out, report, name=REPORT_FILE)
     return summary
 
 
 def dataset_files(dataset: Path) -> list[str]:
     """Relative paths of the dataset's Parquet files (hidden folders skipped), sorted."""
-    if not dataset.is_dir():
-        raise BiomedError(f"dataset folder {dataset} does not exist; pass the folder holding the Parquet files")
-    files = sorted(
-        p.relative_to(dataset).as_posix()
-        for p in dataset.rglob("*.parquet")
-        if not any(part.startswith(".") for part in p.relative_to(dataset).parts)
-    )
-    if not files:
-        raise BiomedError(f"no .parquet files under {dataset}")
-    return files
+    hint = "pass the dataset folder holding the Parquet files (a release or the published Biomed-Enriched)"
+    return [p.relative_to(dataset).as_posix() for p in find_shards(dataset, hint=hint, recursive=True)]
 
 
 # ---------------------------------------------------------------------------------------------- what is needed
@@ -320,12 +362,16 @@ def _record_expectations(dataset: Path, files: list[str], work: Path) -> str:
     Configs of the published layout carry neither column: their rows are checked against the same key in any
     other config of the release (BE-Base holds every paragraph).
     """
+    path = work / "expected.sqlite"
+    with atomic_path(path) as tmp:
+        _write_expectations(dataset, files, tmp)
+    return str(path)
+
+
+def _write_expectations(dataset: Path, files: list[str], tmp: Path) -> None:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    path = work / "expected.sqlite"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
     db = sqlite3.connect(tmp)
     try:
         db.execute(
@@ -353,8 +399,6 @@ def _record_expectations(dataset: Path, files: list[str], work: Path) -> str:
         db.commit()
     finally:
         db.close()
-    os.replace(tmp, path)
-    return str(path)
 
 
 # -------------------------------------------------------------------------------------------------------- index
@@ -383,9 +427,12 @@ def _unit_key(path: str) -> str:
     return hashlib.sha1(f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:20]
 
 
-def _index(units, index_dir: Path, workers: int) -> tuple[dict[str, list[tuple[str, str]]], int, list[dict]]:
+def _index(
+    units, index_dir: Path, executor: ExecutorConfig
+) -> tuple[dict[str, list[tuple[str, str]]] | None, int, list[dict]]:
     """``{id: [(unit path, member name), …]}`` for every PMID, ``PMC…`` id and ``doi:…`` of the dump (every
-    place an article is found, in path order), the number of units indexed in this run, and the damaged units."""
+    place an article is found, in path order; ``None`` while a cluster is still indexing), the number of file
+    groups indexed by this run, and the damaged units."""
     import pyarrow.parquet as pq
 
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -398,7 +445,8 @@ def _index(units, index_dir: Path, workers: int) -> tuple[dict[str, list[tuple[s
         key = hashlib.sha1("|".join(_unit_key(p) for p in group).encode()).hexdigest()[:20]
         jobs.append((group, str(index_dir / f"files-{key}.parquet")))
     todo = [job for job in jobs if not Path(job[1]).exists()]
-    _map(_index_unit, todo, workers, "Indexing")
+    if not run_jobs(_index_unit, todo, executor, index_dir / "logs", "indexing", job_name="biomed-rehydrate"):
+        return None, len(todo), []
     locations: dict[str, list[tuple[str, str]]] = {}
     damaged = []
     for _, cache in jobs:
@@ -436,9 +484,8 @@ def _index_unit(job: tuple[list[str], str]) -> None:
             rows["member"].append(f"{_ERROR_MEMBER}{type(err).__name__}: {err}")
             for kind in ("pmid", "pmcid", "doi"):
                 rows[kind].append(None)
-    tmp = cache + ".tmp"
-    pq.write_table(pa.table(rows, schema=_index_schema()), tmp)
-    os.replace(tmp, cache)
+    with atomic_path(cache) as tmp:
+        pq.write_table(pa.table(rows, schema=_index_schema()), tmp)
 
 
 _ERROR_MEMBER = "!error: "
@@ -531,10 +578,11 @@ def _unique_damage(items: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def _parse_wanted(
-    wanted: dict[str, dict[str, list[str]]], work: Path, workers: int, rule: str, store: Path
-) -> list[dict[str, str]]:
+    wanted: dict[str, dict[str, list[str]]], work: Path, executor: ExecutorConfig, rule: str, store: Path
+) -> list[dict[str, str]] | None:
     """Parse the needed articles, one task per package or group of loose files, into the SQLite text store;
-    return the damaged units met (a package that breaks off, an article file that cannot be read)."""
+    return the damaged units met (a package that breaks off, an article file that cannot be read), or ``None``
+    while a cluster is still parsing."""
     parts = work / "texts" / rule
     parts.mkdir(parents=True, exist_ok=True)
     jobs = []
@@ -551,7 +599,8 @@ def _parse_wanted(
         key = hashlib.sha1(json.dumps([[_unit_key(u), m] for u, m in group], sort_keys=True).encode()).hexdigest()
         named.append((group, str(folder / f"{key[:24]}.parquet"), rule))
     todo = [job for job in named if not Path(job[1]).exists()]
-    _map(_parse_group, todo, workers, "Parsing")
+    if not run_jobs(_parse_group, todo, executor, work / "logs", "parsing", job_name="biomed-rehydrate"):
+        return None
 
     db = sqlite3.connect(store)
     damaged: list[dict[str, str]] = []
@@ -633,10 +682,10 @@ def _parse_group(job: tuple[list[tuple[str, dict[str, list[str]]]], str, str]) -
             ("n_paragraphs", pa.int32()),
         ]
     )
-    Path(out + ".errors.json").write_text(json.dumps(errors))
-    tmp = out + ".tmp"
-    pq.write_table(pa.table(rows, schema=schema), tmp)
-    os.replace(tmp, out)  # last: a part exists only with its error list beside it
+    with atomic_write(out + ".errors.json") as handle:
+        handle.write(json.dumps(errors))
+    with atomic_path(out) as tmp:  # last: a part exists only with its error list beside it
+        pq.write_table(pa.table(rows, schema=schema), tmp)
 
 
 def _load_part(db: sqlite3.Connection, part: Path) -> None:
@@ -678,17 +727,29 @@ class _FillJob:
     expected: str | None = None
 
 
+def _fill_marker_name(job: _FillJob) -> str:
+    # one marker folder may serve several outputs (a shared cache_dir): the name keys the output, the file and how
+    # it is filled
+    key = f"{job.out.resolve()}|{job.name}|{job.rule}|{job.fill_changed}"
+    return hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+def _fill_inputs(job: _FillJob) -> dict[str, Any]:
+    """What a filled file is computed from: the dataset file as it is now (the text store is the marker folder)."""
+    return files_fingerprint([job.dataset / job.name])
+
+
+def _read_fill(markers: DoneMarkers, job: _FillJob, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    return markers.read(_fill_marker_name(job), inputs[job.name])
+
+
 def _fill_file(job: _FillJob) -> dict[str, Any]:
-    """Rewrite one dataset file with its text filled; return its counts and the rows left without text."""
+    """Rewrite one dataset file with its text filled; mark it done with its counts and the rows left without text."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     target = job.out / job.name
-    key = f"{job.dataset.resolve()}|{job.out.resolve()}|{job.name}|{job.rule}|{job.fill_changed}"
-    report_path = Path(job.reports_dir) / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".json")
-    if target.exists() and report_path.exists():  # done in an earlier run, against the same text store
-        return json.loads(report_path.read_text())
     table = pq.read_table(job.dataset / job.name)
     metadata = table.schema.metadata or {}
     if "text" not in table.column_names:
@@ -733,11 +794,9 @@ def _fill_file(job: _FillJob) -> dict[str, Any]:
         report["unverified"] = len(filled_rows) if job.rule == PUBLISHED_RULE else 0
         report["changed_articles"] = sorted(changed)
         table = _set_text(table, texts, filled_rows, metadata)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    pq.write_table(table.replace_schema_metadata(metadata), tmp, compression="zstd")
-    os.replace(tmp, target)
-    report_path.write_text(json.dumps(report))
+    with atomic_path(target) as tmp:
+        pq.write_table(table.replace_schema_metadata(metadata), tmp, compression="zstd")
+    DoneMarkers(job.reports_dir).write(_fill_marker_name(job), report, _fill_inputs(job))
     return report
 
 
@@ -908,24 +967,3 @@ def _copy_other_files(dataset: Path, out: Path) -> None:
         if path.is_file() and path.suffix != ".parquet" and not any(p.startswith(".") for p in relative.parts):
             (out / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, out / relative)
-
-
-def _map(function, jobs: list, workers: int, label: str) -> list:
-    """Run ``function`` over ``jobs`` (in ``workers`` processes when > 1), with a progress bar on stderr."""
-    from rich.console import Console
-    from rich.progress import Progress
-
-    results = []
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        bar = progress.add_task(label, total=len(jobs))
-        if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                results.append(function(job))
-                progress.advance(bar)
-            return results
-        # spawn: Arrow's thread pools and the SQLite handle must not be shared with forked children
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            for result in pool.map(function, jobs):
-                results.append(result)
-                progress.advance(bar)
-    return results

@@ -1,0 +1,110 @@
+"""Every recipe value that claims a source (its comment cites the thesis, a chapter, a table, tabib, BCM, the paper)
+has its row in docs/fidelity.md, with the same value."""
+
+import re
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+import yaml
+
+
+ROOT = Path(__file__).resolve().parents[1]
+FIDELITY = ROOT / "docs" / "fidelity.md"
+RECIPES = ROOT / "src" / "biomed" / "recipes" / "pretrain"
+SOURCE = re.compile(r"\b(thesis|ch\d|appendix|app|tab:|BCM|tabib|paper)\b")
+
+
+def claimed_values(path: Path) -> list[tuple[str, object, int]]:
+    """(dotted key, value, line) of every scalar whose comment, on its line or the line above, cites a source.
+
+    List items are named by their ``name`` key: ``phases.clm.tokens``, ``data.sources.emea.weight``.
+    """
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+
+    def cites(line_no: int) -> bool:
+        inline = lines[line_no].split(" #", 1)[1] if " #" in lines[line_no] else ""
+        above = lines[line_no - 1].strip() if line_no else ""
+        return bool(SOURCE.search(inline)) or (above.startswith("#") and bool(SOURCE.search(above)))
+
+    found = []
+
+    def walk(node, prefix):
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                dotted = f"{prefix}.{key.value}" if prefix else key.value
+                if isinstance(value, yaml.ScalarNode):
+                    if cites(key.start_mark.line):
+                        found.append((dotted, yaml.safe_load(value.value), key.start_mark.line + 1))
+                else:
+                    walk(value, dotted)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                pairs = item.value if isinstance(item, yaml.MappingNode) else []
+                names = [v.value for k, v in pairs if k.value == "name"]
+                walk(item, f"{prefix}.{names[0] if names else i}")
+
+    walk(yaml.compose(text), "")
+    return found
+
+
+def pretraining_rows() -> list[tuple[list[str], list[str], list[str]]]:
+    """(recipe patterns, keys, values) of the "Pre-training recipes" table, each cell's backticked items."""
+    text = FIDELITY.read_text(encoding="utf-8")
+    section = text.split("## Pre-training recipes", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 4 or cells[0] in ("Recipes", "---"):
+            continue
+        rows.append(tuple(re.findall(r"`([^`]+)`", cell) for cell in cells[:3]))
+    return rows
+
+
+def _same(value, written: str) -> bool:
+    if isinstance(value, bool):
+        return written.lower() == str(value).lower()
+    if isinstance(value, (int, float)):
+        try:
+            return float(written) == float(value)
+        except ValueError:
+            return False
+    return written == str(value)
+
+
+RECIPE_FILES = sorted(RECIPES.glob("*.yaml"))
+
+
+def test_the_fidelity_table_has_its_sections():
+    text = FIDELITY.read_text(encoding="utf-8")
+    for heading in ("## Pre-training recipes", "## Evaluation protocols", "## Reference rows"):
+        assert heading in text
+    assert len(pretraining_rows()) > 20
+
+
+@pytest.mark.parametrize("path", RECIPE_FILES, ids=lambda p: p.stem)
+def test_every_sourced_recipe_value_is_in_the_fidelity_table(path):
+    rows = pretraining_rows()
+    claims = claimed_values(path)
+    missing = []
+    for key, value, line in claims:
+        if not any(
+            any(fnmatch(path.stem, pattern) for pattern in patterns)
+            and any(fnmatch(key, k) for k in keys)
+            and any(_same(value, v) for v in values)
+            for patterns, keys, values in rows
+        ):
+            missing.append(f"{path.name}:{line} {key} = {value!r}")
+    assert not missing, "recipe values citing a source but absent from docs/fidelity.md:\n" + "\n".join(missing)
+
+
+def test_the_check_catches_a_value_that_drifts_from_the_table(tmp_path):
+    drifted = tmp_path / "moderncamembert-bio-fr-base-detour.yaml"
+    drifted.write_text("global_batch_size: 512  # appendix tab:clm-optim l.192\nseed: 3\n", encoding="utf-8")
+    assert claimed_values(drifted) == [("global_batch_size", 512, 1)]
+    rows = pretraining_rows()
+    assert not any(
+        any(fnmatch(drifted.stem, p) for p in patterns) and "global_batch_size" in keys and "512" in values
+        for patterns, keys, values in rows
+    )
