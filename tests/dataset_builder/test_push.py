@@ -50,13 +50,8 @@ def _remote(hub, repo_id: str, revision: str = "main") -> dict[str, bytes]:
 
 
 def _local(release: Path) -> dict[str, bytes]:
-    """What push-dataset sends: every file but hidden ones (the run's .biomed/ manifest and lock)."""
-    files = (p for p in release.rglob("*") if p.is_file())
-    return {
-        p.relative_to(release).as_posix(): p.read_bytes()
-        for p in files
-        if not any(part.startswith(".") for part in p.relative_to(release).parts)
-    }
+    files = (p for p in release.rglob("*") if p.is_file() and not p.relative_to(release).parts[0].startswith("."))
+    return {p.relative_to(release).as_posix(): p.read_bytes() for p in files}  # hidden: the run's own (.biomed/)
 
 
 def test_push_then_load_dataset_returns_the_same_rows_for_every_config(local_hub, release):

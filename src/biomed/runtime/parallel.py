@@ -118,10 +118,6 @@ def run_jobs(
     """
     if not jobs:
         return True
-    if executor.workers == 0 or executor.workers < -1:
-        from biomed.errors import BiomedError
-
-        raise BiomedError(f"executor.workers must be at least 1 (or -1: all at once), not {executor.workers}")
     if executor.kind == "local":
         workers = executor.concurrent_workers(len(jobs))
         with progress_bar(label, total=done + len(jobs), completed=done, unit="tasks", enabled=progress) as bar:
