@@ -126,7 +126,16 @@ def run_datasets(input_dir: Path, out: Path) -> dict[str, int]:
     from biomed.dataset_builder.build.stage import BuildConfig
 
     cfg = resolve_config(BuildConfig, RECIPE, options={"input_dir": str(input_dir)})
-    files = sorted(str(p) for p in (input_dir / "data").glob("*.parquet"))
+    import pyarrow.parquet as pq
+
+    from biomed.dataset_builder.build.published import release_table_from_scored
+
+    # the recipe's conditions are over the release table (published columns and labels), as in the kit's build
+    (out / "release-input").mkdir(parents=True, exist_ok=True)
+    files = []
+    for shard in sorted((input_dir / "data").glob("*.parquet")):
+        files.append(str(out / "release-input" / shard.name))
+        pq.write_table(release_table_from_scored(pq.read_table(shard)), files[-1])
     corpus = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(out / "cache"))
     withheld_groups = set(cfg.withhold_text_groups)
 

@@ -12,14 +12,21 @@ import pytest
 from scored_shards import paragraph, scored_table, write_shards
 
 from biomed.config import ConfigError, build_config, resolve_config
+from biomed.dataset_builder.build.published import release_table_from_scored
 from biomed.dataset_builder.build.stage import PARQUET_METADATA_KEY, BuildConfig, CardConfig, default_recipe, run_build
 from biomed.dataset_builder.build.variants import ConditionSpec, UpsampleSpec, VariantSpec
 from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
 
 
-EDU3 = ConditionSpec(column="educational_score_int", op=">=", value=3, reason="edu_below_3")
+EDU3 = ConditionSpec(column="educational_score", op=">=", value=3.0, reason="edu_below_3")
 P = paragraph
+
+
+def R(articles) -> pa.Table:
+    """The release table (published columns and labels, then the kit's) that the specs read."""
+    return release_table_from_scored(scored_table(articles))
+
 
 # Five articles over two shards; every upsampling rule of the paper's recipe has a case that matches and one that
 # almost matches (one clinical paragraph of three is not a clinical article under "majority").
@@ -50,14 +57,14 @@ SPECS = [
         name="mix",
         keep=[EDU3],
         upsample=[
-            _rule("case_articles", "type", "clinical_case", 3),
+            _rule("case_articles", "document_type", "Clinical Case", 3),
             _rule("french_articles", "language", "fr", 2, match="majority"),
         ],
-        prefix="[{type}|{educational_score_int}] ",
-        prefix_labels={"clinical_case": "Case"},
+        prefix="[{document_type}|{educational_score_int}] ",
+        prefix_labels={"Clinical Case": "Case"},
     ),
-    _spec(name="para", upsample=[_rule("case_paragraphs", "type", "clinical_case", 4, level="paragraph")]),
-    _spec(name="cases", kind="subset", keep=[ConditionSpec(column="type", value="clinical_case")]),
+    _spec(name="para", upsample=[_rule("case_paragraphs", "document_type", "Clinical Case", 4, level="paragraph")]),
+    _spec(name="cases", kind="subset", keep=[ConditionSpec(column="document_type", value="Clinical Case")]),
 ]
 
 
@@ -109,11 +116,11 @@ def _read(folder: Path, name: str) -> pa.Table:
 
 
 def test_condition_fails_on_null_and_names_its_reason():
-    table = scored_table(ARTICLES_2)
+    table = R(ARTICLES_2)
     mask = EDU3.mask(table)
     assert mask.tolist() == [False, True, True, False]  # edu 2, 4, 3, None
     assert ConditionSpec(column="type", op="in", value=["review", "study"]).drop_reason == "not type in [review,study]"
-    with pytest.raises(BiomedError, match="'nope'.*columns: article_id"):
+    with pytest.raises(BiomedError, match="'nope'.*columns: id, article_id"):
         ConditionSpec(column="nope", value=1).mask(table)
     with pytest.raises(ValueError, match="needs a list"):
         ConditionSpec(column="type", op="in", value="review")
@@ -121,7 +128,7 @@ def test_condition_fails_on_null_and_names_its_reason():
 
 def test_plan_counts_each_drop_once_under_the_first_failing_condition():
     spec = _spec(name="x", keep=[ConditionSpec(column="language", value="en", reason="not_en"), EDU3])
-    plan = spec.plan(scored_table({**ARTICLES_1, **ARTICLES_2}))
+    plan = spec.plan(R({**ARTICLES_1, **ARTICLES_2}))
     # 3 French paragraphs fail the first condition (one of them, edu 2, would fail the second as well)
     assert plan.dropped == {"not_en": 3, "edu_below_3": 4}
     assert plan.rows_out == 13 - 7
@@ -131,8 +138,8 @@ def test_fractional_factor_is_drawn_per_article_from_the_seed():
     articles = {
         str(i): ("commercial", [P("clinical_case", "clinical", 3), P("study", "other", 3)]) for i in range(200)
     }
-    table = scored_table(articles)
-    spec = _spec(name="frac", upsample=[_rule("cases", "type", "clinical_case", 2.5)])
+    table = R(articles)
+    spec = _spec(name="frac", upsample=[_rule("cases", "document_type", "Clinical Case", 2.5)])
     copies = spec.plan(table, seed=0).copies
     assert set(copies.tolist()) == {2, 3}
     assert all(copies[0::2] == copies[1::2])  # both paragraphs of an article get the same draw
@@ -145,17 +152,17 @@ def test_fractional_factor_is_drawn_per_article_from_the_seed():
 
 
 def test_prefix_uses_labels_and_keeps_withheld_text_null():
-    table = scored_table(ARTICLES_2)
-    table = table.set_column(8, "text", pa.array(["a", None, "c", "d"]))
+    table = R(ARTICLES_2)
+    table = table.set_column(table.column_names.index("text"), "text", pa.array(["a", None, "c", "d"]))
     out = SPECS[3].apply_prefix(table)["text"].to_pylist()
-    assert out == ["[Case|2] a", None, "[review|3] c", "[review|] d"]
+    assert out == ["[Case|2] a", None, "[Review|3] c", "[Review|] d"]
     with pytest.raises(ValueError, match="plain column fields"):
         _spec(name="bad", prefix="{type:>5}")
 
 
 def test_build_writes_every_config_as_the_specs_say(tmp_path):
     summary = run_build(_config(tmp_path))
-    shards = [scored_table(ARTICLES_1).to_pylist(), scored_table(ARTICLES_2).to_pylist()]
+    shards = [R(ARTICLES_1).to_pylist(), R(ARTICLES_2).to_pylist()]
     rows = shards[0] + shards[1]
     release = Path(summary.output_dir)
     for spec in SPECS:
@@ -168,17 +175,21 @@ def test_build_writes_every_config_as_the_specs_say(tmp_path):
     assert {r["article_id"] for r in clin if r["copy_index"] == 2} == {"1", "3", "4"}
     assert summary.configs["edu"]["dropped"] == {"edu_below_3": 5}
     assert summary.configs["mix"]["upsampled"] == {"case_articles": 3, "french_articles": 1}  # kept rows only
-    assert summary.configs["cases"]["tokens"] == sum(r["n_tokens"] for r in rows if r["type"] == "clinical_case")
+    assert summary.configs["cases"]["tokens"] == sum(
+        r["n_tokens"] for r in rows if r["document_type"] == "Clinical Case"
+    )
 
 
 def test_text_of_restricted_licences_is_withheld_and_keys_stay(tmp_path):
     summary = run_build(_config(tmp_path))
-    source = {(r["article_id"], r["path"]): r for r in scored_table({**ARTICLES_1, **ARTICLES_2}).to_pylist()}
+    source = {(r["article_id"], r["path"]): r for r in R({**ARTICLES_1, **ARTICLES_2}).to_pylist()}
     withheld = 0
     for spec in SPECS:
         for row in _read(Path(summary.output_dir), spec.name).to_pylist():
             original = source[(row["article_id"], row["path"])]
-            assert row["type"] == original["type"] and row["educational_score"] == original["educational_score"]
+            assert row["document_type"] == original["document_type"]
+            assert row["educational_score"] == original["educational_score"]
+            assert row["text_hash"] == original["text_hash"] and row["n_chars"] == original["n_chars"]
             if original["license_group"] == "commercial":
                 assert original["text"] in row["text"]
             else:
@@ -275,8 +286,8 @@ def test_bad_inputs_give_clear_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(BiomedError, match="no .parquet shards"):
         run_build(BuildConfig(input_dir=str(tmp_path / "empty"), variants=SPECS))
-    scored = write_shards(tmp_path / "scored", [scored_table(ARTICLES_1).drop_columns(["educational_score_int"])])
-    with pytest.raises(BiomedError, match="lacks column.*educational_score_int"):
+    scored = write_shards(tmp_path / "scored", [scored_table(ARTICLES_1).drop_columns(["type_probs"])])
+    with pytest.raises(BiomedError, match="lacks column.*type_probs"):
         run_build(BuildConfig(input_dir=str(scored), output_dir=str(tmp_path / "o"), variants=SPECS))
     with pytest.raises(ConfigError, match="unknown config 'nope'"):
         build_config(BuildConfig, {"variants": [{"name": "a", "version": "1"}], "only": ["nope"]})
@@ -288,18 +299,33 @@ def test_release_recipe_declares_the_paper_configs():
     cfg = resolve_config(BuildConfig, default_recipe())
     names = [spec.name for spec in cfg.variants]
     assert names == [
-        "BE-Base", "BE-Educational", "BE-Clinical", "BE-ClinicalCase", "BE-French", "BE-All",
-        "BE-ModernBERT-Encoder", "clinical_case", "clinical_case_high_quality", "commercial", "non_commercial",
+        "default", "BE-Base", "BE-Educational", "BE-Clinical", "BE-ClinicalCase", "BE-French", "BE-All",
+        "BE-ModernBERT-Encoder", "BE-Decay-Biomedical", "BE-Decay-Study", "BE-Decay-Review", "BE-Decay-ClinicalCase",
+        "clinical_case", "clinical_case_high_quality",
     ]  # fmt: skip
     by_name = {spec.name: spec for spec in cfg.variants}
+    assert cfg.default_config == "default" and by_name["default"].layout == "published"
+    # every quality threshold is on the classifier's float score (thesis ch.2: "scores below 3" are removed)
+    thresholds = [c for spec in cfg.variants for c in spec.keep if c.column.startswith("educational_score")]
+    assert {(c.column, c.op) for c in thresholds} == {("educational_score", ">=")}
+    assert {c.value for c in by_name["BE-Educational"].keep + by_name["BE-All"].keep} == {3.0}
     encoder = by_name["BE-ModernBERT-Encoder"]
-    assert [(r.factor, r.level) for r in encoder.upsample] == [(100, "paragraph"), (10, "paragraph")]
-    assert encoder.keep[0].value == 3
-    assert {r.name for r in by_name["BE-All"].upsample} == {
-        "clinical_articles", "clinical_case_articles", "french_articles"
+    assert [(r.when[0].value, r.factor, r.level) for r in encoder.upsample] == [
+        ("Clinical Case", 100, "article"), ("clinical", 10, "article")
+    ]  # fmt: skip
+    assert encoder.keep[0].value == 3.0
+    decays = {name: spec.keep for name, spec in by_name.items() if name.startswith("BE-Decay-")}
+    assert {name: keep[0].value for name, keep in decays.items()} == {
+        "BE-Decay-Biomedical": "biomedical", "BE-Decay-Study": "Study", "BE-Decay-Review": "Review",
+        "BE-Decay-ClinicalCase": "Clinical Case",
     }  # fmt: skip
-    assert by_name["BE-All"].prefix and cfg.default_config == "BE-Base"
-    assert all(spec.kind == "subset" for spec in cfg.variants[7:])
+    assert all(keep[1].value == 4.0 and not by_name[n].upsample for n, keep in decays.items())
+    assert {(r.name, r.factor, r.match) for r in by_name["BE-All"].upsample} == {
+        ("clinical_articles", 10, "majority"), ("clinical_case_articles", 10, "any"), ("french_articles", 10, "any")
+    }  # fmt: skip
+    assert by_name["BE-French"].upsample[0].match == "any"  # "articles containing French text"
+    assert by_name["BE-All"].prefix
+    assert all(spec.kind == "subset" for spec in cfg.variants[12:])
     assert cfg.withhold_text_groups == ["non_commercial", "other"]
 
 

@@ -15,6 +15,7 @@ from scored_shards import build_release, mixed_articles, scored_table
 from typer.testing import CliRunner
 
 from biomed.cli import app
+from biomed.dataset_builder.build.published import published_features
 from biomed.dataset_builder.release.push import PushConfig, push_dataset
 from biomed.errors import BiomedError
 
@@ -62,11 +63,14 @@ def test_push_then_load_dataset_returns_the_same_rows_for_every_config(local_hub
     assert result.pushed and result.tag == "v1.0"
     assert _remote(local_hub, repo_id) == _local(release)
     for name in _configs(release):
-        remote = datasets.load_dataset(repo_id, name, split="train")
-        assert remote.to_list() == datasets.load_dataset(str(release), name, split="train").to_list(), name
+        remote, local = datasets.load_dataset(repo_id, name), datasets.load_dataset(str(release), name)
+        assert {s: d.to_list() for s, d in remote.items()} == {s: d.to_list() for s, d in local.items()}, name
+    default = datasets.load_dataset(repo_id)  # the published layout: splits commercial and noncommercial
+    assert sorted(default) == ["commercial", "noncommercial"]
+    assert all(split.features == published_features() for split in default.values())
     assert (
-        len(datasets.load_dataset(repo_id, split="train"))
-        == json.loads((release / "build_summary.json").read_text())["configs"]["BE-Base"]["rows"]
+        sum(len(split) for split in default.values())
+        == json.loads((release / "build_summary.json").read_text())["configs"]["default"]["rows"]
     )
     card = DatasetCard.load(repo_id, repo_type="dataset")
     card.validate()  # the Hub's check, served by the local hub
@@ -95,7 +99,7 @@ def test_new_release_replaces_the_old_one_in_a_single_commit(local_hub, release,
     _push(release, repo_id)
     old = _remote(local_hub, repo_id)
     # the new release drops two configs and changes the card
-    newer = build_release(tmp_path / "v2", only=["BE-Base", "BE-Educational", "commercial"])
+    newer = build_release(tmp_path / "v2", only=["BE-Base", "BE-Educational", "clinical_case"])
     uploads_before = local_hub.count("lfs_upload")
 
     result = _push(newer, repo_id, commit_message="v2")
@@ -140,7 +144,7 @@ def test_failed_release_commit_keeps_the_previous_release_whole(local_hub, relea
     repo_id = f"{local_hub.user}/atomic"
     _push(release, repo_id)
     old = _remote(local_hub, repo_id)
-    newer = build_release(tmp_path / "v2", seed=7, only=["BE-Base", "commercial"])
+    newer = build_release(tmp_path / "v2", seed=7, only=["BE-Base", "clinical_case"])
     local_hub.inject_fault("commit", nth=2, mode="drop")  # 1: staging upload, 2: the release commit
 
     with pytest.raises(BiomedError, match="rerun"):
@@ -230,7 +234,7 @@ def test_cli_asks_before_pushing_and_never_prints_the_token(local_hub, release):
     repo_id = f"{local_hub.user}/cli"
 
     declined = runner.invoke(app, ["push-dataset", str(release), repo_id], input="n\n")
-    assert declined.exit_code == 1 and "Push 17 file(s)" in declined.output
+    assert declined.exit_code == 1 and "Push 21 file(s)" in declined.output
     assert local_hub.count("commit") == 0
 
     done = runner.invoke(app, ["push-dataset", str(release), repo_id, "--yes", "--tag", "v1"])
@@ -279,4 +283,4 @@ def test_push_to_a_new_branch_leaves_main_alone(local_hub, release):
     _push(release, repo_id, revision="v1-candidate")
     assert _remote(local_hub, repo_id, "v1-candidate") == _local(release)
     assert _remote(local_hub, repo_id) == {}
-    assert datasets.load_dataset(repo_id, "commercial", split="train", revision="v1-candidate").num_rows == 18
+    assert datasets.load_dataset(repo_id, "default", split="commercial", revision="v1-candidate").num_rows == 18

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from populate_rule import authors_paths, authors_text
 from scored_shards import extract_sample, score_extracted
 from typer.testing import CliRunner
 
@@ -83,17 +84,13 @@ def test_bulk_packages_and_the_cached_index(sample, tmp_path):
         assert pq.read_table(tmp_path / "out" / name).equals(table), name
 
 
-def test_published_release_keys_get_a_text_column_and_misses_are_reported(sample, tmp_path):
-    extracted = pa.concat_tables(pq.read_table(p) for p in sorted((sample["extracted"] / "data").glob("*.parquet")))
-    body = extracted.filter(
-        pc.and_(
-            pc.equal(extracted["article_id"], "23149571"), pc.invert(pc.starts_with(extracted["path"], "abstract"))
-        )
-    )
+def test_published_release_keys_get_a_text_column_and_misses_are_reported(sample, shared_pmc, tmp_path):
+    xml = (shared_pmc / "pmc" / NON_COMMERCIAL).read_bytes()
+    paths = authors_paths(xml)
     keys = {
-        "article_id": body["article_id"].to_pylist() + ["23149571", "11111111"],
-        "path": body["path"].to_pylist() + ["sec[99]/p[0]", "sec[0]/p[0]"],
-        "domain": ["clinical"] * (body.num_rows + 2),
+        "article_id": ["23149571"] * len(paths) + ["23149571", "11111111"],
+        "path": paths + ["sec[99]/p[0]", "sec[0]/p[0]"],
+        "domain": ["clinical"] * (len(paths) + 2),
     }
     published = tmp_path / "published" / "data"
     published.mkdir(parents=True)
@@ -107,11 +104,42 @@ def test_published_release_keys_get_a_text_column_and_misses_are_reported(sample
 
     out = pq.read_table(tmp_path / "o" / "data" / "noncommercial-00000-of-00001.parquet")
     assert out.column_names == ["article_id", "path", "text", "domain"]
-    assert out["text"].to_pylist()[: body.num_rows] == body["text"].to_pylist()
-    assert out["text"].to_pylist()[body.num_rows :] == [None, None]
-    assert summary.not_found == {"paragraph_not_found": 1, "article_not_in_dump": 1}
+    assert summary.text_rule == "published"
+    assert out["text"].to_pylist()[: len(paths)] == [authors_text(xml, path) for path in paths]
+    refused = [p for p in paths if authors_text(xml, p) is None]  # a step through list-item, boxed-text...
+    assert all("-" in p for p in refused) and len(refused) < len(paths)
+    assert out["text"].to_pylist()[len(paths) :] == [None, None]
+    assert summary.not_found == {"paragraph_not_found": 1 + len(refused), "article_not_in_dump": 1}
+    assert summary.unverified == summary.filled == len(paths) - len(refused)
     missing = (tmp_path / "o" / "rehydrate_missing.jsonl").read_text().splitlines()
-    assert len(missing) == 2 and '"path": "sec[99]/p[0]"' in missing[0] and "11111111" in missing[1]
+    assert len(missing) == 2 + len(refused)
+    assert '"path": "sec[99]/p[0]"' in missing[-2] and "11111111" in missing[-1]
+
+
+def test_published_keys_get_the_authors_text_byte_for_byte_on_every_real_article(shared_pmc, tmp_path):
+    rows = []
+    for path in sorted(p for p in shared_pmc.rglob("*") if p.suffix in (".xml", ".nxml")):
+        data = path.read_bytes()
+        ids = scan_article_ids(data)
+        article_id = ids.get("pmid") or ids.get("pmcid") or f"doi:{ids['doi']}"
+        # every <p> of the article, plus steps the authors' tool refuses or cannot find
+        for key in [*authors_paths(data), "sec[0]/list-item[0]/p[0]", "sec[999]/p[0]", "p[0]"]:
+            rows.append((article_id, key, authors_text(data, key)))
+    assert len({r[0] for r in rows}) == 18 and sum(r[2] is not None for r in rows) > 500
+    published = tmp_path / "published" / "data"
+    published.mkdir(parents=True)
+    keys = {"article_id": [r[0] for r in rows], "path": [r[1] for r in rows]}
+    pq.write_table(pa.table(keys), published / "noncommercial-00000-of-00001.parquet")
+
+    summary = run_rehydrate(
+        RehydrateConfig(dataset=str(tmp_path / "published"), pmc_xml=[str(shared_pmc)], output_dir=str(tmp_path / "o"))
+    )
+
+    got = pq.read_table(tmp_path / "o" / "data" / "noncommercial-00000-of-00001.parquet")["text"].to_pylist()
+    expected = [r[2] for r in rows]
+    assert [(r[0], r[1]) for r, g, e in zip(rows, got, expected, strict=True) if g != e] == []
+    assert [g.encode() for g in got if g is not None] == [e.encode() for e in expected if e is not None]
+    assert summary.filled == sum(e is not None for e in expected)
 
 
 def test_a_changed_article_is_reported_not_guessed(sample, tmp_path):

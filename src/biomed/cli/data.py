@@ -228,7 +228,8 @@ def build_command(
     input_dir: Annotated[
         Path | None,
         typer.Argument(
-            help="Scored shards: the output folder of `biomed data classify score` (its data/*.parquet).",
+            help="Scored shards (the output folder of `biomed data classify score`), or a copy of the published "
+            "almanach/Biomed-Enriched (its data/commercial-*.parquet, data/noncommercial-*.parquet).",
             show_default=False,
         ),
     ] = None,
@@ -265,10 +266,11 @@ def build_command(
 ) -> None:
     """Build the release: every variant and subset of the recipe as a Hub config, with its dataset card.
 
-    Writes OUT/data/<config>/train-*.parquet, OUT/README.md (card with counts, drop reasons, plots, licences),
-    OUT/images/*.png, OUT/build_summary.json and OUT/config.yaml. Text of non_commercial and other articles is
-    withheld (null). Rerunning after a crash redoes only the unfinished tasks. A folder holding another run (other
-    settings, input or stage) is refused unless --overwrite. On a cluster: --set executor.kind=slurm|ray.
+    Writes OUT/data/<config>/train-*.parquet (the default config, like the published release: commercial-*.parquet
+    and noncommercial-*.parquet with exactly its features), OUT/README.md (card with counts, drop reasons, plots,
+    licences), OUT/images/*.png, OUT/build_summary.json and OUT/config.yaml. Text of non_commercial and other
+    articles is withheld (null). Rerunning after a crash redoes only the unfinished tasks. A folder holding another
+    run (other settings, input or stage) is refused unless --overwrite. On a cluster: --set executor.kind=slurm|ray.
     """
     from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build
 
@@ -315,7 +317,8 @@ def rehydrate_command(
         bool | None,
         typer.Option(
             "--fill-changed",
-            help="Also fill articles that changed since the release (default: leave them empty and report them).",
+            help="Also fill the rows of changed articles whose text still matches the release's record (default: "
+            "leave every row of a changed article empty and report it).",
             show_default=False,
         ),
     ] = None,
@@ -328,9 +331,11 @@ def rehydrate_command(
     """Re-insert the withheld text of a release from your own PMC-OA dump, by (article_id, path).
 
     Builds and caches its own PMID→file index of the dump, parses the needed articles with the extraction rules
-    of the build, and writes the filled copy. Rows it cannot fill (article not in the dump, paragraph not found,
-    article changed since the release) keep a null text and are listed in OUT/rehydrate_missing.jsonl; the
-    command then exits 1. Rerunning after a crash resumes.
+    of the build (for the published release: the rule of its authors' re-insertion tool), checks every text
+    against the length and hash the release recorded, and writes the filled copy. Rows it cannot fill (article
+    not in the dump, paragraph not found, article changed since the release, nothing recorded to check, two
+    disagreeing versions) keep a null text and are listed in OUT/rehydrate_missing.jsonl; duplicate versions and
+    damaged packages are reported. The command then exits 1. Rerunning after a crash resumes.
     """
     from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate
 

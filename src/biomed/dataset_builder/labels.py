@@ -8,6 +8,12 @@ Example::
 
 The order of ``TYPE_LABELS`` and ``DOMAIN_LABELS`` is a contract: the classifier's ``type_probs`` and
 ``domain_probs`` columns list probabilities in this order. Append new labels at the end, never reorder.
+
+The published release (``almanach/Biomed-Enriched``) spells the labels differently and lists its score columns in
+another order; ``PUBLISHED_DOCUMENT_TYPES`` / ``PUBLISHED_DOMAINS`` map the kit's ids to those spellings and
+``PUBLISHED_DOCUMENT_TYPE_ORDER`` / ``PUBLISHED_DOMAIN_ORDER`` give the order of ``document_type_scores`` and
+``domain_scores``. Only the release layer (``biomed.dataset_builder.build``) uses them: the annotator and the
+classifier keep the ids above.
 """
 
 from __future__ import annotations
@@ -24,6 +30,29 @@ DOMAIN_LABELS: tuple[str, ...] = ("clinical", "biomedical", "other")
 
 EDU_SCORES: tuple[int, ...] = (1, 2, 3, 4, 5)
 """Educational quality for college-level biomedical learning, from 1 (useless) to 5 (outstanding)."""
+
+PUBLISHED_DOCUMENT_TYPES: dict[str, str] = {
+    "review": "Review",
+    "study": "Study",
+    "clinical_case": "Clinical Case",
+    "other": "Other",
+}
+"""Kit type id -> the published ``document_type`` value. Spelling of the classifier card
+(almanach/Biomed-Enriched-classifier, "Model Outputs"); the published row printed by the authors'
+``examples/simple.py`` (GitHub Rian-T/biomed-enriched) has ``'document_type': 'Other'``."""
+
+PUBLISHED_DOMAINS: dict[str, str] = {"clinical": "clinical", "biomedical": "biomedical", "other": "other"}
+"""Kit domain id -> the published ``domain`` value: lower case, as in the published row of ``examples/simple.py``
+(``'domain': 'biomedical'``), although the classifier card capitalises them."""
+
+PUBLISHED_DOCUMENT_TYPE_ORDER: tuple[str, ...] = ("Clinical Case", "Other", "Review", "Study")
+"""Order of the published ``document_type_scores``: alphabetical. The row of ``examples/simple.py`` has
+``document_type`` 'Other' and scores ``[0.16, 0.83, 0.002, 0.0008]``: its largest score is second, which only
+the alphabetical order puts on 'Other' (the card's order would put it on 'Study')."""
+
+PUBLISHED_DOMAIN_ORDER: tuple[str, ...] = ("biomedical", "clinical", "other")
+"""Order of the published ``domain_scores``: alphabetical. The same row has ``domain`` 'biomedical' and scores
+``[0.82, 0.005, 0.18]``: the largest is first, which only the alphabetical order puts on 'biomedical'."""
 
 LABEL_FIELDS: tuple[str, ...] = ("type", "domain", "educational_score")
 """The three annotation fields, in the order they appear in prompts, answers and tables."""

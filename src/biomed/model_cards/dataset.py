@@ -56,6 +56,7 @@ def write_dataset_card(folder: str | Path, summary: BuildSummary, cfg: BuildConf
     """Draw the plots into ``folder/images/``, render ``folder/README.md`` and check it; return the card."""
     from huggingface_hub import DatasetCardData
 
+    from biomed.dataset_builder.build.published import KIT_COLUMNS
     from biomed.model_cards.render import render_dataset_card
 
     folder = Path(folder)
@@ -81,7 +82,10 @@ def write_dataset_card(folder: str | Path, summary: BuildSummary, cfg: BuildConf
         configs=[
             {
                 "config_name": name,
-                "data_files": [{"split": "train", "path": f"data/{name}/*.parquet"}],
+                "data_files": [
+                    {"split": split, "path": f"data/{name}/{split}-*.parquet"}
+                    for split in summary.configs[name]["splits"]
+                ],
                 **({"default": True} if name == summary.default_config else {}),
             }
             for name in summary.published
@@ -99,6 +103,7 @@ def write_dataset_card(folder: str | Path, summary: BuildSummary, cfg: BuildConf
         withhold_text_groups=cfg.withhold_text_groups,
         withheld_columns=cfg.withheld_columns,
         languages=languages,
+        kit_columns=[(name, _dtype(type_)) for name, type_ in KIT_COLUMNS],
         fmt=_fmt,
         describe_condition=_describe_condition,
     )
@@ -181,7 +186,8 @@ def draw_plots(folder: Path, summary: BuildSummary) -> dict[str, str]:
     from matplotlib.figure import Figure
 
     from biomed.dataset_builder.build.stage import EDU_BINS
-    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+    from biomed.dataset_builder.labels import PUBLISHED_DOCUMENT_TYPE_ORDER as TYPE_LABELS
+    from biomed.dataset_builder.labels import PUBLISHED_DOMAIN_ORDER as DOMAIN_LABELS
 
     out = folder / IMAGES_DIR
     out.mkdir(parents=True, exist_ok=True)
@@ -207,7 +213,7 @@ def draw_plots(folder: Path, summary: BuildSummary) -> dict[str, str]:
 
     fig = Figure(figsize=(10, 3.4))
     for ax, column, order in zip(
-        fig.subplots(1, 3), ("type", "domain", "license_group"), (TYPE_LABELS, DOMAIN_LABELS, ()), strict=True
+        fig.subplots(1, 3), ("document_type", "domain", "license_group"), (TYPE_LABELS, DOMAIN_LABELS, ()), strict=True
     ):
         values = counts.get(column, {})
         labels = [v for v in order if v in values] + sorted(v for v in values if v not in order)
@@ -226,6 +232,15 @@ def draw_plots(folder: Path, summary: BuildSummary) -> dict[str, str]:
     fig.subplots_adjust(left=0.3, right=0.97, bottom=0.6 / fig.get_figheight(), top=1 - 0.35 / fig.get_figheight())
     images["configs"] = _save(fig, out / "configs.png", folder)
     return images
+
+
+def _dtype(type_) -> str:
+    """A column's type as the published card's ``dataset_info`` writes it (``float64``, ``sequence: float64``)."""
+    import pyarrow as pa
+
+    if pa.types.is_list(type_):
+        return f"sequence: {_dtype(type_.value_type)}"
+    return {"double": "float64", "float": "float32"}.get(str(type_), str(type_))
 
 
 def _save(fig, path: Path, folder: Path) -> str:

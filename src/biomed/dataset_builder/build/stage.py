@@ -3,6 +3,7 @@
 Example::
 
     biomed data build scored/ --config recipes/build/biomed-enriched.yaml --out release/
+    python -c "import datasets; print(datasets.load_dataset('release'))"   # default: commercial, noncommercial
     python -c "import datasets; print(datasets.load_dataset('release', 'BE-Educational', split='train'))"
 
 or from Python::
@@ -13,9 +14,15 @@ or from Python::
     cfg = resolve_config(BuildConfig, "recipes/build/biomed-enriched.yaml", options={"input_dir": "scored"})
     summary = run_build(cfg)
 
-The output folder holds ``data/<config>/train-0000i-of-0000n.parquet`` per config, ``README.md`` (the dataset
-card, whose YAML ``configs:`` declares every config), ``images/*.png`` (plots shown in the card),
-``build_summary.json`` (every count of the card) and ``config.yaml`` (the resolved build config).
+The output folder holds ``data/<config>/train-0000i-of-0000n.parquet`` per config (``data/default/commercial-…``
+and ``data/default/noncommercial-…`` for a config of the published layout), ``README.md`` (the dataset card, whose
+YAML ``configs:`` declares every config), ``images/*.png`` (plots shown in the card), ``build_summary.json`` (every
+count of the card) and ``config.yaml`` (the resolved build config).
+
+The input is either the kit's scored shards or the published release's own Parquet files (``hf download
+almanach/Biomed-Enriched --repo-type dataset``: ``data/commercial-*.parquet``, ``data/noncommercial-*.parquet``);
+both are turned into the same release table (``build.published``): the published features, labels spelled as
+published, then the kit's columns. Variant conditions are written over that table.
 
 How it works: each input shard is read once and every spec plans, on that one table, which rows it keeps and
 how many times it writes each (article-level upsampling, see ``variants.py``); rows are written block by block
@@ -29,7 +36,8 @@ another stage's folder, a folder built with other settings or from another input
 folder another build is writing.
 
 Article-level rules see the paragraphs of an article that share its shard: the extraction and scoring stages
-write each article whole into one shard, so that is the whole article.
+write each article whole into one shard, so that is the whole article. The published release's files are cut
+by size: an article split across two of them is judged on each part (docs/fidelity-release.md).
 """
 
 from __future__ import annotations
@@ -43,13 +51,14 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from biomed.dataset_builder.build import published as pub
 from biomed.dataset_builder.build.variants import VariantSpec
 from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
@@ -72,9 +81,8 @@ RELEASE_ENTRIES = ("data", "images", "README.md", "build_summary.json", "config.
 """What a build writes in its output folder (anything else there is left alone)."""
 
 KEY_COLUMNS = ("article_id", "path")
-REQUIRED_COLUMNS = ("article_id", "path", "text", "license_group", "n_tokens")
-COUNTED_COLUMNS = ("type", "domain", "educational_score_int", "license_group", "language")
-"""Columns whose value counts are reported per config in the summary and the card."""
+COUNTED_COLUMNS = ("document_type", "domain", "educational_score_int", "license_group", "language")
+"""Columns of the release table whose value counts are reported per config in the summary and the card."""
 
 EDU_BINS = np.linspace(1.0, 5.0, 41)
 
@@ -122,7 +130,10 @@ class BuildConfig:
     """``biomed data build``: from scored shards to the release folder.
 
     Attributes:
-        input_dir: the scored shards: ``biomed data classify score`` output (``DIR/data/*.parquet`` or ``DIR/*``).
+        input_dir: the scored shards (``biomed data classify score`` output) or the published release's files
+            (``DIR/data/*.parquet`` or ``DIR/*``).
+        input_format: ``scored``, ``published`` (files named ``commercial-*``/``noncommercial-*`` after their
+            split) or ``auto`` (told apart by their columns).
         output_dir: the dataset folder to write (replaced at the end of a successful build).
         variants: the configs to build, variants and subsets (see ``VariantSpec``), in card order.
         default_config: the config ``load_dataset(repo)`` returns without a name; empty = the first one.
@@ -139,6 +150,7 @@ class BuildConfig:
     """
 
     input_dir: str = ""
+    input_format: Literal["auto", "scored", "published"] = "auto"
     output_dir: str = "biomed-enriched"
     variants: list[VariantSpec] = field(default_factory=list)
     default_config: str = ""
@@ -182,7 +194,7 @@ class BuildSummary:
         default_config: the default config's name.
         configs: per config: ``spec`` (the spec as a dict), ``rows``, ``articles``, ``tokens``, ``withheld_rows``,
             ``dropped`` (reason → rows), ``upsampled`` (rule → matched rows), ``counts`` (column → value → rows),
-            ``files`` (relative paths).
+            ``files`` (relative paths), ``splits`` (split → its files, in the card's ``data_files``).
         input: counts over the input: ``rows``, ``articles``, ``tokens``, ``shards``, ``counts``,
             ``edu_hist`` (educational_score histogram over ``EDU_BINS``), ``type_by_edu``,
             ``classifier_versions``.
@@ -240,7 +252,8 @@ class BuildSummary:
         """How to load each config with ``datasets``."""
         lines = ["from datasets import load_dataset", ""]
         for name in self.published:
-            lines.append(f'load_dataset("{self.output_dir}", "{name}", split="train")')
+            split = "" if "train" not in self.configs[name]["splits"] else ', split="train"'
+            lines.append(f'load_dataset("{self.output_dir}", "{name}"{split})')
         return "\n".join(lines)
 
 
@@ -265,8 +278,12 @@ def run_build(cfg: BuildConfig, overwrite: bool = False) -> BuildSummary:
         if path and not Path(path).is_file():
             raise BiomedError(f"card.{name}: {path} does not exist; fix the path in the recipe or drop the key")
     shards = find_input_shards(cfg.input_dir)
-    schema = _check_input_schema(shards, specs)
-    classifier_versions = _distinct_values(shards, "classifier_version")
+    input_format = _input_format(shards, cfg.input_format)
+    schema = _check_input_schema(shards, specs, input_format)
+    classifier_versions = (
+        _distinct_values(shards, "classifier_version") if input_format == "scored" else [pub.PUBLISHED_CLASSIFIER]
+    )
+    text_rule = _text_rule(shards) if input_format == "scored" else pub.POPULATE_TEXT_RULE
     n_tasks = min(cfg.executor.resolved_tasks(), len(shards))
     owner = claim_output(
         cfg.output_dir,
@@ -282,26 +299,26 @@ def run_build(cfg: BuildConfig, overwrite: bool = False) -> BuildSummary:
         _drop_other_work_dirs(output_dir / ".build", keep=fingerprint)
         work_dir.mkdir(parents=True, exist_ok=True)
         groups = [[str(p) for p in chunk] for chunk in np.array_split(np.array(shards, dtype=object), n_tasks)]
-        out_schema = _output_schema(schema, cfg.withheld_columns)
+        out_schema = _output_schema(pub.release_schema(), cfg.withheld_columns)
         file_metadata = {
-            spec.name: json.dumps(
-                {
-                    "variant": spec.to_metadata(),
-                    "builder_version": BUILDER_VERSION,
-                    "seed": cfg.seed,
-                    "withhold_text_groups": list(cfg.withhold_text_groups),
-                    "withheld_columns": list(cfg.withheld_columns),
-                    "classifier_versions": classifier_versions,
-                },
-                sort_keys=True,
-            )
+            spec.name: {
+                "variant": spec.to_metadata(),
+                "builder_version": BUILDER_VERSION,
+                "seed": cfg.seed,
+                "withhold_text_groups": list(cfg.withhold_text_groups),
+                "withheld_columns": list(cfg.withheld_columns),
+                "classifier_versions": classifier_versions,
+                # what `rehydrate` re-extracts withheld text with: the kit's paragraph rules (their version) or,
+                # for rows converted from the published release, the authors' re-insertion rule
+                "text_rule": text_rule,
+            }
             for spec in specs
         }
         markers = DoneMarkers(work_dir / "tasks")
         inputs = {_task_name(task): files_fingerprint(group) for task, group in enumerate(groups)}
         finished = markers.done(list(inputs), inputs)
         jobs = [
-            _TaskJob(task, group, str(work_dir), cfg, schema, out_schema, file_metadata)
+            _TaskJob(task, group, str(work_dir), cfg, schema, out_schema, file_metadata, input_format)
             for task, group in enumerate(groups)
             if _task_name(task) not in finished
         ]
@@ -331,8 +348,13 @@ def _finish(cfg, specs, output_dir, work_dir, stats, n_shards, classifier_versio
         reasons = [c.drop_reason for c in spec.keep]
         merged["dropped"] = {r: merged["dropped"][r] for r in reasons if merged["dropped"].get(r)}
         merged["upsampled"] = {rule.name: merged["upsampled"].get(rule.name, 0) for rule in spec.upsample}
-        files = _finalize_files(work_dir / "data" / spec.name)
-        merged["files"] = [f"data/{spec.name}/{name}" for name in files]
+        splits = pub.SPLIT_GROUPS if spec.layout == "published" else ("train",)
+        merged["splits"] = {}
+        for split in splits:
+            files = _finalize_files(work_dir / "data" / spec.name, split)
+            if files:
+                merged["splits"][split] = [f"data/{spec.name}/{name}" for name in files]
+        merged["files"] = [f for files in merged["splits"].values() for f in files]
         merged["spec"] = spec.to_metadata()
         config_stats[spec.name] = merged
 
@@ -387,8 +409,12 @@ def _drop_other_work_dirs(build_dir: Path, keep: str) -> None:
 
 
 def find_input_shards(input_dir: str | Path) -> list[Path]:
-    """The scored Parquet shards under ``input_dir`` (its ``data/`` folder when present), in name order."""
-    return find_shards(input_dir, hint="pass the scored shards folder (the output of `biomed data classify score`)")
+    """The input Parquet files under ``input_dir`` (its ``data/`` folder when present), in name order."""
+    return find_shards(
+        input_dir,
+        hint="pass the scored shards folder (the output of `biomed data classify score`) or a copy of the published "
+        "release (its data/commercial-*.parquet and data/noncommercial-*.parquet)",
+    )
 
 
 @dataclass
@@ -399,7 +425,8 @@ class _TaskJob:
     cfg: BuildConfig
     in_schema: pa.Schema
     out_schema: pa.Schema
-    file_metadata: dict[str, str]
+    file_metadata: dict[str, dict[str, Any]]
+    input_format: str = "scored"
 
 
 def _run_task(job: _TaskJob) -> None:
@@ -407,25 +434,31 @@ def _run_task(job: _TaskJob) -> None:
     cfg = job.cfg
     specs = cfg.selected_variants()
     work_dir = Path(job.work_dir)
-    writers = {}
+    writers: dict[tuple[str, str], _ConfigWriter] = {}
     for spec in specs:
-        folder = work_dir / "data" / spec.name
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(f"t{job.task:05d}-*"):  # partial files of a crashed run of this task
-            stale.unlink()
-        writers[spec.name] = _ConfigWriter(
-            folder,
-            f"t{job.task:05d}",
-            job.out_schema,
-            job.file_metadata[spec.name],
-            shard_bytes=cfg.shard_size_mb << 20,
-            row_group_bytes=cfg.row_group_mb << 20,
-            compression=cfg.compression,
-        )
+        published = spec.layout == "published"
+        for split in pub.SPLIT_GROUPS if published else ("train",):
+            folder = work_dir / "data" / spec.name / split
+            folder.mkdir(parents=True, exist_ok=True)
+            for stale in folder.glob(f"t{job.task:05d}-*"):  # partial files of a crashed run of this task
+                stale.unlink()
+            metadata = dict(job.file_metadata[spec.name])
+            if published:
+                # the file carries no license_group column: its licence groups are declared for push-dataset
+                metadata["license_groups"] = list(pub.SPLIT_GROUPS[split])
+            writers[spec.name, split] = _ConfigWriter(
+                folder,
+                f"t{job.task:05d}",
+                pub.published_schema() if published else job.out_schema,
+                json.dumps(metadata, sort_keys=True),
+                shard_bytes=cfg.shard_size_mb << 20,
+                row_group_bytes=cfg.row_group_mb << 20,
+                compression=cfg.compression,
+            )
     input_stats: dict[str, Any] = {}
     config_stats: dict[str, dict[str, Any]] = {spec.name: _empty_config_stats() for spec in specs}
     for shard in job.shards:
-        table = _read_shard(shard, job.in_schema)
+        table = _release_table(shard, job.in_schema, job.input_format)
         input_stats = _merge([input_stats, _input_stats(table)])
         withheld = _withheld_mask(table, cfg.withhold_text_groups)
         public = _withhold(table, withheld, cfg.withheld_columns)
@@ -442,8 +475,16 @@ def _run_task(job: _TaskJob) -> None:
             _add_into(stats["upsampled"], plan.upsampled_rows)
             if not plan.rows_out:
                 continue
-            source = spec.apply_prefix(public) if spec.prefix else public
-            _write_copies(writers[spec.name], source, plan.copies)
+            if spec.layout == "published":
+                groups = table["license_group"].to_pylist()
+                in_commercial = np.array([pub.split_of(g) == "commercial" for g in groups], dtype=bool)
+                for split, rows in (("commercial", in_commercial), ("noncommercial", ~in_commercial)):
+                    selected = np.flatnonzero((plan.copies > 0) & rows)
+                    if len(selected):
+                        writers[spec.name, split].write(pub.published_table(public.take(pa.array(selected))))
+            else:
+                source = spec.apply_prefix(public) if spec.prefix else public
+                _write_copies(writers[spec.name, "train"], source, plan.copies)
             _count_output(stats, table, plan.copies, withheld)
     for writer in writers.values():
         writer.close()
@@ -518,20 +559,25 @@ def _parquet_writer(path: Path, schema: pa.Schema, compression: str) -> pq.Parqu
     )
 
 
-def _finalize_files(folder: Path) -> list[str]:
-    """Rename the task files of a config to ``train-0000i-of-0000n.parquet``; none for a config without rows."""
-    folder.mkdir(parents=True, exist_ok=True)
-    parts = sorted(p for p in folder.glob("t*.parquet"))
-    if not parts and not any(folder.glob("train-*.parquet")):
-        # datasets cannot load a split without rows ("corresponds to no data"): such a config is not published
-        shutil.rmtree(folder)
-        return []
+def _finalize_files(folder: Path, split: str) -> list[str]:
+    """Move the task files of a config's split to ``<split>-0000i-of-0000n.parquet``; none for an empty split.
+
+    A split without rows gets no file and is left out of the card (datasets cannot load a split "corresponding to
+    no data"); a config without any is not published.
+    """
+    source = folder / split
+    source.mkdir(parents=True, exist_ok=True)
+    parts = sorted(p for p in source.glob("t*.parquet"))
     names = []
     for i, part in enumerate(parts):
-        name = f"train-{i:05d}-of-{len(parts):05d}.parquet"
+        name = f"{split}-{i:05d}-of-{len(parts):05d}.parquet"
         part.rename(folder / name)
         names.append(name)
-    return names or sorted(p.name for p in folder.glob("train-*.parquet"))
+    shutil.rmtree(source)
+    names = names or sorted(p.name for p in folder.glob(f"{split}-*.parquet"))
+    if not any(folder.iterdir()):
+        folder.rmdir()
+    return names
 
 
 def _swap_in(work_dir: Path, output_dir: Path) -> None:
@@ -547,18 +593,59 @@ def _swap_in(work_dir: Path, output_dir: Path) -> None:
     shutil.rmtree(graveyard, ignore_errors=True)
 
 
-def _check_input_schema(shards: list[Path], specs: list[VariantSpec]) -> pa.Schema:
+def _input_format(shards: list[Path], wanted: str) -> str:
+    """``scored`` or ``published``, from the first shard's columns when ``wanted`` is ``auto``."""
+    if wanted != "auto":
+        return wanted
+    return "published" if pub.is_published_input(_read_schema(shards[0]).names) else "scored"
+
+
+def _text_rule(shards: list[Path]) -> str:
+    metadata = _read_schema(shards[0]).metadata or {}
+    return (metadata.get(b"biomed.extractor_version") or b"").decode() or "biomed-kit"
+
+
+def _check_input_schema(shards: list[Path], specs: list[VariantSpec], input_format: str) -> pa.Schema:
+    release_names = set(pub.release_schema().names)
+    unknown = sorted({c for spec in specs for c in spec.columns} - release_names)
+    if unknown:
+        raise BiomedError(
+            f"variant conditions use column(s) {', '.join(unknown)}, which the release table lacks; "
+            f"columns: {', '.join(pub.release_schema().names)}"
+        )
+    if input_format == "published":
+        needed = {name for name, _ in pub.PUBLISHED_COLUMNS} - {"text"}
+        what = "the published release's files (almanach/Biomed-Enriched)"
+        for shard in shards:
+            _published_split(shard)
+    else:
+        needed = set(pub.SCORED_COLUMNS)
+        what = "scored shards (biomed data classify score output)"
     schema = _read_schema(shards[0])
-    needed = set(REQUIRED_COLUMNS) | {c for spec in specs for c in spec.columns}
     for shard in shards:
         names = set(_read_schema(shard).names)
         missing = sorted(needed - names)
         if missing:
-            raise BiomedError(
-                f"{shard} lacks column(s) {', '.join(missing)}: the build needs scored shards "
-                "(biomed data classify score output)"
-            )
+            raise BiomedError(f"{shard} lacks column(s) {', '.join(missing)}: the build needs {what}")
     return schema.remove_metadata()
+
+
+def _published_split(shard: str | Path) -> str:
+    name = Path(shard).name
+    for split in sorted(pub.SPLIT_GROUPS, key=len, reverse=True):  # "noncommercial" before "commercial"
+        if name.startswith(split):
+            return split
+    raise BiomedError(
+        f"{shard}: a file of the published release must be named after its split "
+        f"({' or '.join(pub.SPLIT_GROUPS)}-*.parquet)"
+    )
+
+
+def _release_table(path: str, schema: pa.Schema, input_format: str) -> pa.Table:
+    if input_format == "published":
+        table = pq.read_table(path)
+        return pub.release_table_from_published(table, _published_split(path))
+    return pub.release_table_from_scored(_read_shard(path, schema))
 
 
 def _output_schema(schema: pa.Schema, withheld_columns: Iterable[str]) -> pa.Schema:
@@ -618,9 +705,9 @@ def _input_stats(table: pa.Table) -> dict[str, Any]:
     if "educational_score" in table.column_names:
         scores = pc.fill_null(table["educational_score"], np.nan).to_numpy(zero_copy_only=False).astype(float)
         stats["edu_hist"] = np.histogram(scores[~np.isnan(scores)], bins=EDU_BINS)[0].tolist()
-    if {"type", "educational_score_int"} <= set(table.column_names):
+    if {"document_type", "educational_score_int"} <= set(table.column_names):
         pairs = pc.binary_join_element_wise(
-            pc.fill_null(table["type"], "null"),
+            pc.fill_null(table["document_type"], "null"),
             pc.fill_null(pc.cast(table["educational_score_int"], pa.string()), "null"),
             "|",
         )

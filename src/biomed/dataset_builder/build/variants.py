@@ -8,10 +8,10 @@ Example::
     spec = VariantSpec(
         name="BE-Educational",
         version="1.0",
-        keep=[ConditionSpec(column="educational_score_int", op=">=", value=3, reason="educational_score_below_3")],
-        upsample=[UpsampleSpec(when=[ConditionSpec(column="domain", value="clinical")], factor=10)],
+        keep=[ConditionSpec(column="educational_score", op=">=", value=3.0, reason="educational_score_below_3")],
+        upsample=[UpsampleSpec(name="clinical", when=[ConditionSpec(column="domain", value="clinical")], factor=10)],
     )
-    plan = spec.plan(pq.read_table("scored/data/00000.parquet"), seed=0)
+    plan = spec.plan(release_table, seed=0)   # a release table (build.published), not a raw scored shard
     plan.copies        # numpy array: how many times each input row is written (0 = dropped)
     plan.dropped       # {"educational_score_below_3": 1234}
 
@@ -42,14 +42,15 @@ _COMPARE["<"] = pc.less
 
 @dataclass
 class ConditionSpec:
-    """One test on one column, e.g. ``educational_score_int >= 3``; a null value never passes.
+    """One test on one column, e.g. ``educational_score >= 3.0``; a null value never passes.
 
     Attributes:
-        column: a column of the scored shards (``type``, ``domain``, ``educational_score_int``, ``license_group``…).
+        column: a column of the release table (``document_type``, ``domain``, ``educational_score``, ``language``,
+            ``license_group``…; see ``build.published``), labels spelled as published (``Clinical Case``).
         op: comparison; ``in`` / ``not_in`` take a list ``value``.
         value: what the column is compared with.
         reason: the drop reason recorded when a row fails this condition in ``keep`` (default: derived from
-            the condition, e.g. ``not educational_score_int >= 3``).
+            the condition, e.g. ``not educational_score >= 3.0``).
     """
 
     column: str
@@ -131,8 +132,11 @@ class VariantSpec:
         upsample: upsampling rules; a row matched by several rules gets the ``combine`` of their factors.
         combine: ``max`` (a clinical case article that is also clinical is written 10 times, not 100) or
             ``product``.
-        prefix: format string prepended to ``text``, over column names (``"Type: {type}\\n"``); empty = none.
-        prefix_labels: display names for column values in the prefix (``clinical_case: Clinical case``).
+        prefix: format string prepended to ``text``, over column names (``"Type: {document_type}\\n"``); empty = none.
+        prefix_labels: display names for column values in the prefix (``clinical: Clinical``).
+        layout: ``kit`` (one ``train`` split; the published columns, then the kit's, then ``copy_index``) or
+            ``published`` (exactly the published features, split by licence into ``commercial`` and
+            ``noncommercial`` like almanach/Biomed-Enriched; no upsampling, no prefix).
     """
 
     name: str
@@ -144,8 +148,11 @@ class VariantSpec:
     combine: Literal["max", "product"] = "max"
     prefix: str = ""
     prefix_labels: dict[str, str] = field(default_factory=dict)
+    layout: Literal["kit", "published"] = "kit"
 
     def __post_init__(self) -> None:
+        if self.layout == "published" and (self.upsample or self.prefix):
+            raise ValueError(f"variant {self.name!r}: the published layout has no upsampling and no prefix")
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ValueError(f"variant name {self.name!r} must be a non-empty folder name")
         if not str(self.version).strip():

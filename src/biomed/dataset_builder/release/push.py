@@ -108,7 +108,9 @@ def check_release_folder(folder: Path, allow_restricted_text: bool = False) -> N
     """Refuse a folder whose card is invalid or whose Parquet files carry text of restricted-licence rows.
 
     Every row of every Parquet file is checked: a row whose ``license_group`` is ``non_commercial``, ``other`` or
-    missing must have a null ``text``. Files without a ``license_group`` column cannot be checked and are refused.
+    missing must have a null ``text``. A file of the published layout has no ``license_group`` column: the groups
+    of all its rows are declared in its Parquet metadata (``biomed`` → ``license_groups``), and a file declaring a
+    restricted group must have no text at all. Other files without the column cannot be checked and are refused.
     """
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -128,7 +130,20 @@ def check_release_folder(folder: Path, allow_restricted_text: bool = False) -> N
         if "text" not in names:
             continue
         if "license_group" not in names:
-            raise BiomedError(f"{path}: has text but no license_group column, so its licences cannot be checked")
+            groups = _declared_license_groups(path)
+            if groups is None:
+                raise BiomedError(f"{path}: has text but no license_group column, so its licences cannot be checked")
+            if set(groups) - {"commercial"}:
+                leaking = sum(
+                    pc.sum(pc.is_valid(batch["text"])).as_py() or 0
+                    for batch in pq.ParquetFile(path).iter_batches(columns=["text"], batch_size=65536)
+                )
+                if leaking:
+                    raise BiomedError(
+                        f"{path}: {leaking} row(s) of {'/'.join(groups)} articles carry text, which must not be "
+                        "published; rebuild with withhold_text_groups: [non_commercial, other]"
+                    )
+            continue
         parquet = pq.ParquetFile(path)
         for batch in parquet.iter_batches(columns=["license_group", "text"], batch_size=65536):
             restricted = pc.or_kleene(
@@ -141,6 +156,18 @@ def check_release_folder(folder: Path, allow_restricted_text: bool = False) -> N
                     "published; rebuild with withhold_text_groups: [non_commercial, other], or push to a private "
                     "repo with --private --allow-restricted-text"
                 )
+
+
+def _declared_license_groups(path: Path) -> list[str] | None:
+    """The licence groups a file of the published layout declares for all its rows (None when it declares none)."""
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_schema(path).metadata or {}).get(b"biomed")
+    try:
+        groups = json.loads(raw).get("license_groups") if raw else None
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return [str(g) for g in groups] if isinstance(groups, list) and groups else None
 
 
 def _restricted_values():
