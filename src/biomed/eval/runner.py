@@ -19,7 +19,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +29,7 @@ from biomed.config import save_config
 from biomed.errors import BiomedError
 from biomed.eval.tasks import SUITES, TASKS, TaskSpec
 from biomed.eval.training import RESULT_FORMAT, prepare_task, run_one, run_path
+from biomed.runtime.files import write_json
 
 
 logger = logging.getLogger(__name__)
@@ -158,12 +158,12 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
             progress.update(bar, description=f"{task.name} seed {seed}")
             result = run_one(task, seed, cfg, tokenizer, prepared[task.name], name)
             result["fingerprint"] = fingerprint
-            _write_json(path, result)
+            write_json(path, result)
             summary.ran += 1
             progress.advance(bar)
     runs = [r for r in load_runs(out) if r["task"] in {t.name for t in tasks}]
     summary.tasks = aggregate_runs(runs)
-    _write_json(out / "summary.json", {"name": name, "model": cfg.model, "tasks": summary.tasks})
+    write_json(out / "summary.json", {"name": name, "model": cfg.model, "tasks": summary.tasks})
     return summary
 
 
@@ -235,10 +235,3 @@ def _finished(path: Path, fingerprint: str) -> bool:
         logger.warning("%s was made with other settings; running it again", path)
         return False
     return True
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a crash leaves the old file or none, never half a result

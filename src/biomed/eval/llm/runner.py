@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Literal
 
 from biomed.errors import BiomedError
 from biomed.eval.llm.suite import SUITE, resolve_tasks
+from biomed.runtime.files import write_json
 
 
 @dataclass
@@ -184,7 +184,7 @@ def run_llm_eval(cfg: LlmEvalConfig, *, progress: bool = True) -> list[dict]:
             seconds = time.monotonic() - started
             for task in pending:
                 record = task_record(results, task, checkpoint, cfg, seconds=seconds, backend=backend)
-                write_atomic(result_path(out, checkpoint, task), record)
+                write_json(result_path(out, checkpoint, task), record)
         records += [json.loads(result_path(out, checkpoint, task).read_text(encoding="utf-8")) for task in tasks]
     return records
 
@@ -237,10 +237,3 @@ def is_done(path: Path, cfg: LlmEvalConfig, task: str) -> bool:
         return False
     record = json.loads(path.read_text(encoding="utf-8"))
     return record.get("limit") == cfg.limit and record.get("data") == data_source(cfg, task)
-
-
-def write_atomic(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, path)
