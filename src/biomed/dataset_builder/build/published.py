@@ -195,7 +195,7 @@ def release_table_from_published(table: pa.Table, split: str) -> pa.Table:
     left null otherwise; ``license_group`` follows the split.
     """
     from biomed.dataset_builder.extract.licenses import normalise_license
-    from biomed.dataset_builder.extract.stage import count_tokens
+    from biomed.dataset_builder.extract.rows import count_tokens
 
     if split not in SPLIT_GROUPS:
         raise BiomedError(f"published split {split!r} is not one of {', '.join(SPLIT_GROUPS)}")
