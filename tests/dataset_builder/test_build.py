@@ -13,8 +13,9 @@ from scored_shards import paragraph, scored_table, write_shards
 
 from biomed.config import ConfigError, build_config, resolve_config
 from biomed.dataset_builder.build.published import release_table_from_scored
-from biomed.dataset_builder.build.stage import PARQUET_METADATA_KEY, BuildConfig, CardConfig, default_recipe, run_build
+from biomed.dataset_builder.build.stage import BuildConfig, CardConfig, default_recipe, run_build
 from biomed.dataset_builder.build.variants import ConditionSpec, UpsampleSpec, VariantSpec
+from biomed.dataset_builder.build.writer import PARQUET_METADATA_KEY
 from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
 

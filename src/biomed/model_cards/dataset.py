@@ -185,7 +185,7 @@ def draw_plots(folder: Path, summary: BuildSummary) -> dict[str, str]:
     # Figure objects rendered by Agg, without pyplot: no display needed, no global backend switched
     from matplotlib.figure import Figure
 
-    from biomed.dataset_builder.build.stage import EDU_BINS
+    from biomed.dataset_builder.build.stats import EDU_BINS
     from biomed.dataset_builder.labels import PUBLISHED_DOCUMENT_TYPE_ORDER as TYPE_LABELS
     from biomed.dataset_builder.labels import PUBLISHED_DOMAIN_ORDER as DOMAIN_LABELS
 

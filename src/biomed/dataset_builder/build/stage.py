@@ -35,6 +35,10 @@ the number of workers. The output folder is owned (``biomed.runtime.ownership``)
 another stage's folder, a folder built with other settings or from another input (unless ``--overwrite``), and a
 folder another build is writing.
 
+The code is split by topic: this module holds the config, the orchestration and the finishing of the release;
+``release_table.py`` reads and checks the input shards, ``writer.py`` does one task's work (its Parquet files) and
+``stats.py`` the counts that the summary and the card report.
+
 Article-level rules see the paragraphs of an article that share its shard: the extraction and scoring stages
 write each article whole into one shard, so that is the whole article. The published release's files are cut
 by size: an article split across two of them is judged on each part (docs/fidelity-release.md).
@@ -48,18 +52,17 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from biomed.dataset_builder.build import published as pub
+from biomed.dataset_builder.build.release_table import _check_input_schema, _input_format, _text_rule
+from biomed.dataset_builder.build.stats import _distinct_values, _merge
 from biomed.dataset_builder.build.variants import VariantSpec
+from biomed.dataset_builder.build.writer import _finalize_files, _output_schema, _run_task, _task_name, _TaskJob
 from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
 from biomed.runtime.files import files_fingerprint, find_shards
@@ -74,17 +77,10 @@ logger = logging.getLogger(__name__)
 BUILDER_VERSION = "biomed-build-v1"
 """Version of the build procedure itself (file layout, withholding, copy order); recorded next to each spec."""
 
-PARQUET_METADATA_KEY = b"biomed"
-"""Key of the JSON that every output Parquet file carries in its schema metadata (spec, versions, seed)."""
-
 RELEASE_ENTRIES = ("data", "images", "README.md", "build_summary.json", "config.yaml")
 """What a build writes in its output folder (anything else there is left alone)."""
 
 KEY_COLUMNS = ("article_id", "path")
-COUNTED_COLUMNS = ("document_type", "domain", "educational_score_int", "license_group", "language")
-"""Columns of the release table whose value counts are reported per config in the summary and the card."""
-
-EDU_BINS = np.linspace(1.0, 5.0, 41)
 
 
 @dataclass
@@ -396,10 +392,6 @@ def _output_settings(cfg: BuildConfig) -> dict[str, Any]:
     return {**settings, "builder_version": BUILDER_VERSION}
 
 
-def _task_name(task: int) -> str:
-    return f"{task:05d}"
-
-
 def _drop_other_work_dirs(build_dir: Path, keep: str) -> None:
     # the work of a build with another card or task count: never resumed, only taking space
     if build_dir.is_dir():
@@ -417,169 +409,6 @@ def find_input_shards(input_dir: str | Path) -> list[Path]:
     )
 
 
-@dataclass
-class _TaskJob:
-    task: int
-    shards: list[str]
-    work_dir: str
-    cfg: BuildConfig
-    in_schema: pa.Schema
-    out_schema: pa.Schema
-    file_metadata: dict[str, dict[str, Any]]
-    input_format: str = "scored"
-
-
-def _run_task(job: _TaskJob) -> None:
-    """Build one task's share of every config; write its done-marker last."""
-    cfg = job.cfg
-    specs = cfg.selected_variants()
-    work_dir = Path(job.work_dir)
-    writers: dict[tuple[str, str], _ConfigWriter] = {}
-    for spec in specs:
-        published = spec.layout == "published"
-        for split in pub.SPLIT_GROUPS if published else ("train",):
-            folder = work_dir / "data" / spec.name / split
-            folder.mkdir(parents=True, exist_ok=True)
-            for stale in folder.glob(f"t{job.task:05d}-*"):  # partial files of a crashed run of this task
-                stale.unlink()
-            metadata = dict(job.file_metadata[spec.name])
-            if published:
-                # the file carries no license_group column: its licence groups are declared for push-dataset
-                metadata["license_groups"] = list(pub.SPLIT_GROUPS[split])
-            writers[spec.name, split] = _ConfigWriter(
-                folder,
-                f"t{job.task:05d}",
-                pub.published_schema() if published else job.out_schema,
-                json.dumps(metadata, sort_keys=True),
-                shard_bytes=cfg.shard_size_mb << 20,
-                row_group_bytes=cfg.row_group_mb << 20,
-                compression=cfg.compression,
-            )
-    input_stats: dict[str, Any] = {}
-    config_stats: dict[str, dict[str, Any]] = {spec.name: _empty_config_stats() for spec in specs}
-    for shard in job.shards:
-        table = _release_table(shard, job.in_schema, job.input_format)
-        input_stats = _merge([input_stats, _input_stats(table)])
-        withheld = _withheld_mask(table, cfg.withhold_text_groups)
-        public = _withhold(table, withheld, cfg.withheld_columns)
-        for spec in specs:
-            try:
-                plan = spec.plan(table, seed=cfg.seed)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:
-                raise BiomedError(
-                    f"config {spec.name!r}: a condition's value does not fit its column in {shard} ({err}); "
-                    "write the recipe's value with the column's type"
-                ) from None
-            stats = config_stats[spec.name]
-            _add_into(stats["dropped"], plan.dropped)
-            _add_into(stats["upsampled"], plan.upsampled_rows)
-            if not plan.rows_out:
-                continue
-            if spec.layout == "published":
-                groups = table["license_group"].to_pylist()
-                in_commercial = np.array([pub.split_of(g) == "commercial" for g in groups], dtype=bool)
-                for split, rows in (("commercial", in_commercial), ("noncommercial", ~in_commercial)):
-                    selected = np.flatnonzero((plan.copies > 0) & rows)
-                    if len(selected):
-                        writers[spec.name, split].write(pub.published_table(public.take(pa.array(selected))))
-            else:
-                source = spec.apply_prefix(public) if spec.prefix else public
-                _write_copies(writers[spec.name, "train"], source, plan.copies)
-            _count_output(stats, table, plan.copies, withheld)
-    for writer in writers.values():
-        writer.close()
-    payload = {"input": input_stats, "configs": config_stats}
-    DoneMarkers(work_dir / "tasks").write(_task_name(job.task), payload, files_fingerprint(job.shards))
-
-
-def _write_copies(writer: _ConfigWriter, table: pa.Table, copies: np.ndarray) -> None:
-    # Block order: the selected rows in input order, then the first duplicate of every upsampled row, and so on.
-    # An article's copies never sit side by side, and the order is the same on every run. Copy indexes that
-    # write the same rows (all those with at least `level` copies) share one `take`.
-    done = 0
-    for level in np.unique(copies[copies > 0]):
-        rows = np.flatnonzero(copies >= level)
-        block = table.take(pa.array(rows)) if len(rows) != table.num_rows else table
-        for copy_index in range(done, int(level)):
-            column = pa.array(np.full(len(rows), copy_index, dtype=np.int16))
-            writer.write(block.append_column("copy_index", column))
-        done = int(level)
-
-
-class _ConfigWriter:
-    """Rolling Parquet writer of one config: new file every ``shard_bytes``, row groups of ``row_group_bytes``."""
-
-    def __init__(self, folder, prefix, schema, metadata, shard_bytes, row_group_bytes, compression):
-        self.folder = Path(folder)
-        self.prefix = prefix
-        self.schema = schema.with_metadata({PARQUET_METADATA_KEY: metadata.encode()})
-        self.shard_bytes = shard_bytes
-        self.row_group_bytes = row_group_bytes
-        self.compression = compression
-        self.buffer: list[pa.Table] = []
-        self.buffered = 0
-        self.file_bytes = 0
-        self.index = 0
-        self.writer: pq.ParquetWriter | None = None
-
-    def write(self, table: pa.Table) -> None:
-        self.buffer.append(table)
-        self.buffered += table.nbytes
-        if self.buffered >= self.row_group_bytes:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self.buffer:
-            return
-        table = pa.concat_tables(self.buffer).cast(self.schema)
-        self.buffer, self.buffered = [], 0
-        if self.writer is None:
-            path = self.folder / f"{self.prefix}-{self.index:05d}.parquet"
-            self.writer = _parquet_writer(path, self.schema, self.compression)
-        rows_per_group = max(1, int(table.num_rows * self.row_group_bytes / max(table.nbytes, 1)))
-        self.writer.write_table(table, row_group_size=rows_per_group)
-        self.file_bytes += table.nbytes
-        if self.file_bytes >= self.shard_bytes:
-            self.writer.close()
-            self.writer, self.file_bytes = None, 0
-            self.index += 1
-
-    def close(self) -> None:
-        self._flush()
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-
-
-def _parquet_writer(path: Path, schema: pa.Schema, compression: str) -> pq.ParquetWriter:
-    # Content-defined chunking keeps page boundaries stable when rows are inserted or removed, so the Hub's
-    # Xet storage deduplicates a rebuilt release against the previous one instead of uploading it again.
-    return pq.ParquetWriter(
-        path, schema, compression=compression, use_content_defined_chunking=True, write_page_index=True
-    )
-
-
-def _finalize_files(folder: Path, split: str) -> list[str]:
-    """Move the task files of a config's split to ``<split>-0000i-of-0000n.parquet``; none for an empty split.
-
-    A split without rows gets no file and is left out of the card (datasets cannot load a split "corresponding to
-    no data"); a config without any is not published.
-    """
-    source = folder / split
-    source.mkdir(parents=True, exist_ok=True)
-    parts = sorted(p for p in source.glob("t*.parquet"))
-    names = []
-    for i, part in enumerate(parts):
-        name = f"{split}-{i:05d}-of-{len(parts):05d}.parquet"
-        part.rename(folder / name)
-        names.append(name)
-    shutil.rmtree(source)
-    names = names or sorted(p.name for p in folder.glob(f"{split}-*.parquet"))
-    if not any(folder.iterdir()):
-        folder.rmdir()
-    return names
-
-
 def _swap_in(work_dir: Path, output_dir: Path) -> None:
     """Move the new release from ``work_dir`` into ``output_dir`` with renames (the old one goes away)."""
     graveyard = output_dir / ".build" / "previous"
@@ -591,208 +420,6 @@ def _swap_in(work_dir: Path, output_dir: Path) -> None:
         if (work_dir / name).exists():
             (work_dir / name).rename(output_dir / name)
     shutil.rmtree(graveyard, ignore_errors=True)
-
-
-def _input_format(shards: list[Path], wanted: str) -> str:
-    """``scored`` or ``published``, from the first shard's columns when ``wanted`` is ``auto``."""
-    if wanted != "auto":
-        return wanted
-    return "published" if pub.is_published_input(_read_schema(shards[0]).names) else "scored"
-
-
-def _text_rule(shards: list[Path]) -> str:
-    metadata = _read_schema(shards[0]).metadata or {}
-    return (metadata.get(b"biomed.extractor_version") or b"").decode() or "biomed-kit"
-
-
-def _check_input_schema(shards: list[Path], specs: list[VariantSpec], input_format: str) -> pa.Schema:
-    release_names = set(pub.release_schema().names)
-    unknown = sorted({c for spec in specs for c in spec.columns} - release_names)
-    if unknown:
-        raise BiomedError(
-            f"variant conditions use column(s) {', '.join(unknown)}, which the release table lacks; "
-            f"columns: {', '.join(pub.release_schema().names)}"
-        )
-    if input_format == "published":
-        needed = {name for name, _ in pub.PUBLISHED_COLUMNS} - {"text"}
-        what = "the published release's files (almanach/Biomed-Enriched)"
-        for shard in shards:
-            _published_split(shard)
-    else:
-        needed = set(pub.SCORED_COLUMNS)
-        what = "scored shards (biomed data classify score output)"
-    schema = _read_schema(shards[0])
-    for shard in shards:
-        names = set(_read_schema(shard).names)
-        missing = sorted(needed - names)
-        if missing:
-            raise BiomedError(f"{shard} lacks column(s) {', '.join(missing)}: the build needs {what}")
-    return schema.remove_metadata()
-
-
-def _published_split(shard: str | Path) -> str:
-    name = Path(shard).name
-    for split in sorted(pub.SPLIT_GROUPS, key=len, reverse=True):  # "noncommercial" before "commercial"
-        if name.startswith(split):
-            return split
-    raise BiomedError(
-        f"{shard}: a file of the published release must be named after its split "
-        f"({' or '.join(pub.SPLIT_GROUPS)}-*.parquet)"
-    )
-
-
-def _release_table(path: str, schema: pa.Schema, input_format: str) -> pa.Table:
-    if input_format == "published":
-        table = pq.read_table(path)
-        return pub.release_table_from_published(table, _published_split(path))
-    return pub.release_table_from_scored(_read_shard(path, schema))
-
-
-def _output_schema(schema: pa.Schema, withheld_columns: Iterable[str]) -> pa.Schema:
-    fields = []
-    for f in schema:
-        fields.append(f.with_nullable(True) if f.name in withheld_columns else f)
-    return pa.schema(fields).append(pa.field("copy_index", pa.int16()))
-
-
-def _read_schema(path: Path) -> pa.Schema:
-    try:
-        return pq.read_schema(path)
-    except (OSError, pa.ArrowException) as err:  # pyarrow's message names no file
-        raise BiomedError(f"cannot read {path} as Parquet: {err}") from None
-
-
-def _read_shard(path: str, schema: pa.Schema) -> pa.Table:
-    try:
-        table = pq.read_table(path).select(schema.names)
-    except (OSError, pa.ArrowException) as err:  # a damaged page is found only when it is read
-        raise BiomedError(f"cannot read {path} as Parquet: {err}") from None
-    try:
-        return table.cast(schema.remove_metadata())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-        raise BiomedError(f"{path}: its columns do not match the first shard's ({err})") from None
-
-
-def _withheld_mask(table: pa.Table, groups: list[str]) -> np.ndarray:
-    if not groups:
-        return np.zeros(table.num_rows, dtype=bool)
-    mask = pc.is_in(table["license_group"], value_set=pa.array(groups, pa.string()))
-    # a row without a licence group is treated as restricted: withholding too much is the safe mistake
-    mask = pc.or_kleene(mask, pc.is_null(table["license_group"]))
-    return pc.fill_null(mask, True).to_numpy(zero_copy_only=False).astype(bool)
-
-
-def _withhold(table: pa.Table, withheld: np.ndarray, columns: list[str]) -> pa.Table:
-    if not withheld.any():
-        return table
-    mask = pa.array(withheld)
-    for name in columns:
-        if name not in table.column_names:
-            continue
-        index = table.column_names.index(name)
-        column = table[name]
-        table = table.set_column(index, name, pc.if_else(mask, pa.scalar(None, column.type), column))
-    return table
-
-
-def _input_stats(table: pa.Table) -> dict[str, Any]:
-    stats: dict[str, Any] = {
-        "rows": table.num_rows,
-        "articles": pc.count_distinct(table["article_id"]).as_py(),
-        "tokens": int(pc.sum(table["n_tokens"]).as_py() or 0),
-        "counts": {c: _value_counts(table[c]) for c in COUNTED_COLUMNS if c in table.column_names},
-    }
-    if "educational_score" in table.column_names:
-        scores = pc.fill_null(table["educational_score"], np.nan).to_numpy(zero_copy_only=False).astype(float)
-        stats["edu_hist"] = np.histogram(scores[~np.isnan(scores)], bins=EDU_BINS)[0].tolist()
-    if {"document_type", "educational_score_int"} <= set(table.column_names):
-        pairs = pc.binary_join_element_wise(
-            pc.fill_null(table["document_type"], "null"),
-            pc.fill_null(pc.cast(table["educational_score_int"], pa.string()), "null"),
-            "|",
-        )
-        stats["type_by_edu"] = _value_counts(pairs)
-    return stats
-
-
-def _count_output(stats: dict[str, Any], table: pa.Table, copies: np.ndarray, withheld: np.ndarray) -> None:
-    written = copies > 0
-    stats["rows"] += int(copies.sum())
-    stats["paragraphs"] += int(written.sum())
-    stats["withheld_rows"] += int(copies[withheld].sum())
-    stats["tokens"] += int(np.dot(table["n_tokens"].to_numpy().astype(np.int64), copies))
-    codes = pc.dictionary_encode(table["article_id"]).combine_chunks()
-    articles = np.bincount(
-        codes.indices.to_numpy(zero_copy_only=False), weights=written, minlength=len(codes.dictionary)
-    )
-    stats["articles"] += int((articles > 0).sum())
-    for column in COUNTED_COLUMNS:
-        if column in table.column_names:
-            _add_into(stats["counts"].setdefault(column, {}), _value_counts(table[column], copies))
-
-
-def _empty_config_stats() -> dict[str, Any]:
-    return {
-        "rows": 0,
-        "paragraphs": 0,
-        "articles": 0,
-        "tokens": 0,
-        "withheld_rows": 0,
-        "dropped": {},
-        "upsampled": {},
-        "counts": {},
-    }
-
-
-def _value_counts(column: pa.ChunkedArray, weights: np.ndarray | None = None) -> dict[str, int]:
-    """Counts per value (``null`` for missing), optionally weighted by the number of copies of each row."""
-    encoded = pc.dictionary_encode(column).combine_chunks()
-    indices = encoded.indices
-    null_count = (
-        int(np.sum(weights[indices.is_null().to_numpy(zero_copy_only=False)]))
-        if weights is not None
-        else indices.null_count
-    )
-    codes = pc.fill_null(indices, -1).to_numpy(zero_copy_only=False)
-    valid = codes >= 0
-    counts = np.bincount(
-        codes[valid], weights=None if weights is None else weights[valid], minlength=len(encoded.dictionary)
-    )
-    result = {
-        str(value): int(count) for value, count in zip(encoded.dictionary.to_pylist(), counts, strict=True) if count
-    }
-    if null_count:
-        result["null"] = result.get("null", 0) + null_count
-    return result
-
-
-def _distinct_values(shards: list[Path], column: str) -> list[str]:
-    values: set[str] = set()
-    for shard in shards:
-        if column in _read_schema(shard).names:
-            values.update(str(v) for v in pc.unique(pq.read_table(shard, columns=[column])[column]).to_pylist() if v)
-    return sorted(values)
-
-
-def _add_into(target: dict[str, int], source: dict[str, int]) -> None:
-    for key, value in source.items():
-        target[key] = target.get(key, 0) + value
-
-
-def _merge(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Sum nested count dictionaries (numbers add, lists add element-wise, dicts merge)."""
-    result: dict[str, Any] = {}
-    for item in items:
-        for key, value in item.items():
-            if key not in result:
-                result[key] = json.loads(json.dumps(value))
-            elif isinstance(value, dict):
-                result[key] = _merge([result[key], value])
-            elif isinstance(value, list):
-                result[key] = [a + b for a, b in zip(result[key], value, strict=True)]
-            else:
-                result[key] += value
-    return result
 
 
 def _fingerprint(config: dict[str, Any], shards: list[Path], n_tasks: int) -> str:

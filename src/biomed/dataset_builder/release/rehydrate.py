@@ -341,7 +341,7 @@ def _text_rule(dataset: Path, files: list[str], wanted: str) -> str:
     import pyarrow.parquet as pq
 
     from biomed.dataset_builder.build.published import POPULATE_TEXT_RULE
-    from biomed.dataset_builder.build.stage import PARQUET_METADATA_KEY
+    from biomed.dataset_builder.build.writer import PARQUET_METADATA_KEY
 
     rules = set()
     for name in files:
@@ -950,8 +950,8 @@ def _set_text(table, texts: list, filled_rows: list[int], metadata: dict):
 
 def _variant_spec(metadata: dict):
     from biomed.config import build_config
-    from biomed.dataset_builder.build.stage import PARQUET_METADATA_KEY
     from biomed.dataset_builder.build.variants import VariantSpec
+    from biomed.dataset_builder.build.writer import PARQUET_METADATA_KEY
 
     raw = metadata.get(PARQUET_METADATA_KEY)
     if not raw:
