@@ -19,7 +19,8 @@ from biomed.config import resolve_config
 from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build
 from biomed.dataset_builder.extract.stage import embedded_sample_dir
 from biomed.dataset_builder.release import rehydrate
-from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate, scan_article_ids
+from biomed.dataset_builder.release.dump_index import scan_article_ids
+from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate
 from biomed.errors import BiomedError
 
 
