@@ -39,8 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import StepTimer, paragraphs  # bench/ is sys.path[0] when a bench runs as a script
 
-REPO = Path(__file__).resolve().parents[1]
+
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "MI250X": 383e12}
 # allenai/OLMo-2-0425-1B and allenai/OLMo-2-1124-7B (their config.json): the bench's GPU model and the paper's
 OLMO2_1B = {"hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 16,
@@ -67,48 +68,6 @@ def projection(tokens_per_s_7b: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------------------------ CPU
-
-
-def paragraphs() -> list[str]:
-    from importlib.resources import files
-
-    from lxml import etree
-
-    shared = REPO.parent / "shared" / "pmc"
-    root = shared if shared.is_dir() else Path(str(files("biomed.dataset_builder") / "sample" / "articles"))
-    texts = []
-    for path in sorted(p for p in root.rglob("*") if p.suffix in (".xml", ".nxml")):
-        for element in etree.parse(str(path)).iter("p"):
-            text = " ".join("".join(element.itertext()).split())
-            if len(text) > 40:
-                texts.append(text)
-    return texts
-
-
-class StepTimer:
-    """A TrainerCallback timing optimizer steps after ``warmup`` of them."""
-
-    def __init__(self, warmup: int):
-        from transformers import TrainerCallback
-
-        timer = self
-
-        class _Callback(TrainerCallback):
-            def on_step_begin(self, args, state, control, **kwargs):
-                if state.global_step == warmup:
-                    timer.start = time.perf_counter()
-
-            def on_step_end(self, args, state, control, **kwargs):
-                timer.end = time.perf_counter()
-                timer.steps = state.global_step - warmup
-
-        self.callback = _Callback()
-        self.start = self.end = 0.0
-        self.steps = 0
-
-    @property
-    def seconds(self) -> float:
-        return self.end - self.start
 
 
 def matmul_peak(threads: int) -> float:

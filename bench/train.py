@@ -46,8 +46,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import StepTimer, paragraphs  # bench/ is sys.path[0] when a bench runs as a script
 
-REPO = Path(__file__).resolve().parents[1]
+
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12}
 RECIPES = {"EN": (50e9, 5e9), "FR": (10e9, 1e9)}  # (CLM phase tokens, MLM decay tokens)
 SIZES = {
@@ -58,49 +59,6 @@ SIZES = {
 
 
 # ------------------------------------------------------------------------------------------------------------ CPU
-
-
-def paragraphs() -> list[str]:
-    """Real paragraphs: ../shared/pmc if present (bench only), else the package's embedded sample."""
-    from importlib.resources import files
-
-    from lxml import etree
-
-    shared = REPO.parent / "shared" / "pmc"
-    root = shared if shared.is_dir() else Path(str(files("biomed.dataset_builder") / "sample" / "articles"))
-    texts = []
-    for path in sorted(p for p in root.rglob("*") if p.suffix in (".xml", ".nxml")):
-        for element in etree.parse(str(path)).iter("p"):
-            text = " ".join("".join(element.itertext()).split())
-            if len(text) > 40:
-                texts.append(text)
-    return texts
-
-
-class StepTimer:
-    """A TrainerCallback timing optimizer steps after ``warmup`` of them."""
-
-    def __init__(self, warmup: int):
-        from transformers import TrainerCallback
-
-        timer = self
-
-        class _Callback(TrainerCallback):
-            def on_step_begin(self, args, state, control, **kwargs):
-                if state.global_step == warmup:
-                    timer.start = time.perf_counter()
-
-            def on_step_end(self, args, state, control, **kwargs):
-                timer.end = time.perf_counter()
-                timer.steps = state.global_step - warmup
-
-        self.callback = _Callback()
-        self.start = self.end = 0.0
-        self.steps = 0
-
-    @property
-    def seconds(self) -> float:
-        return self.end - self.start
 
 
 def bench_cpu(args) -> None:
