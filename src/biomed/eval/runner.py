@@ -125,10 +125,8 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
     Raises:
         BiomedError: no model, unknown task or suite, missing data (the message says where to get it).
     """
-
-    from rich.progress import Progress
-
     from biomed.eval.report import aggregate_runs, load_runs
+    from biomed.runtime.progress import progress_bar
 
     if not cfg.model:
         raise BiomedError("no model to evaluate: pass a checkpoint folder or Hub id (biomed eval run MODEL)")
@@ -140,14 +138,13 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
     tokenizers = {}  # one per prefix-space setting of the selected protocols
     plan = [(task, cfg.first_seed + k) for task in tasks for k in range(cfg.seeds or task.protocol.seeds)]
     prepared: dict[str, Any] = {}
-    with Progress(transient=True) as progress:
-        bar = progress.add_task("fine-tuning", total=len(plan))
+    with progress_bar("fine-tuning", total=len(plan), unit="runs") as bar:
         for task, seed in plan:
             path = run_path(out, task.name, seed)
             fingerprint = _fingerprint(cfg, task, seed)
             if _finished(path, fingerprint):
                 summary.skipped += 1
-                progress.advance(bar)
+                bar.advance()
                 continue
             prefix = task.protocol.add_prefix_space
             if prefix not in tokenizers:
@@ -155,12 +152,12 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
             tokenizer = tokenizers[prefix]
             if task.name not in prepared:
                 prepared = {task.name: prepare_task(task, cfg, tokenizer)}  # one task's data in memory at a time
-            progress.update(bar, description=f"{task.name} seed {seed}")
+            bar.update(description=f"{task.name} seed {seed}")
             result = run_one(task, seed, cfg, tokenizer, prepared[task.name], name)
             result["fingerprint"] = fingerprint
             write_json(path, result)
             summary.ran += 1
-            progress.advance(bar)
+            bar.advance()
     runs = [r for r in load_runs(out) if r["task"] in {t.name for t in tasks}]
     summary.tasks = aggregate_runs(runs)
     write_json(out / "summary.json", {"name": name, "model": cfg.model, "tasks": summary.tasks})
