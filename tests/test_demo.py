@@ -101,7 +101,8 @@ def test_demo_eval_writes_the_report_beside_published_rows(tmp_path):
     text = report.read_text(encoding="utf-8")
     assert report == tmp_path / "eval" / "report" / "report.md"
     assert "| demo | " in text and "Fixture NER (BIO)<br>*strict micro F1*" in text
-    assert "*CamemBERT-bio-base (published)*" in text and "*ModernBERT-bio-large (published)*" in text
+    assert "*CamemBERT-bio-base (biomed-fr) (published)*" in text
+    assert "*ModernBERT-bio-large (CLM detour, 50B) (published)*" in text
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert {t: row["n"] for t, row in summary["tasks"].items()} == {"fixtures/ner-bio": 2, "fixtures/cls-single": 2}
     assert (tmp_path / "eval" / "report" / "report.png").stat().st_size > 1000
