@@ -19,65 +19,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from biomed.model_cards.encoder import CITATIONS, is_hub_id
+from biomed.model_cards.encoder import CITATIONS, card_context
+from biomed.runtime.files import write_json
 
 
 def decoder_card_context(cfg, manifest: dict, plan, global_step: int, *, hardware: str, bf16: bool) -> dict[str, Any]:
-    """Plain, JSON-serialisable facts about a decoder run for the card template."""
-    return {
-        "kind": "decoder",
-        "model_name": cfg.card.model_name or Path(cfg.output_dir).name,
-        "base_model": cfg.model.init,
-        "base_model_on_hub": is_hub_id(cfg.model.init),
-        "base_model_revision": cfg.model.revision,
-        "language": cfg.card.language,
-        "license": cfg.card.license,
-        "intended_use": cfg.card.intended_use,
-        "hardware": hardware,
-        "max_length": cfg.data.max_length,
-        "global_batch_size": cfg.global_batch_size,
-        "steps_done": global_step,
-        "total_steps": plan.total_steps,
-        "tokens_seen": global_step * cfg.tokens_per_step,
-        "seed": cfg.seed,
-        "shuffle_seed": cfg.data.shuffle_seed,
-        "optimizer": {
-            key: cfg.training.get(key, default)
-            for key, default in (
-                ("adam_beta1", 0.9),
-                ("adam_beta2", 0.98),
-                ("adam_epsilon", 1e-6),
-                ("weight_decay", 1e-5),
-            )
-        },
-        "decoupled_weight_decay": cfg.decoupled_weight_decay,
-        "precision": "bf16 mixed precision" if bf16 else "fp32",
-        "phases": [
-            {
-                "name": span.phase.name,
-                "tokens": span.steps * cfg.tokens_per_step,
-                "steps": span.steps,
-                "lr": span.phase.lr,
-                "final_lr": span.phase.final_lr,
-                "schedule": span.phase.schedule,
-                "warmup_steps": span.warmup,
-            }
-            for span in plan.spans
-        ],
-        "sources": manifest["sources"],
-        "datasets": sorted({s["hub"] for s in manifest["sources"] if s.get("hub")}),
-        "citations": [CITATIONS["biomed-enriched"]],
-        "repo_id": None,
-    }
-
-
-def write_decoder_card(folder: Path, cfg, manifest: dict, plan, global_step: int, *, hardware: str, bf16: bool):
-    """Render the card into ``folder/README.md`` and keep its context in ``folder/card.json``."""
-    context = decoder_card_context(cfg, manifest, plan, global_step, hardware=hardware, bf16=bf16)
-    (folder / "card.json").write_text(json.dumps(context, indent=1), encoding="utf-8")
-    path = folder / "README.md"
-    render_decoder_card(context).save(path)
-    return path
+    """The encoder card's facts about the run (:func:`~biomed.model_cards.encoder.card_context`), as a decoder's:
+    no masking objective or layer freezing, the Biomed-Enriched citation."""
+    context = card_context(cfg, manifest, plan, global_step, hardware=hardware, bf16=bf16)
+    for encoder_only in ("objective", "freeze"):
+        del context[encoder_only]
+    return context | {"kind": "decoder", "citations": [CITATIONS["biomed-enriched"]]}
 
 
 def eval_results(scores: list[dict[str, Any]]) -> list:
@@ -140,7 +92,7 @@ def write_decoder_card_results(card_path: str | Path, scores: list[dict[str, Any
         raise BiomedError(f"{context_file} not found: results go into the card of a `biomed train` decoder folder")
     context = json.loads(context_file.read_text(encoding="utf-8"))
     context["scores"] = scores
-    context_file.write_text(json.dumps(context, indent=1), encoding="utf-8")
+    write_json(context_file, context)
     card = render_decoder_card(context)
     card.save(card_path)
     return card

@@ -358,18 +358,19 @@ def write_card(
 ) -> Path:
     """Render the encoder (or decoder) card into ``folder/README.md`` and keep its context in ``card.json``
     (push-model re-renders it with the repository id)."""
-    if cfg.model.kind == "decoder":
-        from biomed.model_cards.decoder import write_decoder_card
+    from biomed.runtime.files import write_json
 
-        hardware = cfg.card.hardware or hardware_description()
-        return write_decoder_card(folder, cfg, manifest, plan, global_step, hardware=hardware, bf16=bf16)
-    from biomed.model_cards.encoder import card_context, render_encoder_card
+    if cfg.model.kind == "decoder":
+        from biomed.model_cards.decoder import decoder_card_context as card_context
+        from biomed.model_cards.decoder import render_decoder_card as render_card
+    else:
+        from biomed.model_cards.encoder import card_context
+        from biomed.model_cards.encoder import render_encoder_card as render_card
 
     context = card_context(
         cfg, manifest, plan, global_step, hardware=cfg.card.hardware or hardware_description(), bf16=bf16
     )
-    (folder / "card.json").write_text(json.dumps(context, indent=1), encoding="utf-8")
-    card = render_encoder_card(context)
+    write_json(folder / "card.json", context)
     path = folder / "README.md"
-    card.save(path)
+    render_card(context).save(path)
     return path
