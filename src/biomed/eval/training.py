@@ -348,7 +348,8 @@ def score_decoded(prep: PreparedTask, split: str, predicted: list) -> dict[str, 
 
     if prep.task.kind == "ner":
         return ner_scores(prep.gold[split], predicted, prep.labels)
-    return classification_scores(multi_hot(prep.gold[split], prep.labels), multi_hot(predicted, prep.labels))
+    gold, pred = multi_hot(prep.gold[split], prep.labels), multi_hot(predicted, prep.labels)
+    return classification_scores(gold, pred, prep.task.kind)
 
 
 def score_predictions(prep: PreparedTask, split: str, predictions) -> dict[str, float]:
