@@ -127,6 +127,8 @@ def _read_local(folder: Path, fmt: str, task: TaskSpec, stats: Counter) -> dict[
 
     if fmt in READERS:  # raw English clinical corpora, split as the BioClinical-ModernBERT code splits them
         return READERS[fmt](folder)
+    if fmt in ("fracco", "frasimed-cantemist", "frasimed-distemist"):
+        return read_coded_corpus(folder, fmt, task.source.top_k, stats)
     if fmt == "brat":
         return {name: read_brat_folder(path, stats) for name, path in _split_paths(folder, task, dirs=True).items()}
     if fmt == "conll":
@@ -149,6 +151,20 @@ def _split_paths(folder: Path, task: TaskSpec, suffixes: tuple[str, ...] = (), d
         kind = "folders" if dirs else "files ending in " + "/".join(suffixes)
         raise BiomedError(f"{task.name}: {folder} needs train and test {kind} (dev optional); found {sorted(found)}")
     return found
+
+
+def read_coded_corpus(path: Path, fmt: str, top_k: int | None, stats: Counter) -> dict[str, list[dict]]:
+    """FrACCO or a FRASIMED subset built into a document-level multi-label task as tabib builds it."""
+    from biomed.eval.doc_codes import build_code_task, read_fracco, read_frasimed
+
+    if fmt == "fracco":
+        texts, codes = read_fracco(path)
+        built = build_code_task(texts, codes, top_k, "fracco")
+    else:
+        texts, codes, _ = read_frasimed(path, fmt.removeprefix("frasimed-"))
+        built = build_code_task(texts, codes, top_k, "frasimed")
+    stats.update({key: value for key, value in built.stats.items() if value})
+    return {name: [{"text": r["text"], "labels": r["labels"]} for r in rows] for name, rows in built.splits.items()}
 
 
 def read_conll(path: Path) -> list[dict]:
