@@ -317,12 +317,17 @@ def _read_hub(source: DataSource, task: TaskSpec, stats: Counter) -> dict[str, l
     splits: dict[str, list[dict]] = {}
     for ours, theirs in source.splits.items():
         if theirs not in dataset:
-            continue
+            # a pushed split may be named val, validation or dev whatever the source was written with
+            theirs = next((name for name in _SPLIT_ALIASES[ours] if name in dataset), None)
+            if theirs is None:
+                continue
         part = dataset[theirs]
         if source.format == "hub-tokens":
             splits[ours] = _token_rows(part, source)
         elif source.format == "hub-kb":
             splits[ours] = [r for row in part for r in _kb_row(row, stats)]
+        elif source.format == "hub-spans":
+            splits[ours] = [r for row in part for r in _span_document(row, source, stats)]
         else:
             names = _class_names(part.features.get(source.columns.get("labels", "labels")))
             splits[ours] = [_classification_record(row, source.columns, names, source.hub_id) for row in part]
@@ -331,7 +336,7 @@ def _read_hub(source: DataSource, task: TaskSpec, stats: Counter) -> dict[str, l
 
 def _token_rows(part, source: DataSource) -> list[dict]:
     tokens_col, tags_col = source.columns.get("tokens", "tokens"), source.columns.get("tags", "ner_tags")
-    names = _class_names(part.features[tags_col])
+    names = _class_names(part.features[tags_col]) or (list(source.tag_names) if source.tag_names else None)
     rows = []
     for row in part:
         tags = [names[t] if names is not None else str(t) for t in row[tags_col]]
@@ -356,6 +361,21 @@ def _kb_row(row: dict, stats: Counter) -> list[dict]:
             stats["discontinuous_entities_joined"] += 1
         spans.append((entity["offsets"][0][0], entity["offsets"][-1][1], entity["type"]))
     return text_to_bio("".join(chars), spans, stats)
+
+
+def _span_document(row: dict, source: DataSource, stats: Counter) -> list[dict]:
+    """A document with character-offset entities (tabib's Hub copies of BRAT corpora) as BIO records.
+
+    Discontinuous entities span their first to last fragment, as tabib's ``start``/``end`` do (data/brat.py
+    l.365-368); nested ones cannot share a tag sequence and are counted by ``text_to_bio``.
+    """
+    entities = row[source.columns.get("entities", "entities")] or []
+    spans = []
+    for entity in entities:
+        if len(entity.get("fragments") or []) > 1:
+            stats["discontinuous_entities_joined"] += 1
+        spans.append((int(entity["start"]), int(entity["end"]), str(entity["label"])))
+    return text_to_bio(str(row[source.columns.get("text", "text")]), spans, stats)
 
 
 def _class_names(feature) -> list[str] | None:

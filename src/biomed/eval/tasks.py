@@ -104,7 +104,9 @@ class DataSource:
 
     Attributes:
         format: ``hub-tokens`` (a Hub dataset with word and tag columns), ``hub-kb`` (BigBio KB schema: passages
-            and entity offsets), ``hub-text`` (text and label columns), ``conll`` (BIO files), ``brat`` (standoff
+            and entity offsets), ``hub-spans`` (documents with character-offset entities, tabib's Hub copies of its
+            BRAT corpora: ``text`` and ``entities`` of ``start``/``end``/``label``), ``hub-text`` (text and label
+            columns), ``conll`` (BIO files), ``brat`` (standoff
             ``.txt``/``.ann`` folders), ``table`` (local JSONL/JSON/Parquet/CSV/TSV with text and label columns).
         hub_id: Hub dataset id, when the data is public on the Hub.
         config: Hub dataset configuration.
@@ -117,6 +119,8 @@ class DataSource:
             into a document-level multi-label task as tabib builds it (``fracco``, ``frasimed-cantemist``,
             ``frasimed-distemist``: see ``biomed.eval.doc_codes``).
         top_k: the coded corpora's number of most frequent codes kept (tabib's ``top_k``).
+        tag_names: names of a ``hub-tokens`` tag column's integer ids when the column carries none (no
+            ``ClassLabel``).
         package_path: folder inside ``biomed.eval`` holding bundled data (fixtures).
         access: ``None`` for public data, else where to obtain it (data-use agreement, credentialed access).
         note: how the kit reads it and anything a user must know (Parquet conversion, preprocessing).
@@ -153,6 +157,7 @@ class DataSource:
     access: str | None = None
     note: str = ""
     top_k: int | None = None
+    tag_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -302,6 +307,7 @@ _SCRIPT_NOTE = (
 
 
 def _quaero(config: str, task: str) -> DataSource:
+    """QUAERO as DrBenchmark's script gives it: one tag per word, nested entities flattened (the cbio suite)."""
     return DataSource(
         format="hub-tokens",
         hub_id="DrBenchmark/QUAERO",
@@ -311,6 +317,28 @@ def _quaero(config: str, task: str) -> DataSource:
         local_format="conll",
         note=_SCRIPT_NOTE.format(hub_id="DrBenchmark/QUAERO", config=config, task=task)
         + " Nested QUAERO entities are flattened by the DrBenchmark script; IO tags are read as BIO.",
+    )
+
+
+def _tabib_quaero(corpus: str, task: str) -> DataSource:
+    """QUAERO as tabib's span tasks read it: its Hub copy of the BRAT corpus, nested entities kept.
+
+    tabib registers ``emea`` / ``medline`` with ``filter_nested=False`` (src/tabib/__init__.py l.57-58) and loads
+    ``rntc/tabib-emea`` / ``rntc/tabib-medline`` (data/emea.py l.9, data/medline.py l.9): documents with character
+    offsets, splits train/val/test (data/brat.py l.86-97; scripts/upload_datasets_to_hf.py l.62-73).
+    """
+    hub_id = f"rntc/tabib-{corpus}"
+    return DataSource(
+        format="hub-spans",
+        hub_id=hub_id,
+        splits={"train": "train", "dev": "val", "test": "test"},
+        columns={"text": "text", "entities": "entities"},
+        local_format="brat",
+        note=f"tabib's copy of the QUAERO {corpus.upper()} BRAT corpus ({hub_id}, Parquet: text and character-offset "
+        "entities, nested ones kept). The kit's heads give one tag per word: documents are cut at line and "
+        "sentence ends and an entity nested in another is left out of the tags and counted "
+        "(overlapping_entities_dropped). A local copy: train/dev/test folders of .txt/.ann files "
+        f"(--set data_paths.{task}=DIR).",
     )
 
 
@@ -464,7 +492,7 @@ TASKS: dict[str, TaskSpec] = dict(
             "fr/quaero-emea",
             "QUAERO EMEA",
             "ner",
-            _quaero("emea", "fr/quaero-emea"),
+            _tabib_quaero("emea", "fr/quaero-emea"),
             DETOUR_NER,
             1024,
             _FR_NER,
@@ -474,7 +502,7 @@ TASKS: dict[str, TaskSpec] = dict(
             "fr/quaero-medline",
             "QUAERO MEDLINE",
             "ner",
-            _quaero("medline", "fr/quaero-medline"),
+            _tabib_quaero("medline", "fr/quaero-medline"),
             DETOUR_NER,
             1024,
             _FR_NER,
@@ -505,17 +533,20 @@ TASKS: dict[str, TaskSpec] = dict(
             "ner",
             DataSource(
                 format="hub-tokens",
-                hub_id="DrBenchmark/E3C",
-                config="French",
-                revision=PARQUET_REVISION,
-                columns={"tokens": "tokens", "tags": "ner_tags"},
+                hub_id="rntc/legacy_e3c",  # tabib data/e3c.py l.36; INFO.md l.49
+                # layer 2 (manual) trains and validates, layer 1 tests: tabib data/e3c.py l.38-45; ch4 l.39
+                splits={"train": "fr.layer2", "dev": "fr.layer2.validation", "test": "fr.layer1"},
+                columns={"tokens": "tokens", "tags": "clinical_entity_tags"},
+                tag_names=("O", "B-CLINENTITY", "I-CLINENTITY"),  # tabib data/e3c_token.py l.20: 0=O, 1=B, 2=I
                 local_format="conll",
-                note=_SCRIPT_NOTE.format(hub_id="DrBenchmark/E3C", config="French", task="cbio/e3c")
-                + " The French clinical-entity layer; the original corpus is also on the European Language Grid.",
+                note="The French E3C clinical-entity annotations as tabib reads them (rntc/legacy_e3c, Parquet): "
+                "train fr.layer2, dev fr.layer2.validation, test fr.layer1. The original corpus is also on the "
+                "European Language Grid.",
             ),
             CAMEMBERT_BIO,
             512,
             _CBIO_NER,
+            ("CLINENTITY",),  # tabib data/e3c_token.py l.17
         ),
         _task(
             "cbio/emea",
