@@ -216,10 +216,10 @@ def read_frasimed(path: Path, subset: str) -> tuple[dict[str, str], dict[str, li
             continue
         texts[ann.stem] = txt.read_text(encoding="utf-8", errors="replace")
         entities[ann.stem] = _frasimed_entity_codes(ann.read_text(encoding="utf-8", errors="replace"))
-        for codes in entities[ann.stem] if code_type is None else ():
-            if "ICD-O-3.1" in codes or "SNOMED" in codes:
-                code_type = "ICD-O-3.1" if "ICD-O-3.1" in codes else "SNOMED"
-                break
+        if code_type is None:
+            coded = next((c for c in entities[ann.stem] if "ICD-O-3.1" in c or "SNOMED" in c), None)
+            if coded is not None:
+                code_type = "ICD-O-3.1" if "ICD-O-3.1" in coded else "SNOMED"
     code_type = code_type or ("ICD-O-3.1" if subset == "cantemist" else "SNOMED")
     doc_codes = {doc: [c[code_type] for c in ents if c.get(code_type)] for doc, ents in entities.items()}
     return texts, doc_codes, code_type
