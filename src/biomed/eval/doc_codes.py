@@ -49,7 +49,7 @@ TRAIN_RATIO, VAL_RATIO = 0.8, 0.1
 FRACCO_CSV = "DetectOnco_Final.csv"
 FRACCO_TEXTS = "ann_txt_files"
 FRACCO_CODE_LABEL = "expression_CIM"
-"""FrACCO annotations whose ``code`` is an ICD-O code (fracco.py l.721-729)."""
+"""The FrACCO annotation label whose ``code`` column enters the code sets (fracco.py l.721-729)."""
 FRASIMED_SUBSETS = {"cantemist": "CANTEMIST-FRASIMED", "distemist": "DISTEMIST-FRASIMED"}
 
 SplitRule = Literal["fracco", "frasimed"]
