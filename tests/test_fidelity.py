@@ -108,3 +108,111 @@ def test_the_check_catches_a_value_that_drifts_from_the_table(tmp_path):
         any(fnmatch(drifted.stem, p) for p in patterns) and "global_batch_size" in keys and "512" in values
         for patterns, keys, values in rows
     )
+
+
+# --- the evaluation task table --------------------------------------------------------------------------------------
+
+EVAL_KEYS = ("metric", "selection_metric", "source.hub_id", "source.top_k", "source.splits.*")
+"""What every task of the fr, cbio and en suites must have a row for (``source.splits.*``: only names that differ
+from the default train/validation/test)."""
+
+
+def evaluation_rows() -> list[tuple[list[str], list[str], list[str]]]:
+    """(task patterns, keys, values) of the "Evaluation task values" table, each cell's backticked items."""
+    text = FIDELITY.read_text(encoding="utf-8")
+    section = text.split("## Evaluation task values", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 4 or cells[0] in ("Tasks", "---"):
+            continue
+        rows.append(tuple(re.findall(r"`([^`]+)`", cell) for cell in cells[:3]))
+    return rows
+
+
+def task_value(task, key: str):
+    """A dotted ``TaskSpec`` attribute (``source.splits.test``); ``None`` when absent."""
+    value = task
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+    return value
+
+
+def sourced_task_values(task) -> dict[str, object]:
+    """The values of ``EVAL_KEYS`` a task sets (none left at its default)."""
+    from biomed.eval.tasks import DataSource
+
+    default_splits = DataSource(format="table").splits
+    values = {key: task_value(task, key) for key in EVAL_KEYS if not key.endswith("*")}
+    values.update(
+        {
+            f"source.splits.{ours}": theirs
+            for ours, theirs in task.source.splits.items()
+            if default_splits[ours] != theirs
+        }
+    )
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _pairs(keys: list[str], values: list[str]) -> list[tuple[str, str]]:
+    return list(zip(keys, values, strict=True)) if len(values) == len(keys) else [(k, v) for k in keys for v in values]
+
+
+def test_every_evaluation_row_holds_in_the_task_table():
+    from biomed.eval.tasks import TASKS
+
+    rows = evaluation_rows()
+    assert len(rows) > 15
+    wrong = []
+    for patterns, keys, values in rows:
+        tasks = [name for name in TASKS if any(fnmatch(name, p) for p in patterns)]
+        assert tasks, f"no task matches {patterns}"
+        if len(keys) == len(values) or len(values) == 1:
+            pairs = _pairs(keys, values)
+            wrong += [(t, k, v) for t in tasks for k, v in pairs if not _same(task_value(TASKS[t], k), v)]
+        else:  # one task per pattern, one value per pattern
+            for pattern, v in zip(patterns, values, strict=True):
+                wrong += [(pattern, k, v) for k in keys if not _same(task_value(TASKS[pattern], k), v)]
+    assert not wrong, "docs/fidelity.md values the task table does not hold: " + repr(wrong)
+
+
+def test_every_sourced_task_value_is_in_the_fidelity_table():
+    from biomed.eval.tasks import SUITES, TASKS
+
+    rows = evaluation_rows()
+    missing = []
+    for name in (*SUITES["fr"], *SUITES["cbio"], *SUITES["en"]):
+        for key, value in sourced_task_values(TASKS[name]).items():
+            if not any(
+                any(fnmatch(name, p) for p in patterns) and key in keys and any(_same(value, v) for v in values)
+                for patterns, keys, values in rows
+            ):
+                missing.append(f"{name} {key} = {value!r}")
+    assert not missing, "task values absent from docs/fidelity.md's evaluation table:\n" + "\n".join(missing)
+
+
+def test_the_evaluation_check_catches_a_task_that_drifts():
+    import dataclasses
+
+    from biomed.eval.tasks import TASKS
+
+    drifted = dataclasses.replace(
+        TASKS["fr/fracco-30"], source=dataclasses.replace(TASKS["fr/fracco-30"].source, top_k=50)
+    )
+    assert sourced_task_values(drifted)["source.top_k"] == 50
+    assert not any(
+        any(fnmatch("fr/fracco-30", p) for p in patterns) and "source.top_k" in keys and "50" in values
+        for patterns, keys, values in evaluation_rows()
+    )
+    renamed = dataclasses.replace(
+        TASKS["cbio/e3c"], source=dataclasses.replace(TASKS["cbio/e3c"].source, splits={"train": "train"})
+    )
+    assert "source.splits.train" not in sourced_task_values(renamed)
+
+
+def test_the_ontology_textbooks_cite_their_line_of_chapter_3():
+    # ch3 l.54 describes the synthetic ontology textbooks (l.55 closes the list): issue 22, row 10
+    for path in [FIDELITY, *RECIPE_FILES]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "CIM-10" in line and "ch3" in line:
+                assert "l.54" in line and "l.55" not in line, f"{path.name}:{number}"

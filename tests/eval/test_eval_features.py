@@ -42,6 +42,7 @@ def test_truncation_is_counted(tiny_tokenizer):
         "words_without_subtokens": 0,
     }
     assert len(columns["word_positions"][0]) == 2
+    assert columns["scored_words"] == [[0, 1], [0, 1]]  # only these two words are scored
 
     texts = [{"text": "foie " * 30, "labels": ["a"]}, {"text": "foie", "labels": ["b"]}]
     columns, stats = encode_classification(texts, tiny_tokenizer, ["a", "b"], max_length=10, multi_label=False)

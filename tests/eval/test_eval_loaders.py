@@ -1,5 +1,6 @@
 """Loaders: CoNLL BIO, BRAT standoff, local tables, BigBio KB rows; conversion losses are counted."""
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -134,3 +135,62 @@ def test_unreachable_hub_dataset_says_how_to_use_a_local_copy(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(BiomedError, match=r"could not load DrBenchmark/QUAERO.*refs/convert/parquet.*data_paths"):
         load_task_data(TASKS["cbio/emea"])
+
+
+def _with_hub_id(name: str, hub_id: str):
+    task = TASKS[name]
+    return dataclasses.replace(task, source=dataclasses.replace(task.source, hub_id=hub_id))
+
+
+def test_french_quaero_reads_tabibs_hub_documents_with_nested_entities(local_hub):
+    """rntc/tabib-emea as tabib's upload script pushes it: a DatasetDict train/val/test of BRAT documents."""
+    import datasets
+
+    assert TASKS["fr/quaero-emea"].source.hub_id == "rntc/tabib-emea"
+    assert TASKS["fr/quaero-medline"].source.hub_id == "rntc/tabib-medline"
+    text = "Cancer du foie.\nDouleur abdominale."
+    entities = [
+        {"start": 0, "end": 14, "label": "DISO", "text": "Cancer du foie", "fragments": [{"begin": 0, "end": 14}]},
+        {"start": 10, "end": 14, "label": "ANAT", "text": "foie", "fragments": [{"begin": 10, "end": 14}]},
+        {"start": 16, "end": 34, "label": "DISO", "text": "Douleur abdominale", "fragments": [
+            {"begin": 16, "end": 23}, {"begin": 24, "end": 34}]},
+    ]  # fmt: skip
+    document = {"doc_id": ["EMEA_1"], "text": [text], "entities": [entities]}
+    repo_id = f"{local_hub.user}/tabib-emea"
+    datasets.DatasetDict(
+        {split: datasets.Dataset.from_dict(document) for split in ("train", "val", "test")}
+    ).push_to_hub(repo_id)
+    data = load_task_data(_with_hub_id("fr/quaero-emea", repo_id))
+    expected = [
+        {"tokens": ["Cancer", "du", "foie", "."], "tags": ["B-DISO", "I-DISO", "I-DISO", "O"]},
+        {"tokens": ["Douleur", "abdominale", "."], "tags": ["B-DISO", "I-DISO", "O"]},
+    ]
+    assert data.splits["dev"] == data.splits["test"] == expected  # dev is tabib's "val" split, not carved
+    # the nested ANAT and the two-fragment DISO are counted, once per split
+    assert data.stats == {"overlapping_entities_dropped": 3, "discontinuous_entities_joined": 3}
+
+
+def test_e3c_reads_tabibs_layers(local_hub):
+    """rntc/legacy_e3c: layer 2 trains and validates, layer 1 tests (tabib data/e3c.py; ch4 l.39)."""
+    import datasets
+
+    def layer(word: str) -> datasets.Dataset:
+        return datasets.Dataset.from_dict(
+            {
+                "text": [f"{word} aigu"],
+                "tokens": [[word, "aigu"]],
+                "tokens_offsets": [[[0, len(word)], [len(word) + 1, len(word) + 5]]],
+                "clinical_entity_tags": [[1, 2]],
+            }
+        )
+
+    repo_id = f"{local_hub.user}/legacy_e3c"
+    splits = {"fr.layer2": "train", "fr.layer2.validation": "dev", "fr.layer1": "test", "en.layer1": None}
+    datasets.DatasetDict({name: layer(name.replace(".", "")) for name in splits}).push_to_hub(repo_id)
+    data = load_task_data(_with_hub_id("cbio/e3c", repo_id))
+    for theirs, ours in splits.items():
+        if ours:
+            assert data.splits[ours] == [
+                {"tokens": [theirs.replace(".", ""), "aigu"], "tags": ["B-CLINENTITY", "I-CLINENTITY"]}
+            ]
+    assert data.labels == ["CLINENTITY"] and "dev_carved_from_train" not in data.stats

@@ -48,3 +48,50 @@ def test_counts_sum_back_to_the_score():
     )
     single = metric_counts("single_label", "f1_macro", [["a"], ["b"]], [["a"], ["a"]], ["a", "b"])
     assert single.sum(0).tolist() == [[1, 1, 0], [0, 0, 1]]
+
+
+def test_multi_label_macro_f1_counts_every_label_of_the_vocabulary():
+    # issue 22's example: the third label has no gold and no prediction; scikit-learn counts it as 0
+    gold = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0]])
+    pred = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0]])
+    assert round(classification_scores(gold, pred)["f1_macro"], 3) == 0.556
+    assert np.isclose(
+        classification_scores(gold, pred)["f1_macro"], sk_f1(gold, pred, average="macro", zero_division=0)
+    )
+
+
+def test_classification_scores_equal_sklearn_on_random_matrices_with_absent_labels():
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        n, labels = int(rng.integers(1, 30)), int(rng.integers(2, 12))
+        gold = (rng.random((n, labels)) < 0.2).astype(int)
+        pred = (rng.random((n, labels)) < 0.2).astype(int)
+        absent = rng.choice(labels, size=int(rng.integers(1, labels)), replace=False)
+        gold[:, absent] = 0  # labels nobody annotated; some of them are not predicted either
+        pred[:, absent[: len(absent) // 2 + 1]] = 0
+        scores = classification_scores(gold, pred)
+        for average in ("micro", "macro", "weighted"):
+            expected = sk_f1(gold, pred, average=average, zero_division=0)
+            assert np.isclose(scores[f"f1_{average}"], expected), (trial, average)
+        counts = metric_counts(
+            "multi_label",
+            "f1_macro",
+            [[str(i) for i in np.flatnonzero(r)] for r in gold],
+            [[str(i) for i in np.flatnonzero(r)] for r in pred],
+            [str(i) for i in range(labels)],
+        )
+        assert np.isclose(metric_from_counts("f1_macro", counts.sum(0), "multi_label"), scores["f1_macro"])
+
+
+def test_single_label_macro_f1_is_sklearns_on_class_ids():
+    # scikit-learn on class ids averages over the classes found in gold or predictions, not the vocabulary
+    labels = ["a", "b", "c", "d"]
+    gold, pred = [0, 1, 1, 0, 2], [0, 1, 0, 0, 2]
+    one_hot = np.eye(len(labels), dtype=int)
+    scores = classification_scores(one_hot[gold], one_hot[pred], "single_label")
+    for average in ("micro", "macro", "weighted"):
+        assert np.isclose(scores[f"f1_{average}"], sk_f1(gold, pred, average=average, zero_division=0)), average
+    counts = metric_counts(
+        "single_label", "f1_macro", [[labels[i]] for i in gold], [[labels[i]] for i in pred], labels
+    )
+    assert np.isclose(metric_from_counts("f1_macro", counts.sum(0), "single_label"), scores["f1_macro"])

@@ -8,8 +8,9 @@ Example::
     print(truncation)   # {'examples': …, 'examples_truncated': …, 'words_lost': …, 'entities_lost': …}
 
 Labels go on each word's first sub-token (-100 on the others and on special tokens). Whatever the maximum length
-cuts off is counted — examples, words, entities, sub-tokens — and the gold labels stay whole: cut-off words are
-scored as predicted ``O``, so truncation costs recall in the reported numbers instead of vanishing from them.
+cuts off is counted — examples, words, entities, sub-tokens — and reported; only the words whose first sub-token
+survives are scored (``scored_words``), as the BioClinical-ModernBERT code (src/metrics/metrics.py l.60-68: positions
+labelled -100 are dropped) and tabib (models/bert_token_ner.py l.262-269) score them.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ def encode_ner(
         head: ``linear`` (sub-token ``labels``) or ``span`` (word-level ``labels`` + ``word_index``).
 
     Returns:
-        Columns (``input_ids``, ``attention_mask``, ``labels``, ``length``, ``word_index`` for the span head, and
-        ``word_positions``: each in-window word's first sub-token, -1 when it has none) and truncation counts.
+        Columns (``input_ids``, ``attention_mask``, ``labels``, ``length``, ``word_index`` for the span head,
+        ``word_positions``: each in-window word's first sub-token, -1 when it has none, and ``scored_words``: the
+        words that have a sub-token in the window, the only ones scored) and truncation counts.
     """
     tag_id = {t: i for i, t in enumerate(tags)}
     enc = tokenizer([r["tokens"] for r in records], is_split_into_words=True, truncation=True, max_length=max_length)
@@ -52,6 +54,7 @@ def encode_ner(
         "labels": [],
         "length": [],
         "word_positions": [],
+        "scored_words": [],
     }
     if head == "span":
         columns["word_index"] = []
@@ -80,6 +83,7 @@ def encode_ner(
         columns["attention_mask"].append(enc["attention_mask"][n])
         columns["length"].append(len(enc["input_ids"][n]))
         columns["word_positions"].append([first.get(w, -1) for w in range(in_window)])
+        columns["scored_words"].append(sorted(first))
         word_tags = [tag_id[t] for t in record["tags"][:in_window]]
         if head == "span":
             columns["word_index"].append([first.get(w, 0) for w in range(in_window)])

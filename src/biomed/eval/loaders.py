@@ -127,6 +127,8 @@ def _read_local(folder: Path, fmt: str, task: TaskSpec, stats: Counter) -> dict[
 
     if fmt in READERS:  # raw English clinical corpora, split as the BioClinical-ModernBERT code splits them
         return READERS[fmt](folder)
+    if fmt in ("fracco", "frasimed-cantemist", "frasimed-distemist"):
+        return read_coded_corpus(folder, fmt, task.source.top_k, stats)
     if fmt == "brat":
         return {name: read_brat_folder(path, stats) for name, path in _split_paths(folder, task, dirs=True).items()}
     if fmt == "conll":
@@ -149,6 +151,20 @@ def _split_paths(folder: Path, task: TaskSpec, suffixes: tuple[str, ...] = (), d
         kind = "folders" if dirs else "files ending in " + "/".join(suffixes)
         raise BiomedError(f"{task.name}: {folder} needs train and test {kind} (dev optional); found {sorted(found)}")
     return found
+
+
+def read_coded_corpus(path: Path, fmt: str, top_k: int | None, stats: Counter) -> dict[str, list[dict]]:
+    """FrACCO or a FRASIMED subset built into a document-level multi-label task as tabib builds it."""
+    from biomed.eval.doc_codes import build_code_task, read_fracco, read_frasimed
+
+    if fmt == "fracco":
+        texts, codes = read_fracco(path)
+        built = build_code_task(texts, codes, top_k, "fracco")
+    else:
+        texts, codes, _ = read_frasimed(path, fmt.removeprefix("frasimed-"))
+        built = build_code_task(texts, codes, top_k, "frasimed")
+    stats.update({key: value for key, value in built.stats.items() if value})
+    return {name: [{"text": r["text"], "labels": r["labels"]} for r in rows] for name, rows in built.splits.items()}
 
 
 def read_conll(path: Path) -> list[dict]:
@@ -301,12 +317,17 @@ def _read_hub(source: DataSource, task: TaskSpec, stats: Counter) -> dict[str, l
     splits: dict[str, list[dict]] = {}
     for ours, theirs in source.splits.items():
         if theirs not in dataset:
-            continue
+            # a pushed split may be named val, validation or dev whatever the source was written with
+            theirs = next((name for name in _SPLIT_ALIASES[ours] if name in dataset), None)
+            if theirs is None:
+                continue
         part = dataset[theirs]
         if source.format == "hub-tokens":
             splits[ours] = _token_rows(part, source)
         elif source.format == "hub-kb":
             splits[ours] = [r for row in part for r in _kb_row(row, stats)]
+        elif source.format == "hub-spans":
+            splits[ours] = [r for row in part for r in _span_document(row, source, stats)]
         else:
             names = _class_names(part.features.get(source.columns.get("labels", "labels")))
             splits[ours] = [_classification_record(row, source.columns, names, source.hub_id) for row in part]
@@ -315,7 +336,7 @@ def _read_hub(source: DataSource, task: TaskSpec, stats: Counter) -> dict[str, l
 
 def _token_rows(part, source: DataSource) -> list[dict]:
     tokens_col, tags_col = source.columns.get("tokens", "tokens"), source.columns.get("tags", "ner_tags")
-    names = _class_names(part.features[tags_col])
+    names = _class_names(part.features[tags_col]) or (list(source.tag_names) if source.tag_names else None)
     rows = []
     for row in part:
         tags = [names[t] if names is not None else str(t) for t in row[tags_col]]
@@ -340,6 +361,21 @@ def _kb_row(row: dict, stats: Counter) -> list[dict]:
             stats["discontinuous_entities_joined"] += 1
         spans.append((entity["offsets"][0][0], entity["offsets"][-1][1], entity["type"]))
     return text_to_bio("".join(chars), spans, stats)
+
+
+def _span_document(row: dict, source: DataSource, stats: Counter) -> list[dict]:
+    """A document with character-offset entities (tabib's Hub copies of BRAT corpora) as BIO records.
+
+    Discontinuous entities span their first to last fragment, as tabib's ``start``/``end`` do (data/brat.py
+    l.365-368); nested ones cannot share a tag sequence and are counted by ``text_to_bio``.
+    """
+    entities = row[source.columns.get("entities", "entities")] or []
+    spans = []
+    for entity in entities:
+        if len(entity.get("fragments") or []) > 1:
+            stats["discontinuous_entities_joined"] += 1
+        spans.append((int(entity["start"]), int(entity["end"]), str(entity["label"])))
+    return text_to_bio(str(row[source.columns.get("text", "text")]), spans, stats)
 
 
 def _class_names(feature) -> list[str] | None:

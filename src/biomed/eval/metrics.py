@@ -90,21 +90,28 @@ def classification_counts(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return np.stack([gold & pred, ~gold & pred, gold & ~pred], axis=-1).astype(np.int64)
 
 
-def f1_from_counts(counts: np.ndarray) -> dict[str, float]:
+def f1_from_counts(counts: np.ndarray, macro_over: str = "vocabulary") -> dict[str, float]:
     """Micro, macro and support-weighted F1 from counts summed over examples, shape (n_labels, 3).
 
-    Macro averages over labels that occur in gold or predictions (seqeval and scikit-learn with
-    ``zero_division=0`` average over the label set; labels absent from both are skipped, as seqeval does).
+    Args:
+        counts: tp, fp, fn per label.
+        macro_over: which labels the macro average runs over. ``vocabulary``: every label of the task, a label with
+            no gold and no prediction adding an F1 of 0, as scikit-learn's ``f1_score(average="macro",
+            zero_division=0)`` does on multi-hot matrices (tabib tasks/multilabel.py, BCM src/metrics/metrics.py).
+            ``present``: only the labels found in gold or predictions, as seqeval does for entity types and
+            scikit-learn for class ids (both average over the labels read from ``y_true`` and ``y_pred``).
     """
+    if macro_over not in ("vocabulary", "present"):
+        raise ValueError(f"macro_over must be 'vocabulary' or 'present', not {macro_over!r}")
     tp, fp, fn = counts[:, 0].astype(float), counts[:, 1].astype(float), counts[:, 2].astype(float)
     denom = 2 * tp + fp + fn
     per_label = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
     support = tp + fn
     micro_denom = 2 * tp.sum() + fp.sum() + fn.sum()
-    present = denom > 0
+    averaged = denom > 0 if macro_over == "present" else np.ones_like(tp, dtype=bool)
     return {
         "f1_micro": float(2 * tp.sum() / micro_denom) if micro_denom else 0.0,
-        "f1_macro": float(per_label[present].mean()) if present.any() else 0.0,
+        "f1_macro": float(per_label[averaged].mean()) if averaged.any() else 0.0,
         "f1_weighted": float((per_label * support).sum() / support.sum()) if support.sum() else 0.0,
     }
 
@@ -113,14 +120,27 @@ def ner_scores(gold: list[list[str]], pred: list[list[str]], labels: list[str]) 
     """Entity-level F1 (micro/macro/weighted) in seqeval strict IOB2 and default modes."""
     scores = {}
     for mode in ("strict", "default"):
-        for key, value in f1_from_counts(ner_counts(gold, pred, labels, mode).sum(axis=0)).items():
+        for key, value in f1_from_counts(ner_counts(gold, pred, labels, mode).sum(axis=0), "present").items():
             scores[f"{key}_{mode}"] = value
     return scores
 
 
-def classification_scores(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """Label F1 (micro/macro/weighted) and accuracy from multi-hot matrices (one-hot for single-label)."""
-    scores = f1_from_counts(classification_counts(gold, pred).sum(axis=0))
+def macro_scope(kind: str) -> str:
+    """The labels macro F1 averages over for a task kind, as its reference implementation computes it.
+
+    Multi-label: scikit-learn on multi-hot matrices counts every column of the vocabulary; single-label: on class
+    ids it counts the classes present in gold or predictions; NER: seqeval counts the types present.
+    """
+    return "vocabulary" if kind == "multi_label" else "present"
+
+
+def classification_scores(gold: np.ndarray, pred: np.ndarray, kind: str = "multi_label") -> dict[str, float]:
+    """Label F1 (micro/macro/weighted) and accuracy from multi-hot matrices (one-hot for single-label).
+
+    The matrices' columns are the task's label vocabulary; ``kind`` sets what macro F1 averages over
+    (``macro_scope``).
+    """
+    scores = f1_from_counts(classification_counts(gold, pred).sum(axis=0), macro_scope(kind))
     scores["accuracy"] = float((gold.astype(bool) == pred.astype(bool)).all(axis=1).mean()) if len(gold) else 0.0
     return scores
 
@@ -132,10 +152,13 @@ def metric_counts(kind: str, metric: str, gold, pred, labels: list[str]) -> np.n
     return classification_counts(multi_hot(gold, labels), multi_hot(pred, labels))
 
 
-def metric_from_counts(metric: str, counts: np.ndarray) -> float:
-    """The value of ``metric`` (an F1 key) from counts summed over examples."""
+def metric_from_counts(metric: str, counts: np.ndarray, kind: str = "multi_label") -> float:
+    """The value of ``metric`` (an F1 key) from counts summed over examples, for a task of ``kind``.
+
+    Entity metrics (``_strict``/``_default``) are NER's whatever ``kind`` says.
+    """
     base = metric.removesuffix("_strict").removesuffix("_default")
-    return f1_from_counts(counts)[base]
+    return f1_from_counts(counts, macro_scope("ner" if base != metric else kind))[base]
 
 
 def multi_hot(label_lists: list[list[str]], labels: list[str]) -> np.ndarray:

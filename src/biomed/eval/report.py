@@ -110,7 +110,12 @@ def unweighted_average(tasks: dict[str, dict[str, Any]], suite: str) -> tuple[fl
 
 
 def paired_bootstrap(
-    counts_a: np.ndarray, counts_b: np.ndarray, metric: str, samples: int = 1000, seed: int = 0
+    counts_a: np.ndarray,
+    counts_b: np.ndarray,
+    metric: str,
+    samples: int = 1000,
+    seed: int = 0,
+    kind: str = "multi_label",
 ) -> dict[str, float]:
     """Paired bootstrap over test examples (Berg-Kirkpatrick, Burkett & Klein 2012).
 
@@ -120,6 +125,7 @@ def paired_bootstrap(
         metric: the F1 key to compare.
         samples: resamples.
         seed: resampling seed.
+        kind: the task's kind (what macro F1 averages over: ``biomed.eval.metrics.macro_scope``).
 
     Returns:
         ``delta`` (A − B, each the mean over its seeds), the 95% percentile interval of the resampled delta and
@@ -128,7 +134,7 @@ def paired_bootstrap(
     """
 
     def score(counts: np.ndarray) -> float:
-        return float(np.mean([metric_from_counts(metric, c.sum(axis=0)) for c in counts]))
+        return float(np.mean([metric_from_counts(metric, c.sum(axis=0), kind) for c in counts]))
 
     if counts_a.shape[1] != counts_b.shape[1]:
         raise BiomedError("bootstrap needs both models scored on the same test examples")
@@ -150,7 +156,10 @@ def paired_bootstrap(
 def bootstrap_task(runs_a: list[dict], runs_b: list[dict], samples: int, seed: int) -> dict[str, float]:
     """Paired bootstrap on one task from the runs' stored test predictions."""
     first = runs_a[0]
-    if any(r["test_gold"] != first["test_gold"] for r in runs_b):
+    # NER gold holds only the words a model's window kept; the fingerprint names the whole test split
+    if any(
+        r.get("test_fingerprint", r["test_gold"]) != first.get("test_fingerprint", first["test_gold"]) for r in runs_b
+    ):
         raise BiomedError(f"{first['task']}: the two models were scored on different test sets; cannot pair them")
     labels = first["labels"]
 
@@ -159,7 +168,7 @@ def bootstrap_task(runs_a: list[dict], runs_b: list[dict], samples: int, seed: i
             [metric_counts(r["kind"], r["metric"], r["test_gold"], r["test_predictions"], labels) for r in runs]
         )
 
-    return paired_bootstrap(stack(runs_a), stack(runs_b), first["metric"], samples, seed)
+    return paired_bootstrap(stack(runs_a), stack(runs_b), first["metric"], samples, seed, first["kind"])
 
 
 def run_report(cfg: ReportConfig) -> ReportResult:

@@ -17,6 +17,8 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import shutil
 import time
@@ -67,7 +69,11 @@ def run_path(out: Path, task: str, seed: int) -> Path:
 
 @dataclass
 class PreparedTask:
-    """A task's data encoded once for all its seeds."""
+    """A task's data encoded once for all its seeds.
+
+    ``gold`` holds what is scored: for NER, the tags of the words whose first sub-token fits the window
+    (``scored_words``); ``test_fingerprint`` identifies the whole test split, whatever a tokenizer cut off.
+    """
 
     task: TaskSpec
     labels: list[str]
@@ -75,10 +81,12 @@ class PreparedTask:
     gold: dict[str, list]
     encoded: dict[str, Any]
     word_positions: dict[str, list[list[int]]]
+    scored_words: dict[str, list[list[int]]]
     truncation: dict[str, dict[str, int]]
     data_stats: dict[str, int]
     origin: str
     max_length: int
+    test_fingerprint: str
 
 
 def prepare_task(task: TaskSpec, cfg: EvalConfig, tokenizer, data: TaskData | None = None) -> PreparedTask:
@@ -88,12 +96,15 @@ def prepare_task(task: TaskSpec, cfg: EvalConfig, tokenizer, data: TaskData | No
     data = data or load_task_data(task, cfg.data_dir, cfg.data_paths, cfg.limit)
     max_length = effective_max_length(task, cfg, tokenizer)
     tags = tag_names(data.labels) if task.kind == "ner" else []
-    encoded, positions, truncation, gold = {}, {}, {}, {}
+    encoded, positions, scored, truncation, gold = {}, {}, {}, {}, {}
     for split, records in data.splits.items():
         if task.kind == "ner":
             columns, stats = encode_ner(records, tokenizer, tags, max_length, task.protocol.head)
             positions[split] = columns.pop("word_positions")
-            gold[split] = [r["tags"] for r in records]
+            scored[split] = columns.pop("scored_words")
+            # only what survives truncation is scored (BCM src/metrics/metrics.py l.60-68; tabib
+            # models/bert_token_ner.py l.262-269): a cut-off word is neither a miss nor a hit
+            gold[split] = [[r["tags"][w] for w in words] for r, words in zip(records, scored[split], strict=True)]
         else:
             columns, stats = encode_classification(
                 records, tokenizer, data.labels, max_length, task.kind == "multi_label"
@@ -103,8 +114,20 @@ def prepare_task(task: TaskSpec, cfg: EvalConfig, tokenizer, data: TaskData | No
         truncation[split] = stats
     if truncation["test"].get("entities_lost") or truncation["test"].get("examples_truncated"):
         logger.warning("%s: truncation at %d sub-tokens on test: %s", task.name, max_length, truncation["test"])
+    fingerprint = hashlib.sha256(json.dumps(data.splits["test"], sort_keys=True).encode("utf-8")).hexdigest()
     return PreparedTask(
-        task, data.labels, tags, gold, encoded, positions, truncation, data.stats, data.origin, max_length
+        task,
+        data.labels,
+        tags,
+        gold,
+        encoded,
+        positions,
+        scored,
+        truncation,
+        data.stats,
+        data.origin,
+        max_length,
+        fingerprint,
     )
 
 
@@ -194,6 +217,7 @@ def run_one(task: TaskSpec, seed: int, cfg: EvalConfig, tokenizer, prep: Prepare
         "train_examples_per_second": round(examples_seen / elapsed, 3),
         "global_step": train_output.global_step,
         "test_gold": prep.gold["test"],
+        "test_fingerprint": prep.test_fingerprint,
         "test_predictions": predictions["test"],
         "biomed_version": __version__,
     }
@@ -317,20 +341,18 @@ class EvalTrainer(Trainer):
 
 
 def decode_predictions(prep: PreparedTask, split: str, predictions) -> list:
-    """Model outputs -> per-example BIO tags (full length; cut-off words are ``O``) or label-name lists."""
+    """Model outputs -> per-example BIO tags of the scored words (``PreparedTask.gold``) or label-name lists."""
     predictions = predictions[0] if isinstance(predictions, tuple) else predictions
-    gold = prep.gold[split]
     if prep.task.kind == "ner":
         out = []
-        for n, gold_tags in enumerate(gold):
+        for n, words in enumerate(prep.scored_words[split]):
             positions = prep.word_positions[split][n]
             row = predictions[n]
             if prep.task.protocol.head == "span":
-                ids = [int(row[w]) for w in range(len(positions))]
+                ids = [int(row[w]) for w in words]
             else:
-                ids = [int(np.argmax(row[p])) if p >= 0 else 0 for p in positions]
-            tags = [prep.tags[i] if i >= 0 else "O" for i in ids]
-            out.append(tags + ["O"] * (len(gold_tags) - len(tags)))
+                ids = [int(np.argmax(row[positions[w]])) for w in words]
+            out.append([prep.tags[i] if i >= 0 else "O" for i in ids])
         return out
     if prep.task.kind == "multi_label":
         out = []
@@ -348,7 +370,8 @@ def score_decoded(prep: PreparedTask, split: str, predicted: list) -> dict[str, 
 
     if prep.task.kind == "ner":
         return ner_scores(prep.gold[split], predicted, prep.labels)
-    return classification_scores(multi_hot(prep.gold[split], prep.labels), multi_hot(predicted, prep.labels))
+    gold, pred = multi_hot(prep.gold[split], prep.labels), multi_hot(predicted, prep.labels)
+    return classification_scores(gold, pred, prep.task.kind)
 
 
 def score_predictions(prep: PreparedTask, split: str, predictions) -> dict[str, float]:
