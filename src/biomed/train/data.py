@@ -17,9 +17,9 @@ their order, joined by newlines, so the article keeps its structure and gets one
 l.223).
 
 Filters: a ``where`` that cannot select is an error, not an empty mixture. When a source is opened
-(``check_sources``, before any model download), a column the source lacks, a value its column never takes or a
-bound no value reaches is refused in one line naming the source, the column and what exists; a source that
-selects no row stops the packing, hence the run, before any training step.
+(``check_sources``, before any model download), a column the source lacks, or (Parquet files) a value its column
+never takes or a bound no value reaches, is refused in one line naming the source, the column and what exists; a
+source that selects no row stops the packing, hence the run, before any training step.
 
 Cache: the packed rows of a source live in ``cache_dir/sources/<key>/`` where the key hashes the source (Hub id,
 config, split and revision, or the local files' names, sizes and modification times), its row filter and
