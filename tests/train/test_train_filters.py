@@ -153,3 +153,20 @@ def test_a_document_key_the_source_lacks_is_refused(articles_dir):
     source = SourceConfig(name="be", path=str(articles_dir), config="BE-X", document_key=["article_id", "copy"])
     with pytest.raises(BiomedError, match="`document_key` names column 'copy', which .* lacks; columns: article_id"):
         check_sources(DataConfig(sources=[source]))
+
+
+def test_a_hub_source_where_on_a_missing_column_is_refused_when_it_is_opened(local_hub, tokenizer, tmp_path):
+    from datasets import Dataset
+
+    repo_id = f"{local_hub.user}/notes"
+    Dataset.from_dict({"text": ["a note about a patient"] * 4, "lang": ["fr"] * 4}).push_to_hub(repo_id)
+    source = SourceConfig(name="notes", hub=repo_id, where={"language": "fr"})
+    with pytest.raises(
+        BiomedError, match=f"`where` names column 'language', which Hub dataset {repo_id} lacks; columns: text, lang$"
+    ):
+        pack_source(source, tokenizer, max_length=8, cache_dir=tmp_path, progress=False)
+    nothing = SourceConfig(name="notes", hub=repo_id, where={"lang": "en"})
+    with pytest.raises(
+        BiomedError, match="^data source 'notes' selects no rows: where {'lang': 'en'} matched none of the 4 rows"
+    ):
+        pack_source(nothing, tokenizer, max_length=8, cache_dir=tmp_path, progress=False)
