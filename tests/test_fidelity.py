@@ -37,6 +37,9 @@ def claimed_values(path: Path) -> list[tuple[str, object, int]]:
                 if isinstance(value, yaml.ScalarNode):
                     if cites(key.start_mark.line):
                         found.append((dotted, yaml.safe_load(value.value), key.start_mark.line + 1))
+                elif _scalar_list(value):
+                    if cites(key.start_mark.line):
+                        found.append((dotted, [yaml.safe_load(v.value) for v in value.value], key.start_mark.line + 1))
                 else:
                     walk(value, dotted)
         elif isinstance(node, yaml.SequenceNode):
@@ -47,6 +50,11 @@ def claimed_values(path: Path) -> list[tuple[str, object, int]]:
 
     walk(yaml.compose(text), "")
     return found
+
+
+def _scalar_list(node) -> bool:
+    """A list of plain values (``document_key: [article_id, copy_index]``): checked as one value."""
+    return isinstance(node, yaml.SequenceNode) and all(isinstance(item, yaml.ScalarNode) for item in node.value)
 
 
 def pretraining_rows() -> list[tuple[list[str], list[str], list[str]]]:
@@ -63,6 +71,8 @@ def pretraining_rows() -> list[tuple[list[str], list[str], list[str]]]:
 
 
 def _same(value, written: str) -> bool:
+    if isinstance(value, list):
+        return written == "[" + ", ".join(map(str, value)) + "]"
     if isinstance(value, bool):
         return written.lower() == str(value).lower()
     if isinstance(value, (int, float)):
@@ -97,6 +107,24 @@ def test_every_sourced_recipe_value_is_in_the_fidelity_table(path):
         ):
             missing.append(f"{path.name}:{line} {key} = {value!r}")
     assert not missing, "recipe values citing a source but absent from docs/fidelity.md:\n" + "\n".join(missing)
+
+
+def test_a_list_value_is_checked_whole(tmp_path):
+    recipe = tmp_path / "olmo2-7b-stage1-be-base.yaml"
+    recipe.write_text(
+        "data:\n  sources:\n    - name: be-base\n      # ch2 l.223\n      document_key: [article_id]\n",
+        encoding="utf-8",
+    )
+    claims = claimed_values(recipe)
+    assert claims == [("data.sources.be-base.document_key", ["article_id"], 5)]
+    rows = pretraining_rows()
+    matches = [
+        values
+        for patterns, keys, values in rows
+        if any(fnmatch(recipe.stem, p) for p in patterns) and "data.sources.*.document_key" in keys
+    ]
+    assert matches and not any(_same(["article_id"], v) for values in matches for v in values)
+    assert any(_same(["article_id", "copy_index"], v) for values in matches for v in values)
 
 
 def test_the_check_catches_a_value_that_drifts_from_the_table(tmp_path):

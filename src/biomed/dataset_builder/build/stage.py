@@ -170,6 +170,8 @@ class BuildConfig:
             raise ValueError(f"unknown config {unknown[0]!r}; variants: {', '.join(names) or '(none)'}")
         if set(self.withheld_columns) & set(KEY_COLUMNS):
             raise ValueError(f"withheld_columns cannot include the key columns {KEY_COLUMNS}")
+        for spec in self.variants:
+            check_conditions(spec)
 
     def selected_variants(self) -> list[VariantSpec]:
         return [spec for spec in self.variants if not self.only or spec.name in self.only]
@@ -375,6 +377,38 @@ def _finish(cfg, specs, output_dir, work_dir, stats, n_shards, classifier_versio
     shutil.rmtree(output_dir / ".build", ignore_errors=True)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def check_conditions(spec: VariantSpec) -> None:
+    """Refuse, when the build config resolves, a condition that cannot select: a column the release table lacks
+    (``build.published``), a value its categorical column never holds, a bound outside its numeric column's range.
+
+    Raises:
+        ValueError: in one line naming the config, the column and what exists.
+    """
+    columns = pub.release_schema().names
+    for condition in [*spec.keep, *(c for rule in spec.upsample for c in rule.when)]:
+        column, op = condition.column, condition.op
+        where = f"config {spec.name!r}: condition {column} {op} {condition.value!r}"
+        if column not in columns:
+            raise ValueError(f"{where}: the release table has no column {column!r}; columns: {', '.join(columns)}")
+        values = list(condition.value) if op in ("in", "not_in") else [condition.value]
+        allowed = pub.COLUMN_VALUES.get(column)
+        if allowed is not None and op in ("==", "!=", "in", "not_in"):
+            unknown = [v for v in values if v not in allowed]
+            if unknown:
+                raise ValueError(
+                    f"{where}: {unknown[0]!r} is not a value of {column}; its values: {', '.join(map(str, allowed))}"
+                )
+        span = pub.COLUMN_RANGES.get(column) or (allowed and (min(allowed), max(allowed)))
+        if span and op in (">=", ">", "<=", "<"):
+            low, high = span
+            value = condition.value
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{where}: {column} is numeric, compare it with a number")
+            reachable = {">=": high >= value, ">": high > value, "<=": low <= value, "<": low < value}[op]
+            if not reachable:
+                raise ValueError(f"{where}: no row can pass, {column} runs from {low} to {high}")
 
 
 def _output_settings(cfg: BuildConfig) -> dict[str, Any]:
