@@ -8,6 +8,7 @@ import pytest
 
 from biomed.errors import BiomedError
 from biomed.eval.loaders import _kb_row, load_task_data, parse_brat_ann, read_conll, text_to_bio, to_bio
+from biomed.eval.metrics import entities
 from biomed.eval.tasks import TASKS
 
 
@@ -240,3 +241,13 @@ def test_e3c_reads_tabibs_layers(local_hub):
                 {"tokens": [theirs.replace(".", ""), "aigu"], "tags": ["B-CLINENTITY", "I-CLINENTITY"]}
             ]
     assert data.labels == ["CLINENTITY"] and "dev_carved_from_train" not in data.stats
+
+
+def test_a_nested_task_on_tagged_data_gets_the_spans_of_its_tags():
+    task = TASKS["fixtures/ner-bio"]
+    nested = dataclasses.replace(task, source=dataclasses.replace(task.source, nested=True))
+    flat, kept = load_task_data(task), load_task_data(nested)
+    for before, after in zip(flat.splits["test"], kept.splits["test"], strict=True):
+        assert after["tokens"] == before["tokens"] and after["tags"] == before["tags"]
+        assert after["spans"] == sorted([s, e, t] for t, s, e in entities(before["tags"], "strict"))
+    assert any(r["spans"] for r in kept.splits["test"]) and "spans" not in flat.splits["test"][0]

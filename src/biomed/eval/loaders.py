@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from biomed.errors import BiomedError
+from biomed.eval.metrics import entities
 from biomed.eval.tasks import DataSource, TaskSpec
 
 
@@ -102,6 +103,11 @@ def load_task_data(
     for name in SPLITS:
         if not splits.get(name):
             raise BiomedError(f"task {task.name}: split {name!r} is empty or missing in {origin}")
+    if task.kind == "ner" and task.source.nested:
+        # a nested task read from one-tag-per-word data (CoNLL, a table) has the spans of its tags
+        for records in splits.values():
+            for record in records:
+                record.setdefault("spans", sorted([s, e, t] for t, s, e in entities(record["tags"], "strict")))
     if limit is not None:
         splits = {name: records[:limit] for name, records in splits.items()}
     labels = _label_set(task, splits)
