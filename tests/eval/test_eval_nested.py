@@ -7,9 +7,11 @@ import json
 import numpy as np
 
 from biomed.eval.heads import SpanNerModel
+from biomed.eval.loaders import TaskData
 from biomed.eval.report import bootstrap_task
 from biomed.eval.runner import EvalConfig, run_eval
 from biomed.eval.tasks import TASKS
+from biomed.eval.training import decode_predictions, prepare_task, score_decoded
 
 
 SENTENCES = [
@@ -100,3 +102,28 @@ def test_eval_run_scores_nested_entities_and_drops_none(local_hub, tiny_checkpoi
     assert summary.tasks["fr/quaero-emea"]["metric"] == "f1_micro_span"
     # the report's paired bootstrap reads the stored spans
     assert bootstrap_task([run], [run], samples=20, seed=0)["delta"] == 0.0
+
+
+def test_a_one_tag_per_word_head_on_a_nested_task_is_scored_on_the_spans_of_its_tags(tiny_checkpoint, tiny_tokenizer):
+    """``--set head=linear`` on a nested task: the tagger's tags become spans; the nested gold it cannot hold are
+    misses."""
+    task = TASKS["fixtures/ner-bio"]
+    task = dataclasses.replace(task, source=dataclasses.replace(task.source, nested=True))
+    records = [
+        {"tokens": ["Cancer", "du", "foie", "."], "tags": ["B-DISO", "I-DISO", "I-DISO", "O"]},
+        {"tokens": ["foie", "droit"], "tags": ["B-ANAT", "I-ANAT"]},
+    ]
+    records[0]["spans"] = [[0, 2, "DISO"], [2, 2, "ANAT"]]
+    records[1]["spans"] = [[0, 1, "ANAT"]]
+    data = TaskData(splits={s: records for s in ("train", "dev", "test")}, labels=["ANAT", "DISO"])
+    prep = prepare_task(task, EvalConfig(model=str(tiny_checkpoint)), tiny_tokenizer, data)
+    assert prep.gold["test"] == [[[0, 2, "DISO"], [2, 2, "ANAT"]], [[0, 1, "ANAT"]]]
+    length = max(len(ids) for ids in prep.encoded["test"]["input_ids"])
+    logits = np.full((2, length, len(prep.tags)), -5.0)
+    for n, record in enumerate(records):  # a perfect tagger: every word's gold tag on its first sub-token
+        for w, tag in enumerate(record["tags"]):
+            logits[n, prep.word_positions["test"][n][w], prep.tags.index(tag)] = 5.0
+    predicted = decode_predictions(prep, "test", logits)
+    assert predicted == [[[0, 2, "DISO"]], [[0, 1, "ANAT"]]]
+    # 2 hits, the nested ANAT missed: 2*2 / (2*2 + 0 + 1)
+    assert np.isclose(score_decoded(prep, "test", predicted)["f1_micro_span"], 4 / 5)

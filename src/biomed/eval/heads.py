@@ -297,10 +297,13 @@ def decode_nested_spans(scores: torch.Tensor, n_words: int, max_width: int) -> l
         zip(best_p[starts, ends].tolist(), starts.tolist(), ends.tolist(), best_c[starts, ends].tolist(), strict=True)
     )
     candidates.sort(key=lambda c: (-c[0], -(c[2] - c[1])))  # stable: ties keep (start, end) order, as tabib's
-    kept: list[tuple[int, int, int]] = []
+    # spans are word intervals: two overlap exactly when they share a word, so one occupancy row per type suffices
+    taken = [[False] * n_words for _ in range(scores.shape[-1])]
+    kept = []
     for _, i, j, c in candidates:
-        if not any(c == kc and i <= kj and j >= ki for ki, kj, kc in kept):
+        if not any(taken[c][i : j + 1]):
             kept.append((i, j, c))
+            taken[c][i : j + 1] = [True] * (j + 1 - i)
     return sorted(kept)
 
 

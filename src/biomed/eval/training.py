@@ -368,22 +368,12 @@ def decode_predictions(prep: PreparedTask, split: str, predictions) -> list:
                 [[int(i), int(j), prep.labels[int(c) - 1]] for i, j, c in np.asarray(rows).reshape(-1, 3) if c > 0]
                 for rows in predictions[: len(prep.scored_words[split])]
             ]
-        tagged = _with_nested(prep, nested=False)
         out = []
-        for words, tags in zip(prep.scored_words[split], decode_predictions(tagged, split, predictions), strict=True):
+        for words, tags in zip(prep.scored_words[split], _decode_tags(prep, split, predictions), strict=True):
             out.append(sorted([words[i], words[j], etype] for etype, i, j in entities(tags, "strict")))
         return out
     if prep.task.kind == "ner":
-        out = []
-        for n, words in enumerate(prep.scored_words[split]):
-            positions = prep.word_positions[split][n]
-            row = predictions[n]
-            if prep.task.protocol.head == "span":
-                ids = [int(row[w]) for w in words]
-            else:
-                ids = [int(np.argmax(row[positions[w]])) for w in words]
-            out.append([prep.tags[i] if i >= 0 else "O" for i in ids])
-        return out
+        return _decode_tags(prep, split, predictions)
     if prep.task.kind == "multi_label":
         out = []
         for row in predictions:
@@ -395,9 +385,19 @@ def decode_predictions(prep: PreparedTask, split: str, predictions) -> list:
     return [[prep.labels[int(np.argmax(row))]] for row in predictions]
 
 
-def _with_nested(prep: PreparedTask, nested: bool) -> PreparedTask:
-    source = dataclasses.replace(prep.task.source, nested=nested)
-    return dataclasses.replace(prep, task=dataclasses.replace(prep.task, source=source))
+def _decode_tags(prep: PreparedTask, split: str, predictions) -> list[list[str]]:
+    """BIO tags of each example's scored words: the span head's word-level tag ids, or a tagger's argmax on each
+    word's first sub-token."""
+    out = []
+    for n, words in enumerate(prep.scored_words[split]):
+        positions = prep.word_positions[split][n]
+        row = predictions[n]
+        if prep.task.protocol.head == "span":
+            ids = [int(row[w]) for w in words]
+        else:
+            ids = [int(np.argmax(row[positions[w]])) for w in words]
+        out.append([prep.tags[i] if i >= 0 else "O" for i in ids])
+    return out
 
 
 def entity_counts(gold: list[list], predicted: list[list]) -> dict[str, int]:
