@@ -110,7 +110,7 @@ SPAN_PRED = [[[0, 2, "DISO"], [2, 2, "ANAT"], [4, 4, "CHEM"]], [[0, 3, "DISO"], 
 
 
 def tabib_exact(predictions: list[dict], references: list[dict]) -> dict[str, float]:
-    """tabib's SpanEvaluator, exact branch, transcribed (evaluation/span_evaluator.py l.55-70, l.86-102, l.130-135)."""
+    """tabib's SpanEvaluator, exact branch, transcribed (evaluation/span_evaluator.py l.53-70, l.84-102, l.133-135)."""
     pred_spans = [set((s["start"], s["end"], s["label"]) for s in doc.get("entities", [])) for doc in predictions]
     gold_spans = [set((s["start"], s["end"], s["label"]) for s in doc.get("entities", [])) for doc in references]
     total_tp = total_fp = total_fn = 0

@@ -96,7 +96,7 @@ def span_counts(gold: list[list], pred: list[list], labels: list[str]) -> np.nda
 
     Each example's gold and predicted entities are sets of (start, end, type), nested and overlapping ones included:
     a prediction is a hit when the same (start, end, type) is in gold, as tabib's span evaluator counts
-    (evaluation/span_evaluator.py l.61, l.86-102).
+    (evaluation/span_evaluator.py l.61, l.84-102).
     """
     index = {label: i for i, label in enumerate(labels)}
     counts = np.zeros((len(gold), len(labels), 3), dtype=np.int64)
