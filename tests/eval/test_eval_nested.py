@@ -5,11 +5,14 @@ import dataclasses
 import json
 
 import numpy as np
+from typer.testing import CliRunner
 
+from biomed.cli import app
 from biomed.eval.heads import SpanNerModel
 from biomed.eval.loaders import TaskData
+from biomed.eval.metrics import METRIC_LABELS
 from biomed.eval.report import bootstrap_task
-from biomed.eval.runner import EvalConfig, run_eval
+from biomed.eval.runner import EvalConfig
 from biomed.eval.tasks import TASKS
 from biomed.eval.training import decode_predictions, prepare_task, score_decoded
 
@@ -62,14 +65,11 @@ def test_eval_run_scores_nested_entities_and_drops_none(local_hub, tiny_checkpoi
         return forward(self, input_ids, word_index, attention_mask, token_type_ids, labels, spans)
 
     monkeypatch.setattr(SpanNerModel, "forward", spy)
-    cfg = EvalConfig(
-        model=str(tiny_checkpoint),
-        tasks=[task.name],
-        seeds=1,
-        output_dir=tmp_path,
-        training={"max_steps": 4, "eval_steps": 2, "save_steps": 2},
-    )
-    summary = run_eval(cfg)
+    args = ["eval", "run", str(tiny_checkpoint), "--task", task.name, "--seeds", "1", "--out", str(tmp_path)]
+    short = ["--set", "training.max_steps=4", "--set", "training.eval_steps=2", "--set", "training.save_steps=2"]
+    result = CliRunner().invoke(app, [*args, *short])
+    assert result.exit_code == 0, result.output
+    assert METRIC_LABELS["f1_micro_span"] in result.output
     run = json.loads((tmp_path / "runs/fr/quaero-emea/seed-0.json").read_text())
 
     assert run["metric"] == "f1_micro_span" and set(run["test"]) == {
@@ -99,7 +99,8 @@ def test_eval_run_scores_nested_entities_and_drops_none(local_hub, tiny_checkpoi
     fp = sum(len(p - g) for g, p in zip(gold, pred, strict=True))
     fn = sum(len(g - p) for g, p in zip(gold, pred, strict=True))
     assert np.isclose(run["test"]["f1_micro_span"], 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    assert summary.tasks["fr/quaero-emea"]["metric"] == "f1_micro_span"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["tasks"]["fr/quaero-emea"]["metric"] == "f1_micro_span"
     # the report's paired bootstrap reads the stored spans
     assert bootstrap_task([run], [run], samples=20, seed=0)["delta"] == 0.0
 
