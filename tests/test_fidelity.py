@@ -140,9 +140,9 @@ def test_the_check_catches_a_value_that_drifts_from_the_table(tmp_path):
 
 # --- the evaluation task table --------------------------------------------------------------------------------------
 
-EVAL_KEYS = ("metric", "selection_metric", "source.hub_id", "source.top_k", "source.splits.*")
+EVAL_KEYS = ("metric", "selection_metric", "source.hub_id", "source.top_k", "source.nested", "source.splits.*")
 """What every task of the fr, cbio and en suites must have a row for (``source.splits.*``: only names that differ
-from the default train/validation/test)."""
+from the default train/validation/test; ``source.nested``: only where it is set)."""
 
 
 def evaluation_rows() -> list[tuple[list[str], list[str], list[str]]]:
@@ -179,7 +179,7 @@ def sourced_task_values(task) -> dict[str, object]:
             if default_splits[ours] != theirs
         }
     )
-    return {key: value for key, value in values.items() if value is not None}
+    return {key: value for key, value in values.items() if value is not None and value is not False}
 
 
 def _pairs(keys: list[str], values: list[str]) -> list[tuple[str, str]]:
@@ -232,6 +232,14 @@ def test_the_evaluation_check_catches_a_task_that_drifts():
         any(fnmatch("fr/fracco-30", p) for p in patterns) and "source.top_k" in keys and "50" in values
         for patterns, keys, values in evaluation_rows()
     )
+    flattened = dataclasses.replace(
+        TASKS["fr/quaero-emea"], source=dataclasses.replace(TASKS["fr/quaero-emea"].source, nested=False)
+    )
+    assert "source.nested" not in sourced_task_values(flattened)
+    assert any(
+        any(fnmatch("fr/quaero-emea", p) for p in patterns) and "source.nested" in keys
+        for patterns, keys, values in evaluation_rows()
+    ), "the row that keeps QUAERO's nested entities"
     renamed = dataclasses.replace(
         TASKS["cbio/e3c"], source=dataclasses.replace(TASKS["cbio/e3c"].source, splits={"train": "train"})
     )

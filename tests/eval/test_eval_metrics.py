@@ -5,7 +5,14 @@ from seqeval.metrics import f1_score
 from seqeval.scheme import IOB2
 from sklearn.metrics import f1_score as sk_f1
 
-from biomed.eval.metrics import classification_scores, entities, metric_counts, metric_from_counts, ner_scores
+from biomed.eval.metrics import (
+    classification_scores,
+    entities,
+    metric_counts,
+    metric_from_counts,
+    ner_scores,
+    span_scores,
+)
 
 
 # I- without B- (an entity for conlleval, nothing for strict IOB2), a type switch inside a span, a clean entity
@@ -95,3 +102,58 @@ def test_single_label_macro_f1_is_sklearns_on_class_ids():
         "single_label", "f1_macro", [[labels[i]] for i in gold], [[labels[i]] for i in pred], labels
     )
     assert np.isclose(metric_from_counts("f1_macro", counts.sum(0), "single_label"), scores["f1_macro"])
+
+
+# nested gold: "foie" (ANAT) inside a DISO, an ANAT at the start of a DISO; a wrong-width CHEM, a spurious ANAT/CHEM
+SPAN_GOLD = [[[0, 2, "DISO"], [2, 2, "ANAT"], [4, 5, "CHEM"]], [[0, 0, "ANAT"], [0, 3, "DISO"]], []]
+SPAN_PRED = [[[0, 2, "DISO"], [2, 2, "ANAT"], [4, 4, "CHEM"]], [[0, 3, "DISO"], [1, 1, "ANAT"]], [[2, 2, "CHEM"]]]
+
+
+def tabib_exact(predictions: list[dict], references: list[dict]) -> dict[str, float]:
+    """tabib's SpanEvaluator, exact branch, transcribed (evaluation/span_evaluator.py l.53-70, l.84-102, l.133-135)."""
+    pred_spans = [set((s["start"], s["end"], s["label"]) for s in doc.get("entities", [])) for doc in predictions]
+    gold_spans = [set((s["start"], s["end"], s["label"]) for s in doc.get("entities", [])) for doc in references]
+    total_tp = total_fp = total_fn = 0
+    for pred_set, gold_set in zip(pred_spans, gold_spans):
+        total_tp += len(pred_set & gold_set)
+        total_fp += len(pred_set - gold_set)
+        total_fn += len(gold_set - pred_set)
+    precision = total_tp / (total_tp + total_fp) if (total_tp + total_fp) > 0 else 0.0
+    recall = total_tp / (total_tp + total_fn) if (total_tp + total_fn) > 0 else 0.0
+    return {"exact_f1": 2 * precision * recall / (precision + recall) if (precision + recall) > 0 else 0.0}
+
+
+def _docs(spans: list[list]) -> list[dict]:
+    return [{"entities": [{"start": s, "end": e + 1, "label": t} for s, e, t in doc]} for doc in spans]
+
+
+def test_span_f1_counts_nested_entities_as_tabibs_evaluator():
+    scores = span_scores(SPAN_GOLD, SPAN_PRED, ["ANAT", "CHEM", "DISO"])
+    # 3 hits (the nested ANAT among them), 3 spurious, 2 missed: 2*3 / (2*3 + 3 + 2)
+    assert np.isclose(scores["f1_micro_span"], 6 / 11)
+    assert np.isclose(scores["f1_micro_span"], tabib_exact(_docs(SPAN_PRED), _docs(SPAN_GOLD))["exact_f1"])
+    # per type: ANAT 2*1/(2+1+1), CHEM 0, DISO 2*2/(4+0+0)
+    assert np.isclose(scores["f1_macro_span"], (2 / 4 + 0 + 1) / 3)
+    # a one-tag-per-word reading of the same gold loses the nested ANAT: the span score is not seqeval's
+    flat_gold = [["B-DISO", "I-DISO", "I-DISO", "O", "B-CHEM", "I-CHEM"], ["B-DISO", "I-DISO", "I-DISO", "I-DISO"], []]
+    flat_pred = [["B-DISO", "I-DISO", "I-DISO", "O", "B-CHEM", "O"], ["B-DISO", "I-DISO", "I-DISO", "I-DISO"], []]
+    assert not np.isclose(ner_scores(flat_gold, flat_pred, ["ANAT", "CHEM", "DISO"])["f1_micro_strict"], 6 / 11)
+    counts = metric_counts("ner", "f1_micro_span", SPAN_GOLD, SPAN_PRED, ["ANAT", "CHEM", "DISO"])
+    assert counts.shape == (3, 3, 3)  # per example, for the paired bootstrap
+    assert np.isclose(metric_from_counts("f1_micro_span", counts.sum(0), "ner"), 6 / 11)
+
+
+def test_span_f1_equals_tabibs_on_random_nested_spans():
+    rng = np.random.default_rng(0)
+    types = ["ANAT", "CHEM", "DISO"]
+
+    def draw():
+        return [
+            [[int(s), int(s + w), str(rng.choice(types))] for s, w in rng.integers(0, 4, size=(rng.integers(0, 6), 2))]
+            for _ in range(30)
+        ]
+
+    gold, pred = draw(), draw()
+    assert np.isclose(
+        span_scores(gold, pred, types)["f1_micro_span"], tabib_exact(_docs(pred), _docs(gold))["exact_f1"]
+    )

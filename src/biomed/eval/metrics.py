@@ -11,7 +11,8 @@ Example::
 Every score is computed from per-example true-positive / false-positive / false-negative counts per label, so that
 the paired bootstrap resamples examples and sums counts instead of re-running seqeval thousands of times. The
 values equal seqeval's (strict mode = ``mode="strict", scheme=IOB2``; default = conlleval-like chunking) and
-scikit-learn's, which the tests check.
+scikit-learn's, which the tests check. Tasks whose entities nest (tabib's QUAERO) are scored on (start, end, type)
+span sets instead (``span_scores``: tabib's exact span match).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ METRIC_LABELS: dict[str, str] = {
     "f1_micro_default": "entity F1, micro, seqeval default (conlleval chunking)",
     "f1_macro_default": "entity F1, macro over types, seqeval default (conlleval chunking)",
     "f1_weighted_default": "entity F1, weighted by support, seqeval default (conlleval chunking)",
+    "f1_micro_span": "entity F1, micro, exact (start, end, type) span match, nested entities included",
+    "f1_macro_span": "entity F1, macro over types, exact (start, end, type) span match, nested entities included",
+    "f1_weighted_span": "entity F1, weighted by support, exact span match, nested entities included",
     "f1_micro": "F1, micro over labels",
     "f1_macro": "F1, macro over labels",
     "f1_weighted": "F1, weighted by label support",
@@ -40,6 +44,9 @@ SHORT_LABELS: dict[str, str] = {
     "f1_micro_default": "default micro F1",
     "f1_macro_default": "default macro F1",
     "f1_weighted_default": "default weighted F1",
+    "f1_micro_span": "span micro F1",
+    "f1_macro_span": "span macro F1",
+    "f1_weighted_span": "span weighted F1",
     "f1_micro": "micro F1",
     "f1_macro": "macro F1",
     "f1_weighted": "weighted F1",
@@ -82,6 +89,39 @@ def ner_counts(gold: list[list[str]], pred: list[list[str]], labels: list[str], 
         for etype, *_ in g - p:
             counts[n, index[etype], 2] += 1
     return counts
+
+
+def span_counts(gold: list[list], pred: list[list], labels: list[str]) -> np.ndarray:
+    """Per-example exact span-match counts, shape (n_examples, n_labels, 3) with columns tp, fp, fn.
+
+    Each example's gold and predicted entities are sets of (start, end, type), nested and overlapping ones included:
+    a prediction is a hit when the same (start, end, type) is in gold, as tabib's span evaluator counts
+    (evaluation/span_evaluator.py l.61, l.84-102).
+    """
+    index = {label: i for i, label in enumerate(labels)}
+    counts = np.zeros((len(gold), len(labels), 3), dtype=np.int64)
+    for n, (g_spans, p_spans) in enumerate(zip(gold, pred, strict=True)):
+        g = {(int(s), int(e), str(t)) for s, e, t in g_spans}
+        p = {(int(s), int(e), str(t)) for s, e, t in p_spans}
+        for *_, etype in g & p:
+            counts[n, index[etype], 0] += 1
+        for *_, etype in p - g:
+            if etype in index:
+                counts[n, index[etype], 1] += 1
+        for *_, etype in g - p:
+            counts[n, index[etype], 2] += 1
+    return counts
+
+
+def span_scores(gold: list[list], pred: list[list], labels: list[str]) -> dict[str, float]:
+    """Exact span-match F1 (micro/macro over the types present/weighted) over (start, end, type) sets per example.
+
+    ``f1_micro_span`` is tabib's ``exact_f1`` (evaluation/span_evaluator.py l.39), the number its span NER results
+    report; tabib computes no macro average (it lists ``<type>_exact_f1``): the macro here averages the types present,
+    as seqeval's does.
+    """
+    counts = span_counts(gold, pred, labels).sum(axis=0)
+    return {f"{key}_span": value for key, value in f1_from_counts(counts, "present").items()}
 
 
 def classification_counts(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -146,7 +186,10 @@ def classification_scores(gold: np.ndarray, pred: np.ndarray, kind: str = "multi
 
 
 def metric_counts(kind: str, metric: str, gold, pred, labels: list[str]) -> np.ndarray:
-    """Per-example counts behind ``metric`` (for the bootstrap): NER in the metric's mode, else label counts."""
+    """Per-example counts behind ``metric`` (for the bootstrap): exact spans for ``_span`` metrics (gold and
+    predictions are (start, end, type) lists), NER in the metric's mode, else label counts."""
+    if metric.endswith("_span"):
+        return span_counts(gold, pred, labels)
     if kind == "ner":
         return ner_counts(gold, pred, labels, "strict" if metric.endswith("_strict") else "default")
     return classification_counts(multi_hot(gold, labels), multi_hot(pred, labels))
@@ -155,9 +198,9 @@ def metric_counts(kind: str, metric: str, gold, pred, labels: list[str]) -> np.n
 def metric_from_counts(metric: str, counts: np.ndarray, kind: str = "multi_label") -> float:
     """The value of ``metric`` (an F1 key) from counts summed over examples, for a task of ``kind``.
 
-    Entity metrics (``_strict``/``_default``) are NER's whatever ``kind`` says.
+    Entity metrics (``_strict``/``_default``/``_span``) are NER's whatever ``kind`` says.
     """
-    base = metric.removesuffix("_strict").removesuffix("_default")
+    base = metric.removesuffix("_strict").removesuffix("_default").removesuffix("_span")
     return f1_from_counts(counts, macro_scope("ner" if base != metric else kind))[base]
 
 

@@ -121,6 +121,9 @@ class DataSource:
         top_k: the coded corpora's number of most frequent codes kept (tabib's ``top_k``).
         tag_names: names of a ``hub-tokens`` tag column's integer ids when the column carries none (no
             ``ClassLabel``).
+        nested: the data keeps nested (and crossing) entities: NER records carry every entity as a word span
+            (``spans``), the span head trains on and predicts nested spans, and the task is scored on exact
+            (start, end, type) span matches (``biomed.eval.metrics.span_scores``).
         package_path: folder inside ``biomed.eval`` holding bundled data (fixtures).
         access: ``None`` for public data, else where to obtain it (data-use agreement, credentialed access).
         note: how the kit reads it and anything a user must know (Parquet conversion, preprocessing).
@@ -158,6 +161,7 @@ class DataSource:
     note: str = ""
     top_k: int | None = None
     tag_names: tuple[str, ...] = ()
+    nested: bool = False
 
 
 @dataclass(frozen=True)
@@ -290,10 +294,12 @@ _EN_CLS = {"metric": "f1_weighted", "also": ("f1_micro", "f1_macro")}
 # The CLM-detour table reports macro F1 (ch5 l.168); tabib selects multi-label checkpoints on micro F1
 # (multilabel_bert_4096.yaml l.20) and single-label ones on weighted F1 (cls_bert.yaml l.20, bert_text_cls.py l.106),
 # and its single-label task computes no macro F1 at all (tasks/classification.py l.71-75): DiaMED's headline is the
-# code's weighted F1, macro beside it. NER: seqeval strict IOB2, micro (tabib tasks/ner_span.py l.89).
+# code's weighted F1, macro beside it. NER: tabib's span model is scored by its span evaluator, exact (start, end,
+# type) matches with nested entities, micro (evaluation/span_evaluator.py l.39 `exact_f1`): the number its results
+# tables show (benchmark_results/1epoch/*.md, e.g. EMEA 49.82 = mean exact_f1 of the .json, seqeval_f1 gives 48.97).
 _FR_MULTI = {"metric": "f1_macro", "selection_metric": "f1_micro", "also": ("f1_micro", "f1_weighted")}
 _FR_SINGLE = {"metric": "f1_weighted", "also": ("f1_macro", "accuracy")}
-_FR_NER = {"metric": "f1_micro_strict", "also": ("f1_macro_strict",)}
+_FR_NER = {"metric": "f1_micro_span", "also": ("f1_macro_span",)}
 _CBIO_NER = {"metric": "f1_micro_strict", "also": ("f1_macro_strict", "f1_micro_default")}  # ch4 l.45
 
 # --- sources ------------------------------------------------------------------------------------------------------
@@ -334,11 +340,12 @@ def _tabib_quaero(corpus: str, task: str) -> DataSource:
         splits={"train": "train", "dev": "val", "test": "test"},
         columns={"text": "text", "entities": "entities"},
         local_format="brat",
+        nested=True,  # filter_nested=False: the span model trains on, predicts and scores nested entities
         note=f"tabib's copy of the QUAERO {corpus.upper()} BRAT corpus ({hub_id}, Parquet: text and character-offset "
-        "entities, nested ones kept). The kit's heads give one tag per word: documents are cut at line and "
-        "sentence ends and an entity nested in another is left out of the tags and counted "
-        "(overlapping_entities_dropped). A local copy: train/dev/test folders of .txt/.ann files "
-        f"(--set data_paths.{task}=DIR).",
+        "entities, nested ones kept). Documents are cut at line and sentence ends (never inside an entity); every "
+        "entity is kept as a word span, nested ones included, and scored by exact span match: only the span head "
+        "predicts nested spans (a one-tag-per-word head is scored on the spans of its tags). A local copy: "
+        f"train/dev/test folders of .txt/.ann files (--set data_paths.{task}=DIR).",
     )
 
 
