@@ -42,6 +42,14 @@ def tiny_roberta(tmp_path_factory, sample_texts) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_olmo2(tmp_path_factory, sample_texts) -> Path:
+    """A 2-layer OLMo 2 (hidden 32) with a byte-level BPE tokenizer shaped like OLMo 2's."""
+    from biomed.tiny import save_tiny_decoder
+
+    return save_tiny_decoder(sample_texts, tmp_path_factory.mktemp("tiny_olmo2"))
+
+
+@pytest.fixture(scope="session")
 def variant_dir(tmp_path_factory, sample_texts) -> Path:
     """A dataset folder shaped like `biomed data build` output: data/<config>/*.parquet with a text column."""
     import pyarrow as pa

@@ -22,13 +22,6 @@ WORKER = Path(__file__).with_name("fsdp_two_ranks.py")
 
 
 @pytest.fixture(scope="module")
-def tiny_olmo2(tmp_path_factory, sample_texts):
-    from biomed.tiny import save_tiny_decoder
-
-    return save_tiny_decoder(sample_texts, tmp_path_factory.mktemp("tiny_olmo2"))
-
-
-@pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory, tiny_olmo2, torchrun):
     """The worker's output folder and facts after one torchrun of 2 processes (gloo)."""
     out = tmp_path_factory.mktemp("fsdp")
