@@ -23,7 +23,8 @@ built from its config (no download), bf16 autocast over fp32 weights, one GPU: `
 ``torch.optim.AdamW``), ``kit`` (``biomed.train.objectives.lm_loss`` on packed rows, fused AdamW), ``kit+compile``
 (the same under ``torch.compile``), ``fsdp2`` (the kit's loop over ``biomed.train.sharding.shard_model`` in a
 process group of one: the FSDP2 code path of a multi-GPU run, bf16 compute with fp32 reduction) and
-``trainer+fsdp2`` (``biomed train`` itself with ``training.fsdp``: accelerate's FSDP2 with the kit's decisions). MFU against the bf16 dense peak (H100/H200 989 TFLOPS); the target is 40 %,
+``trainer+fsdp2`` (``biomed train`` itself with ``training.fsdp``: accelerate's FSDP2 with the kit's decisions).
+MFU against the bf16 dense peak (H100/H200 989 TFLOPS); the target is 40 %,
 the range OLMo-core reports on H100s. The paper's six 33.6B-token runs of the 7B are projected in GPU-hours at the
 best measured MFU (FLOPs per token of the 7B at 8,192 tokens); without a GPU, at the 40 % target (labelled).
 

@@ -9,12 +9,15 @@ Run from the repository root::
 
 Sections, each under its own time budget (a variant past it is reported as skipped, so the command always ends):
 
-| section | kit | baseline | figure |
-|---|---|---|---|
-| classify | ``ParagraphScorer`` on an XLM-R-base-shaped classifier, fp16, 16,384 real paragraphs at 512 tokens | ``transformers.pipeline`` (batch 256), same model | paragraphs/s, ratio, argmax agreement |
-| encoder | ModernBERT base and large at 8,192 tokens: the kit's path, then with ``torch.compile`` | stock ``ModernBertForMaskedLM`` | tokens/s, MFU, ratio |
-| decoder | OLMo 2 at ``allenai/OLMo-2-0425-1B``'s size at 4,096 and 8,192 tokens: the kit's FSDP2 loop (``biomed.train.sharding``) and ``biomed train`` with ``training.fsdp`` (accelerate FSDP2 with the kit's decisions), one GPU | a plain loop on the model's own loss | tokens/s, MFU, ratio |
-| eval | ``biomed eval llm`` (lm-evaluation-harness) on local copies of the suite, a 1B-class OLMo 2 | - | questions/s |
+- ``classify``: the kit's ``ParagraphScorer`` on an XLM-R-base-shaped classifier (fp16, 16,384 real paragraphs at
+  512 tokens) against ``transformers.pipeline`` (batch 256) on the same model: paragraphs/s, ratio, agreement;
+- ``encoder``: ModernBERT base and large at 8,192 tokens, the kit's path then with ``torch.compile``, against stock
+  ``ModernBertForMaskedLM``: tokens/s, MFU, ratio;
+- ``decoder``: OLMo 2 at ``allenai/OLMo-2-0425-1B``'s size at 4,096 and 8,192 tokens, the kit's FSDP2 loop
+  (``biomed.train.sharding``) and ``biomed train`` with ``training.fsdp`` (accelerate's FSDP2 with the kit's
+  decisions) on one GPU, against a plain loop on the model's own loss: tokens/s, MFU, ratio;
+- ``eval``: ``biomed eval llm`` (lm-evaluation-harness) over local copies of the suite with a 1B-class OLMo 2:
+  questions/s, model load included.
 
 The sections call the benches' own functions (bench/classify.py, bench/train.py, bench/decoder.py), so a figure
 here is the figure those benches print. MFU: model FLOPs per second over the bf16 dense peak (H100/H200: 989
@@ -80,11 +83,11 @@ def section_classify(table: Table, opts) -> None:
     import numpy as np
     import torch
     import transformers
+    from classify import build_classifier, model_flops_per_paragraph, real_paragraphs, run_kit, run_pipeline
 
     from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
     from biomed.dataset_builder.classify.score import CPU_BATCH_TOKENS, GPU_BATCH_TOKENS, resolve_dtype
     from biomed.tiny import train_tiny_tokenizer
-    from classify import build_classifier, model_flops_per_paragraph, real_paragraphs, run_kit, run_pipeline
 
     transformers.logging.set_verbosity_error()
     cuda = opts.device == "cuda"
@@ -156,7 +159,8 @@ def section_encoder(table: Table, opts) -> None:
             ratio = rate / stock[size] if stock.get(size) and variant != "stock" else None
             table.add("encoder", item, rate, "tokens/s", mfu=rate * flops / opts.peak if opts.peak else None,
                       ratio=ratio, baseline="stock" if ratio else None,
-                      note=f"MLM, {result['attn']}, batch {result['batch']}, {result['memory_gib']:.1f} GiB")  # fmt: skip
+                      note=f"MLM, {result['attn']}, batch {result['batch']}, {result['memory_gib']:.1f} GiB",
+                      )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------------- decoder
@@ -166,7 +170,7 @@ def section_decoder(table: Table, opts) -> None:
     import decoder as decoder_bench
 
     shape = decoder_bench.OLMO2_1B if not opts.smoke else decoder_bench.TINY
-    seq_lens = [4096, 8192] if not opts.smoke else [64, 128]
+    seq_lens = [4096, 8192] if not opts.smoke else [128]
     args = SimpleNamespace(device=opts.device, batch=1, warmup=opts.warmup, steps=opts.steps,
                            compile_backend=opts.compile_backend)  # fmt: skip
     deadline = time.monotonic() + opts.budget("decoder")
@@ -192,17 +196,17 @@ def section_decoder(table: Table, opts) -> None:
 
 def section_eval(table: Table, opts) -> None:
     """``biomed eval llm``'s runner over local copies of the suite, every test question repeated to a timed size."""
+    import decoder as decoder_bench
     import pyarrow as pa
     import pyarrow.parquet as pq
     import torch
+    from common import paragraphs
     from transformers import AutoModelForCausalLM
 
-    import decoder as decoder_bench
     from biomed.eval.llm.fixtures import write_tiny_suite
     from biomed.eval.llm.runner import LlmEvalConfig, run_llm_eval
     from biomed.eval.llm.suite import SUITE
     from biomed.tiny import train_tiny_decoder_tokenizer
-    from common import paragraphs
 
     work = Path(tempfile.mkdtemp(prefix="bench_gpu_eval_"))
     cuda = opts.device == "cuda"
