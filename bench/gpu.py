@@ -36,11 +36,13 @@ import json
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from types import SimpleNamespace
 
 
-BUDGETS_S = {"classify": 75, "encoder": 170, "decoder": 150, "eval": 60}  # 455 s of work, setup aside: < 8 min
+# seconds of work per section (455 in all, < 8 min with the setup); what a section leaves unused goes to the next
+BUDGETS_S = {"classify": 75, "encoder": 170, "decoder": 150, "eval": 60}
 SECTIONS = tuple(BUDGETS_S)
 
 
@@ -143,7 +145,7 @@ def section_encoder(table: Table, opts) -> None:
     args = SimpleNamespace(device=opts.device, batch=None if not opts.smoke else 2,
                            seq_len=8192 if not opts.smoke else 128, mask_rate=0.3, attn=None,
                            warmup=opts.warmup, steps=opts.steps, compile_backend=opts.compile_backend)  # fmt: skip
-    deadline = time.monotonic() + opts.budget("encoder")
+    deadline = opts.section_deadline
     stock = {}
     for variant in ("stock", "kit", "kit+compile"):  # compile last: a tight budget still gives stock vs kit
         for size in sizes:
@@ -173,7 +175,7 @@ def section_decoder(table: Table, opts) -> None:
     seq_lens = [4096, 8192] if not opts.smoke else [128]
     args = SimpleNamespace(device=opts.device, batch=1, warmup=opts.warmup, steps=opts.steps,
                            compile_backend=opts.compile_backend)  # fmt: skip
-    deadline = time.monotonic() + opts.budget("decoder")
+    deadline = opts.section_deadline
     size = f"OLMo 2 {shape['num_hidden_layers']} x {shape['hidden_size']}"
     for seq_len in seq_lens:
         stock = None
@@ -262,7 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     opts.device = "cpu" if opts.smoke else "cuda"
     opts.steps, opts.warmup = (1, 1) if opts.smoke else (5, 3)
     opts.compile_backend = "eager" if opts.smoke else "inductor"
-    opts.budget = lambda section: BUDGETS_S[section] * opts.budget_scale * (10 if opts.smoke else 1)
+    scale = opts.budget_scale * (10 if opts.smoke else 1)
+    bank = {"ends": time.monotonic()}  # when the sections so far were due to end
+
+    def deadline(section: str) -> float:
+        """The section's budget from now, plus what the earlier sections left unused."""
+        bank["ends"] = max(bank["ends"], time.monotonic()) + BUDGETS_S[section] * scale
+        return bank["ends"]
+
     name = torch.cuda.get_device_name(0) if opts.device == "cuda" else "CPU (smoke)"
     from train import peak_flops
 
@@ -274,9 +283,11 @@ def main(argv: list[str] | None = None) -> int:
                "eval": section_eval}  # fmt: skip
     for section in opts.only:
         began = time.monotonic()
+        opts.section_deadline = deadline(section)
         try:
             runners[section](table, opts)
         except Exception as err:  # one section's failure must not hide the others' figures
+            traceback.print_exc()
             table.add(section, "(section)", note=f"failed: {type(err).__name__}: {str(err).splitlines()[0][:160]}")
         print(f"  [{section}: {time.monotonic() - began:.0f} s]", flush=True)
     total = time.monotonic() - started

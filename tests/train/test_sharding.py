@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM
 from biomed.config import resolve_config
 from biomed.train.config import PretrainConfig, find_decoder_recipe
 from biomed.train.schedule import PhasePlan
-from biomed.train.sharding import consolidate, trainer_fsdp_config, wrapped_modules
+from biomed.train.sharding import consolidate, set_mixed_precision, trainer_fsdp_config, wrapped_modules
 from biomed.train.trainer import training_arguments
 
 
@@ -108,15 +108,11 @@ def test_trainer_gets_the_same_decisions_on_gpus(tiny_olmo2):
     selected = [m for m in model.modules() if m is not model and policy(m)]
     assert selected == wrapped_modules(model)
 
-    class Bf16Args:
-        bf16, fsdp_plugin_args = True, {"fsdp_version": 2}
-
-    from biomed.train.sharding import set_mixed_precision
-
-    set_mixed_precision(Bf16Args)
-    assert Bf16Args.fsdp_plugin_args["mixed_precision_policy"] == {
-        "param_dtype": torch.bfloat16, "reduce_dtype": torch.float32
-    }  # fmt: skip
+    # with bf16 (a GPU run): layers compute in bf16, gradients are reduced in fp32 (accelerate's default: bf16)
+    args.bf16 = True
+    set_mixed_precision(args)
+    policy = FullyShardedDataParallelPlugin(**args.fsdp_plugin_args).mixed_precision_policy
+    assert (policy.param_dtype, policy.reduce_dtype) == (torch.bfloat16, torch.float32)
     with pytest.raises(Exception, match="FSDP2 only"):
         trainer_fsdp_config({"version": 1})
 
