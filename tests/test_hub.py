@@ -274,7 +274,7 @@ print(json.dumps({"code": code, "heavy": sorted(m for m in ("torch", "transforme
 
 
 def push_without_heavy_imports(*arguments: str) -> dict:
-    """Run the CLI with ``arguments`` in a fresh interpreter; its exit code and which of torch/transformers it loaded."""
+    """Run the CLI with ``arguments`` in a fresh interpreter: its exit code, and torch/transformers if loaded."""
     import json
 
     run = subprocess.run(
