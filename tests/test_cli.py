@@ -106,3 +106,36 @@ def test_resolve_takes_flags_as_given_and_ends_a_dry_run(capsys):
         resolve(ExtractConfig, None, ["min_tokens=3"], options, dry_run=True)
     assert "min_tokens: 3" in capsys.readouterr().out
     assert resolve(ExtractConfig, None, None, {}, dry_run=True, exit_on_dry_run=False) == ExtractConfig()
+
+
+def test_top_level_help_lists_the_commands_in_pipeline_order():
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    listed = [
+        line.strip("│ ").split()[0] for line in result.output.split("Commands")[1].splitlines() if line.startswith("│")
+    ]
+    assert listed == ["data", "train", "eval", "push-dataset", "push-model", "demo"]
+
+
+@pytest.mark.parametrize(
+    "path, in_summary, in_help",
+    [
+        ((), [], ["decoder", "encoder", "dataset"]),
+        (("data",), ["extract", "annotate", "classify", "build", "rehydrate"], []),
+        (("data", "classify"), ["train", "score"], []),
+        (("train",), ["encoder", "decoder"], []),
+        (("eval",), ["run", "report", "llm", "decoder"], []),
+        (("push-dataset",), ["dataset"], []),
+        (("push-model",), ["encoder", "decoder", "classifier"], []),
+        (("demo",), ["end to end"], ["extract", "annotate", "classify", "build", "train", "eval", "decoder"]),
+    ],
+)
+def test_each_help_names_everything_the_command_does(path, in_summary, in_help):
+    """`in_summary`: in the line `biomed --help` (or the group's help) shows; `in_help`: in the command's own help."""
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    summary = command.get_short_help_str(limit=300).lower()
+    missing = [word for word in in_summary if word not in summary]
+    missing += [word for word in in_help if word not in (command.help or "").lower()]
+    assert not missing, f"biomed {' '.join(path)}'s help does not name {missing}"

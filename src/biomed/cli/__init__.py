@@ -24,11 +24,15 @@ from biomed.errors import BiomedError
 
 app = typer.Typer(
     name="biomed",
-    help="Release kit for biomedical NLP: build Biomed-Enriched, pre-train and evaluate encoders, publish on the Hub.",
+    help="Release kit for biomedical NLP: build Biomed-Enriched, pre-train encoders and decoders, evaluate them, "
+    "publish datasets and models on the Hub.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+PIPELINE_ORDER = ("data", "train", "eval", "push-dataset", "push-model", "demo")
+"""How ``biomed --help`` lists the commands: the order a user runs them in."""
 
 
 def _register_commands() -> None:
@@ -36,12 +40,22 @@ def _register_commands() -> None:
     from biomed.cli import classify, data, demo, eval, hub, train
 
     data.app.add_typer(classify.app, name="classify")
-    app.add_typer(data.app, name="data")
-    app.command("train")(train.train_command)
-    app.command("push-model")(hub.push_model_command)
-    app.command("push-dataset")(hub.push_dataset_command)
-    app.add_typer(eval.app, name="eval")
-    app.command("demo")(demo.demo_command)
+    commands = {
+        "train": train.train_command,
+        "push-dataset": hub.push_dataset_command,
+        "push-model": hub.push_model_command,
+        "demo": demo.demo_command,
+    }
+    groups = {"data": data.app, "eval": eval.app}
+    for name in PIPELINE_ORDER:
+        if name in groups:
+            app.add_typer(groups[name], name=name)
+        else:
+            # Typer lists an app's own commands before its groups; a command merged from a nameless sub-app
+            # keeps its place among the groups, so the help follows the pipeline
+            single = typer.Typer()
+            single.command(name)(commands[name])
+            app.add_typer(single)
 
 
 _register_commands()

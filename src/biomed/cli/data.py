@@ -10,7 +10,10 @@ import typer
 from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
 
 
-app = typer.Typer(help="Build the Biomed-Enriched corpus: extract, annotate, classify, build.", no_args_is_help=True)
+app = typer.Typer(
+    help="Build the Biomed-Enriched corpus: extract, annotate, classify (train, score), build; rehydrate a release.",
+    no_args_is_help=True,
+)
 
 
 @app.command("extract")

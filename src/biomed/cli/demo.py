@@ -13,7 +13,11 @@ def demo_command(
         "demo_output"
     ),
 ) -> None:
-    """Run the kit end to end on the embedded sample and say what each stage wrote."""
+    """Run the kit end to end on the embedded sample and say what each stage wrote.
+
+    Extract, annotate, classify (train, score), build, then pre-train a tiny encoder and evaluate it (run, report),
+    and a tiny decoder scored on medical QA (eval llm).
+    """
     from biomed.demo import run_demo
 
     run_demo(out)

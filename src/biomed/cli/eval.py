@@ -11,7 +11,8 @@ from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, resolve
 
 
 app = typer.Typer(
-    help="Fine-tune encoders on the papers' French and English benchmarks (N seeds) and compare them.",
+    help="Evaluate: fine-tune encoders on the papers' benchmarks for N seeds (run), compare them (report), score "
+    "decoders on medical QA (llm).",
     no_args_is_help=True,
 )
 

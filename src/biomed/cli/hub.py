@@ -20,7 +20,8 @@ def push_model_command(
     checkpoint: Annotated[
         Path,
         typer.Argument(
-            help="A model folder: an encoder's OUT/final or OUT/checkpoint-N, or a classifier (data classify train).",
+            help="A model folder: OUT/final or OUT/checkpoint-N of `biomed train` (encoder or decoder), or a "
+            "classifier (data classify train).",
             show_default=False,
         ),
     ],
@@ -40,7 +41,7 @@ def push_model_command(
     force: ForceOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Push without asking for confirmation.")] = False,
 ) -> None:
-    """Publish a trained encoder or classifier (weights, tokenizer, card, recipe, curves) for from_pretrained.
+    """Publish a trained encoder, decoder or classifier (weights, tokenizer, card, recipe, curves) for from_pretrained.
 
     Optimizer and scheduler states stay local. The card is re-rendered with REPO_ID. Like push-dataset: one commit
     on the branch, resumable, nothing sent when nothing changed. Uses HF_TOKEN or the `hf auth login` token (never

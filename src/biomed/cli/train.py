@@ -57,12 +57,14 @@ def train_command(
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
-    """Continued pre-training of an encoder: the CLM detour or MLM, on a weighted, packed data mixture.
+    """Continued pre-training of an encoder (CLM detour or MLM) or a decoder (--variant) on a weighted, packed mixture.
 
-    Without --config, --size/--lang/--objective pick the paper's recipe from recipes/pretrain/ (default: base, en,
-    detour). Writes OUT/checkpoint-N/ every save_every_tokens and OUT/final/ (a standard *ForMaskedLM folder with
-    tokenizer, config.yaml, data_manifest.json, loss.png, lr.png and README.md). Rerunning the same command resumes
-    from the newest checkpoint, in the right phase. Several GPUs: `accelerate launch -m biomed.cli train ...`.
+    Without --config, --size/--lang/--objective pick the paper's encoder recipe from recipes/pretrain/ (default:
+    base, en, detour); --variant picks a decoder recipe (OLMo2-7B stage 1 on one Biomed-Enriched variant). Writes
+    OUT/checkpoint-N/ every save_every_tokens and OUT/final/ (a standard *ForMaskedLM or, for a decoder,
+    *ForCausalLM folder with tokenizer, config.yaml, data_manifest.json, loss.png, lr.png, card.json and README.md;
+    `biomed eval llm` scores a decoder's). Rerunning the same command resumes from the newest checkpoint, in the right
+    phase. Several GPUs: `accelerate launch -m biomed.cli train ...`.
     """
     from biomed.train.config import PretrainConfig, find_recipe
 
