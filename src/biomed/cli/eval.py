@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, resolve
 
 
 app = typer.Typer(
@@ -66,6 +66,7 @@ def eval_run_command(
         int | None,
         typer.Option("--limit", help="At most this many examples per split (smoke runs only).", show_default=False),
     ] = None,
+    overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -75,6 +76,11 @@ def eval_run_command(
     Writes OUT/runs/<suite>/<task>/seed-<k>.json (scores under every metric variant, truncation counts, test
     predictions), OUT/summary.json and OUT/config.yaml. Rerunning skips finished runs. Data behind agreements
     (CAS, PhysioNet, n2c2) is read from --data-dir; the error says where to request it.
+
+    OUT holds one model's results: another model (or other --max-length, --limit, --name...) is refused in one line
+    (--overwrite starts afresh; or choose a new --out). Results are keyed by what the model is (its config.json and
+    weight files, or a Hub id's commit), not by its path: the same checkpoint retrained in place is evaluated again,
+    its earlier results removed.
     """
     from biomed.eval.runner import EvalConfig, run_eval
 
@@ -90,7 +96,7 @@ def eval_run_command(
         "limit": limit,
     }
     cfg = resolve(EvalConfig, config, set_, options, dry_run)
-    summary = run_eval(cfg)
+    summary = run_eval(cfg, overwrite=overwrite)
     typer.echo(summary.render())
 
 
@@ -129,6 +135,7 @@ def eval_report_command(
             show_default=False,
         ),
     ] = None,
+    overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -141,7 +148,7 @@ def eval_report_command(
 
     options = {"runs": runs, "output_dir": out, "references": reference, "bootstrap": bootstrap}
     cfg = resolve(ReportConfig, config, set_, options, dry_run)
-    result = run_report(cfg)
+    result = run_report(cfg, overwrite=overwrite)
     if card is not None:
         from biomed.model_cards.eval_results import write_card_results
 
@@ -195,6 +202,7 @@ def eval_llm_command(
             show_default=False,
         ),
     ] = None,
+    overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -204,6 +212,10 @@ def eval_llm_command(
     MedQA, MedMCQA, PubMedQA and six MMLU medical subjects 0-shot, FrenchMedMCQA 5-shot. Writes
     OUT/results/<model>/<task>.json (finished pairs are skipped on rerun), OUT/report.md (beside the paper's
     tables) and OUT/curves.png (score against training tokens, one line per run).
+
+    A result is keyed by what its model is (config.json and weight files, or a Hub id's commit), --limit and the
+    data source: a checkpoint retrained in place is scored again. OUT holds a sweep of any number of models, kept
+    apart by name; two different models of the same name are refused in one line, as is an encoder.
     """
     from biomed.eval.llm.runner import LlmEvalConfig, run_llm_eval
 
@@ -225,7 +237,7 @@ def eval_llm_command(
         return
     from biomed.eval.llm.report import write_llm_report
 
-    records = run_llm_eval(cfg)
+    records = run_llm_eval(cfg, overwrite=overwrite)
     if card:
         from biomed.eval.llm.cards import write_cards
 
