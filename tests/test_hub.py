@@ -46,7 +46,7 @@ def classifier(tmp_path_factory) -> Path:
     """The output folder of `biomed data classify train` on 30 labelled paragraphs (one epoch, tiny backbone)."""
     from biomed.config import resolve_config
     from biomed.dataset_builder.classify.train import ClassifyTrainConfig, run_classify_train
-    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+    from biomed.labels import DOMAIN_LABELS, TYPE_LABELS
     from biomed.tiny import save_tiny_model
 
     root = tmp_path_factory.mktemp("classifier")

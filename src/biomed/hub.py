@@ -220,16 +220,11 @@ def _is_decoder(folder: Path) -> bool:
 
 def _model_card(folder: Path, kind: str, repo_id: str) -> str | None:
     """The card to publish, naming ``repo_id``; None = the folder's README as it is (or none)."""
-    if kind == "decoder":
-        from biomed.model_cards.decoder import render_decoder_card
+    if kind in ("decoder", "encoder") and (folder / "card.json").is_file():
+        from biomed.model_cards.eval_results import render_context
 
         context = json.loads((folder / "card.json").read_text(encoding="utf-8"))
-        return str(render_decoder_card(context, repo_id=repo_id))
-    if kind == "encoder" and (folder / "card.json").is_file():
-        from biomed.model_cards.encoder import render_encoder_card
-
-        context = json.loads((folder / "card.json").read_text(encoding="utf-8"))
-        return str(render_encoder_card(context, repo_id=repo_id))
+        return str(render_context(context, repo_id=repo_id))
     if kind == "classifier" and (folder / "README.md").is_file():
         # The classifier template has no repo id: its usage snippets hold a placeholder, filled here.
         return (folder / "README.md").read_text(encoding="utf-8").replace(CLASSIFIER_CARD_PLACEHOLDER, repo_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OutOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
 
 
 app = typer.Typer(
@@ -25,10 +25,7 @@ def classify_train_command(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Checkpoint folder to write.", show_default=False),
-    ] = None,
+    out: OutOpt = None,
     paragraphs: Annotated[
         Path | None,
         typer.Option(
@@ -99,10 +96,7 @@ def classify_score_command(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Output folder for scored shards.", show_default=False),
-    ] = None,
+    out: OutOpt = None,
     batch_size: Annotated[
         int | None,
         typer.Option("--batch-size", help="Most paragraphs per batch.", show_default=False),

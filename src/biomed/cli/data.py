@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OutOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
 
 
 app = typer.Typer(
@@ -26,7 +26,7 @@ def extract_command(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.", show_default=False)] = None,
+    out: OutOpt = None,
     file_list: Annotated[
         Path | None,
         typer.Option(
@@ -52,14 +52,7 @@ def extract_command(
         ),
     ] = None,
     workers: WorkersOpt = None,
-    overwrite: Annotated[
-        bool,
-        typer.Option(
-            "--overwrite",
-            help="Start afresh in an output folder holding another run (other settings or input): its content is "
-            "deleted. Without it, such a folder is refused; the same command resumes an interrupted run.",
-        ),
-    ] = False,
+    overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -97,12 +90,7 @@ def annotate_command(
         Path | None,
         typer.Argument(help="Output folder of `biomed data extract` (its data/*.parquet).", show_default=False),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="Output folder (annotations.parquet, summary.json, cache/).", show_default=False
-        ),
-    ] = None,
+    out: OutOpt = None,
     endpoint: Annotated[
         str | None,
         typer.Option(
@@ -175,14 +163,7 @@ def annotate_command(
             show_default=False,
         ),
     ] = None,
-    overwrite: Annotated[
-        bool,
-        typer.Option(
-            "--overwrite",
-            help="Start afresh in an output folder holding something else (another input): its content, answer "
-            "cache included, is deleted. Without it, such a folder is refused.",
-        ),
-    ] = False,
+    overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: Annotated[
@@ -236,12 +217,7 @@ def build_command(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="Dataset folder to write (replaced when the build ends).", show_default=False
-        ),
-    ] = None,
+    out: OutOpt = None,
     only: Annotated[
         list[str] | None,
         typer.Option(
@@ -302,12 +278,7 @@ def rehydrate_command(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="Where to write the rehydrated copy (default: DATASET-rehydrated).", show_default=False
-        ),
-    ] = None,
+    out: OutOpt = None,
     file_list: Annotated[
         Path | None,
         typer.Option(
@@ -337,7 +308,8 @@ def rehydrate_command(
     of the build (for the published release: the rule of its authors' re-insertion tool), checks every text
     against the length and hash the release recorded, and writes the filled copy. Rows it cannot fill (article
     not in the dump, paragraph not found, article changed since the release, nothing recorded to check, two
-    disagreeing versions) keep a null text and are listed in OUT/rehydrate_missing.jsonl; duplicate versions and
+    disagreeing versions) keep a null text and are listed in OUT/rehydrate_missing.jsonl (OUT: --out, default
+    DATASET-rehydrated); duplicate versions and
     damaged packages are reported. The command then exits 1. Rerunning after a crash resumes.
     """
     from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OutOpt, OverwriteOpt, SetOpt, resolve
 
 
 app = typer.Typer(
@@ -39,9 +39,7 @@ def eval_run_command(
             "--task", "-t", help="A task key such as cbio/emea (repeatable; adds to --suite).", show_default=False
         ),
     ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output folder (runs/, summary.json).", show_default=False)
-    ] = None,
+    out: OutOpt = None,
     seeds: Annotated[
         int | None,
         typer.Option("--seeds", help="Runs per task (default: the protocol's 9, 10 or 5).", show_default=False),
@@ -108,10 +106,7 @@ def eval_report_command(
             help="Output folders of `biomed eval run`, one per model, in display order.", show_default=False
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Folder for report.md, report.png, report.json.", show_default=False),
-    ] = None,
+    out: OutOpt = None,
     reference: Annotated[
         list[str] | None,
         typer.Option(
@@ -131,7 +126,8 @@ def eval_report_command(
         Path | None,
         typer.Option(
             "--card",
-            help="Also write the first model's results as model-index entries into this model card (README.md).",
+            help="Also write the first model's results as model-index entries into this model card (README.md; "
+            "beside a card.json, there too, so that push-model publishes them).",
             show_default=False,
         ),
     ] = None,
@@ -142,6 +138,9 @@ def eval_report_command(
 ) -> None:
     """Compare models: mean ± std per task, unweighted average, published rows, bootstrap; Markdown + bar chart.
 
+    Writes OUT/report.md, OUT/report.png, OUT/report.json and OUT/config.yaml; a report of other runs or settings
+    into the same OUT is refused (--overwrite replaces it).
+
     Every column names its metric (seqeval strict IOB2 or default; micro, macro or weighted F1).
     """
     from biomed.eval.report import ReportConfig, run_report
@@ -150,9 +149,9 @@ def eval_report_command(
     cfg = resolve(ReportConfig, config, set_, options, dry_run)
     result = run_report(cfg, overwrite=overwrite)
     if card is not None:
-        from biomed.model_cards.eval_results import write_card_results
+        from biomed.eval.card_results import write_run_results
 
-        write_card_results(card, cfg.runs[0])
+        write_run_results(card, cfg.runs[0])
         typer.echo(f"model-index entries written to {card}", err=True)
     typer.echo(result.markdown, nl=False)
     typer.echo(f"report: {result.markdown_path}, chart: {result.chart_path}", err=True)
@@ -167,10 +166,7 @@ def eval_llm_command(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Output folder (results/, report.md, curves.png).", show_default=False),
-    ] = None,
+    out: OutOpt = None,
     task: Annotated[
         list[str] | None,
         typer.Option(

@@ -7,13 +7,17 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, resolve
-
-
-ForceOpt = Annotated[
-    bool | None,
-    typer.Option("--force", help="Move --tag if it exists on another commit (refused otherwise).", show_default=False),
-]
+from biomed.cli.options import (
+    ConfigOpt,
+    DryRunOpt,
+    ForceOpt,
+    PrivateOpt,
+    RevisionOpt,
+    SetOpt,
+    TagOpt,
+    YesOpt,
+    resolve,
+)
 
 
 def push_model_command(
@@ -26,20 +30,11 @@ def push_model_command(
         ),
     ],
     repo_id: Annotated[str, typer.Argument(help="Hub repository, namespace/name (created if missing).")],
-    revision: Annotated[
-        str | None,
-        typer.Option(
-            "--revision",
-            help="Branch to push to (created if missing), e.g. step-2000; default main.",
-            show_default=False,
-        ),
-    ] = None,
-    tag: Annotated[
-        str | None, typer.Option("--tag", help="Also tag the pushed commit, e.g. v1.0.", show_default=False)
-    ] = None,
-    private: Annotated[bool, typer.Option("--private", help="Create the repository as private.")] = False,
+    revision: RevisionOpt = None,
+    tag: TagOpt = None,
+    private: PrivateOpt = None,
     force: ForceOpt = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Push without asking for confirmation.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Publish a trained encoder, decoder or classifier (weights, tokenizer, card, recipe, curves) for from_pretrained.
 
@@ -49,7 +44,7 @@ def push_model_command(
     """
     from biomed.hub import push_model
 
-    options = {"revision": revision or "main", "tag": tag or "", "private": private, "force": bool(force)}
+    options = {"revision": revision or "main", "tag": tag or "", "private": bool(private), "force": bool(force)}
     result = push_model(checkpoint, repo_id, **options, confirm=_ask(yes))
     typer.echo(result.render())
     if not result.pushed and not result.plan.empty:
@@ -59,18 +54,9 @@ def push_model_command(
 def push_dataset_command(
     folder: Annotated[Path, typer.Argument(help="Dataset folder written by `biomed data build`.", show_default=False)],
     repo_id: Annotated[str, typer.Argument(help="Hub dataset repo, namespace/name (created if missing).")],
-    private: Annotated[
-        bool | None, typer.Option("--private", help="Create the repo private.", show_default=False)
-    ] = None,
-    revision: Annotated[
-        str | None,
-        typer.Option(
-            "--revision", help="Branch to publish to, created if missing (default: main).", show_default=False
-        ),
-    ] = None,
-    tag: Annotated[
-        str | None, typer.Option("--tag", help="Tag the published commit, e.g. v1.0.", show_default=False)
-    ] = None,
+    private: PrivateOpt = None,
+    revision: RevisionOpt = None,
+    tag: TagOpt = None,
     message: Annotated[
         str | None, typer.Option("--message", "-m", help="Commit message on the branch.", show_default=False)
     ] = None,
@@ -83,7 +69,7 @@ def push_dataset_command(
         ),
     ] = None,
     force: ForceOpt = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Push without asking for confirmation.")] = False,
+    yes: YesOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,

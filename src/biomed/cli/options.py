@@ -42,6 +42,32 @@ OverwriteOpt = Annotated[
     ),
 ]
 
+# --- shared by several commands, declared once (as the `hf` CLI declares its shared options) -----------------
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Output folder (what it holds: see above).", show_default=False),
+]
+RevisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--revision",
+        help="Branch to publish to, created if missing (default: main), e.g. step-2000 for a checkpoint.",
+        show_default=False,
+    ),
+]
+TagOpt = Annotated[str | None, typer.Option("--tag", help="Tag the published commit, e.g. v1.0.", show_default=False)]
+PrivateOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--private", help="Create the repository private (a public one is never changed).", show_default=False
+    ),
+]
+ForceOpt = Annotated[
+    bool | None,
+    typer.Option("--force", help="Move --tag if it exists on another commit (refused otherwise).", show_default=False),
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Publish without asking for confirmation.")]
+
 
 def resolve(cls, recipe, set_, options: dict, dry_run: bool, *, exit_on_dry_run: bool = True):
     """The stage's config (defaults < recipe < flags < --set); with --dry-run, printed as YAML.

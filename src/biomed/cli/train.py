@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OutOpt, SetOpt, resolve
 from biomed.errors import BiomedError
 
 
@@ -40,10 +39,7 @@ def train_command(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Output folder (checkpoints, final/ model).", show_default=False),
-    ] = None,
+    out: OutOpt = None,
     variant: Annotated[
         str | None,
         typer.Option(
