@@ -31,34 +31,50 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-PIPELINE_ORDER = ("data", "train", "eval", "push-dataset", "push-model", "demo")
-"""How ``biomed --help`` lists the commands: the order a user runs them in."""
+GROUP_HELP = {
+    "data": "Build the Biomed-Enriched corpus: extract, annotate, classify (train, score), build, rehydrate.",
+    "classify": "Propagate the LLM's labels: train a paragraph classifier, then score every extracted paragraph.",
+    "eval": "Evaluate: fine-tune encoders on the papers' benchmarks for N seeds (run), compare them (report), score "
+    "decoders on medical QA (llm).",
+}
 
 
-def _register_commands() -> None:
+def command_tree() -> dict:
+    """Every command by name, in the order `--help` lists them (the pipeline's); a mapping is a command group."""
     # the command modules import typer only: `biomed --help` stays instant
     from biomed.cli import classify, data, demo, eval, hub, train
 
-    data.app.add_typer(classify.app, name="classify")
-    commands = {
+    return {
+        "data": {
+            "extract": data.extract_command,
+            "annotate": data.annotate_command,
+            "classify": {"train": classify.classify_train_command, "score": classify.classify_score_command},
+            "build": data.build_command,
+            "rehydrate": data.rehydrate_command,
+        },
         "train": train.train_command,
+        "eval": {"run": eval.eval_run_command, "report": eval.eval_report_command, "llm": eval.eval_llm_command},
         "push-dataset": hub.push_dataset_command,
         "push-model": hub.push_model_command,
         "demo": demo.demo_command,
     }
-    groups = {"data": data.app, "eval": eval.app}
-    for name in PIPELINE_ORDER:
-        if name in groups:
-            app.add_typer(groups[name], name=name)
+
+
+def _register(group: typer.Typer, commands: dict) -> None:
+    for name, entry in commands.items():
+        if isinstance(entry, dict):
+            sub = typer.Typer(help=GROUP_HELP[name], no_args_is_help=True)
+            _register(sub, entry)
+            group.add_typer(sub, name=name)
         else:
-            # Typer lists an app's own commands before its groups; a command merged from a nameless sub-app
-            # keeps its place among the groups, so the help follows the pipeline
+            # Typer lists a group's own commands before its sub-groups; a command merged from a nameless
+            # sub-app keeps its place among them, so every help lists the commands in the tree's order
             single = typer.Typer()
-            single.command(name)(commands[name])
-            app.add_typer(single)
+            single.command(name)(entry)
+            group.add_typer(single)
 
 
-_register_commands()
+_register(app, command_tree())
 
 
 def main() -> None:

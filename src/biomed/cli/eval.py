@@ -2,72 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, OutOpt, OverwriteOpt, SetOpt, resolve
+from biomed.cli import options as opt
 
 
-app = typer.Typer(
-    help="Evaluate: fine-tune encoders on the papers' benchmarks for N seeds (run), compare them (report), score "
-    "decoders on medical QA (llm).",
-    no_args_is_help=True,
-)
-
-
-@app.command("run")
 def eval_run_command(
-    model: Annotated[
-        str | None,
-        typer.Argument(help="Checkpoint folder or Hub id of the encoder (with a fast tokenizer).", show_default=False),
-    ] = None,
-    suite: Annotated[
-        str | None,
-        typer.Option(
-            "--suite",
-            "-s",
-            help="Task suite: fr (CLM detour, 8 tasks), cbio (CamemBERT-bio, 5), en (BioClinical-ModernBERT, 11), "
-            "fixtures or demo (bundled).",
-            show_default=False,
-        ),
-    ] = None,
-    task: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--task", "-t", help="A task key such as cbio/emea (repeatable; adds to --suite).", show_default=False
-        ),
-    ] = None,
-    out: OutOpt = None,
-    seeds: Annotated[
-        int | None,
-        typer.Option("--seeds", help="Runs per task (default: the protocol's 9, 10 or 5).", show_default=False),
-    ] = None,
-    name: Annotated[
-        str | None,
-        typer.Option("--name", help="Model name in results and reports (default: folder name).", show_default=False),
-    ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            help="Folder with one sub-folder per task (e.g. cas1/) for data behind agreements or local copies.",
-            show_default=False,
-        ),
-    ] = None,
-    max_length: Annotated[
-        int | None,
-        typer.Option("--max-length", help="Cap every task's maximum length (sub-tokens).", show_default=False),
-    ] = None,
-    limit: Annotated[
-        int | None,
-        typer.Option("--limit", help="At most this many examples per split (smoke runs only).", show_default=False),
-    ] = None,
-    overwrite: OverwriteOpt = False,
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    dry_run: DryRunOpt = False,
+    model: opt.ModelArg = None,
+    suite: opt.SuiteOpt = None,
+    task: opt.EvalRunTaskOpt = None,
+    out: opt.OutOpt = None,
+    overwrite: opt.OverwriteOpt = False,
+    seeds: opt.SeedsOpt = None,
+    name: opt.NameOpt = None,
+    data_dir: opt.EvalRunDataDirOpt = None,
+    max_length: opt.EvalRunMaxLengthOpt = None,
+    limit: opt.LimitOpt = None,
+    config: opt.ConfigOpt = None,
+    set_: opt.SetOpt = None,
+    dry_run: opt.DryRunOpt = False,
 ) -> None:
     """Fine-tune MODEL on each task of a suite for N seeds: best dev checkpoint, test scores, one JSON per run.
 
@@ -93,48 +46,19 @@ def eval_run_command(
         "max_length": max_length,
         "limit": limit,
     }
-    cfg = resolve(EvalConfig, config, set_, options, dry_run)
-    summary = run_eval(cfg, overwrite=overwrite)
-    typer.echo(summary.render())
+    opt.run_stage(EvalConfig, run_eval, config, set_, options, dry_run, overwrite=overwrite)
 
 
-@app.command("report")
 def eval_report_command(
-    runs: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Output folders of `biomed eval run`, one per model, in display order.", show_default=False
-        ),
-    ] = None,
-    out: OutOpt = None,
-    reference: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--reference",
-            "-r",
-            help="Add the papers' published rows of a suite: fr, cbio, en (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    bootstrap: Annotated[
-        bool | None,
-        typer.Option(
-            "--bootstrap", help="Paired bootstrap test of the first model against each other one.", show_default=False
-        ),
-    ] = None,
-    card: Annotated[
-        Path | None,
-        typer.Option(
-            "--card",
-            help="Also write the first model's results as model-index entries into this model card (README.md; "
-            "beside a card.json, there too, so that push-model publishes them).",
-            show_default=False,
-        ),
-    ] = None,
-    overwrite: OverwriteOpt = False,
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    dry_run: DryRunOpt = False,
+    runs: opt.RunsArg = None,
+    out: opt.OutOpt = None,
+    overwrite: opt.OverwriteOpt = False,
+    reference: opt.ReferenceOpt = None,
+    bootstrap: opt.BootstrapOpt = None,
+    card: opt.EvalReportCardOpt = None,
+    config: opt.ConfigOpt = None,
+    set_: opt.SetOpt = None,
+    dry_run: opt.DryRunOpt = False,
 ) -> None:
     """Compare models: mean ± std per task, unweighted average, published rows, bootstrap; Markdown + bar chart.
 
@@ -146,7 +70,7 @@ def eval_report_command(
     from biomed.eval.report import ReportConfig, run_report
 
     options = {"runs": runs, "output_dir": out, "references": reference, "bootstrap": bootstrap}
-    cfg = resolve(ReportConfig, config, set_, options, dry_run)
+    cfg = opt.resolve(ReportConfig, config, set_, options, dry_run)
     result = run_report(cfg, overwrite=overwrite)
     if card is not None:
         from biomed.eval.card_results import write_run_results
@@ -157,51 +81,18 @@ def eval_report_command(
     typer.echo(f"report: {result.markdown_path}, chart: {result.chart_path}", err=True)
 
 
-@app.command("llm")
 def eval_llm_command(
-    checkpoints: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Model folders, `biomed train` run folders (all their checkpoints) or Hub ids (owner/name@revision).",
-            show_default=False,
-        ),
-    ] = None,
-    out: OutOpt = None,
-    task: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--task", "-t", help="A task or group: qa, mmlu, fr, medqa_4options, ... (repeatable).", show_default=False
-        ),  # fmt: skip
-    ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir", help="Local copies, DIR/<task>/<split>.parquet, instead of the Hub.", show_default=False
-        ),  # fmt: skip
-    ] = None,
-    limit: Annotated[
-        int | None,
-        typer.Option("--limit", help="At most this many questions per task (smoke runs only).", show_default=False),
-    ] = None,
-    card: Annotated[
-        bool,
-        typer.Option(
-            "--card", help="Write each `biomed train` checkpoint's scores into its model card (model-index)."
-        ),
-    ] = False,
-    export_data: Annotated[
-        Path | None,
-        typer.Option(
-            "--export-data",
-            help="Copy the suite's datasets from the Hub into this folder (for --data-dir on a machine without "
-            "network) and exit.",
-            show_default=False,
-        ),
-    ] = None,
-    overwrite: OverwriteOpt = False,
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    dry_run: DryRunOpt = False,
+    checkpoints: opt.CheckpointsArg = None,
+    out: opt.OutOpt = None,
+    overwrite: opt.OverwriteOpt = False,
+    task: opt.EvalLlmTaskOpt = None,
+    data_dir: opt.EvalLlmDataDirOpt = None,
+    limit: opt.LimitOpt = None,
+    card: opt.EvalLlmCardOpt = False,
+    export_data: opt.ExportDataOpt = None,
+    config: opt.ConfigOpt = None,
+    set_: opt.SetOpt = None,
+    dry_run: opt.DryRunOpt = False,
 ) -> None:
     """Score decoders on the Biomed-Enriched medical QA suite with lm-evaluation-harness, then report.
 
@@ -228,7 +119,7 @@ def eval_llm_command(
         "data_dir": str(data_dir) if data_dir else None,
         "limit": limit,
     }
-    cfg = resolve(LlmEvalConfig, config, set_, options, dry_run)
+    cfg = opt.resolve(LlmEvalConfig, config, set_, options, dry_run)
     if dry_run:
         return
     from biomed.eval.llm.report import write_llm_report

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
-from biomed.cli.options import (
-    ConfigOpt,
-    DryRunOpt,
-    ForceOpt,
-    PrivateOpt,
-    RevisionOpt,
-    SetOpt,
-    TagOpt,
-    YesOpt,
-    resolve,
-)
+from biomed.cli import options as opt
 
 
 def push_model_command(
-    checkpoint: Annotated[
-        Path,
-        typer.Argument(
-            help="A model folder: OUT/final or OUT/checkpoint-N of `biomed train` (encoder or decoder), or a "
-            "classifier (data classify train).",
-            show_default=False,
-        ),
-    ],
-    repo_id: Annotated[str, typer.Argument(help="Hub repository, namespace/name (created if missing).")],
-    revision: RevisionOpt = None,
-    tag: TagOpt = None,
-    private: PrivateOpt = None,
-    force: ForceOpt = None,
-    yes: YesOpt = False,
+    checkpoint: opt.CheckpointArg,
+    repo_id: opt.RepoIdArg,
+    revision: opt.RevisionOpt = None,
+    tag: opt.TagOpt = None,
+    private: opt.PrivateOpt = None,
+    force: opt.ForceOpt = None,
+    yes: opt.YesOpt = False,
 ) -> None:
     """Publish a trained encoder, decoder or classifier (weights, tokenizer, card, recipe, curves) for from_pretrained.
 
@@ -52,27 +32,18 @@ def push_model_command(
 
 
 def push_dataset_command(
-    folder: Annotated[Path, typer.Argument(help="Dataset folder written by `biomed data build`.", show_default=False)],
-    repo_id: Annotated[str, typer.Argument(help="Hub dataset repo, namespace/name (created if missing).")],
-    private: PrivateOpt = None,
-    revision: RevisionOpt = None,
-    tag: TagOpt = None,
-    message: Annotated[
-        str | None, typer.Option("--message", "-m", help="Commit message on the branch.", show_default=False)
-    ] = None,
-    allow_restricted_text: Annotated[
-        bool | None,
-        typer.Option(
-            "--allow-restricted-text",
-            help="Push text of non_commercial/other articles; only with --private.",
-            show_default=False,
-        ),
-    ] = None,
-    force: ForceOpt = None,
-    yes: YesOpt = False,
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    dry_run: DryRunOpt = False,
+    folder: opt.FolderArg,
+    repo_id: opt.RepoIdArg,
+    private: opt.PrivateOpt = None,
+    revision: opt.RevisionOpt = None,
+    tag: opt.TagOpt = None,
+    message: opt.MessageOpt = None,
+    allow_restricted_text: opt.AllowRestrictedTextOpt = None,
+    force: opt.ForceOpt = None,
+    yes: opt.YesOpt = False,
+    config: opt.ConfigOpt = None,
+    set_: opt.SetOpt = None,
+    dry_run: opt.DryRunOpt = False,
 ) -> None:
     """Publish a built dataset folder on the Hub in one commit, so the branch never shows half a release.
 
@@ -92,7 +63,7 @@ def push_dataset_command(
         "allow_restricted_text": allow_restricted_text,
         "force": force,
     }
-    cfg = resolve(PushConfig, config, set_, options, dry_run)
+    cfg = opt.resolve(PushConfig, config, set_, options, dry_run)
     if dry_run:
         return
     result = push_dataset(cfg, confirm=_ask(yes))
