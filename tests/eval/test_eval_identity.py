@@ -121,3 +121,34 @@ def _claimed_by_eval_run(folder: Path) -> Path:
 
     with claim_output(folder, "eval run", {}, []):
         return folder
+
+
+def test_eval_run_killed_mid_suite_resumes_to_the_uninterrupted_scores(model, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    settings = {"tasks": ["fixtures/cls-single"], "seeds": 2, "limit": 8, "training": {"num_train_epochs": 1}}
+    whole = run_eval(EvalConfig(model=str(model), output_dir=tmp_path / "whole", **settings))
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "biomed.cli", "eval", "run", str(model), "--task", "fixtures/cls-single",
+               "--seeds", "2", "--limit", "8", "--set", "training.num_train_epochs=1", "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the tests' own torch threads: the same sums in the same order
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = out / "runs/fixtures/cls-single/seed-0.json"
+    deadline = time.monotonic() + 240
+    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert first.exists() and not (out / "summary.json").exists(), "killed before the first or after the last run"
+
+    resumed = run_eval(EvalConfig(model=str(model), output_dir=out, **settings))
+    assert (resumed.skipped, resumed.ran) == (1, 1)
+    for seed in range(2):
+        name = f"runs/fixtures/cls-single/seed-{seed}.json"
+        a, b = (json.loads((folder / name).read_text()) for folder in (tmp_path / "whole", out))
+        assert a["test"] == b["test"] and a["fingerprint"] == b["fingerprint"], seed
+    assert resumed.tasks == whole.tasks
