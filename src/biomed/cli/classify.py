@@ -11,7 +11,7 @@ def classify_train_command(
     paragraphs: opt.ParagraphsOpt = None,
     backbone: opt.BackboneOpt = None,
     max_length: opt.ClassifyTrainMaxLengthOpt = None,
-    version: opt.VersionOpt = None,
+    version: opt.ClassifierVersionOpt = None,
     config: opt.ConfigOpt = None,
     set_: opt.SetOpt = None,
     dry_run: opt.DryRunOpt = False,

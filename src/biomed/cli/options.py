@@ -123,7 +123,7 @@ EndpointOpt = Annotated[
         show_default=False,
     ),
 ]
-ModelOpt = Annotated[
+LlmModelOpt = Annotated[
     str | None,
     typer.Option(
         "--model",
@@ -139,7 +139,7 @@ ApiOpt = Annotated[
         show_default=False,
     ),
 ]
-NOpt = Annotated[
+SampleSizeOpt = Annotated[
     int | None,
     typer.Option("--n", help="Paragraphs to sample (all if fewer).", show_default=False),
 ]
@@ -285,7 +285,7 @@ ClassifyTrainMaxLengthOpt = Annotated[
     int | None,
     typer.Option("--max-length", help="Truncate paragraphs to this many tokens.", show_default=False),
 ]
-VersionOpt = Annotated[
+ClassifierVersionOpt = Annotated[
     str | None,
     typer.Option(
         "--version",
