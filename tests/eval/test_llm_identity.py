@@ -100,3 +100,49 @@ def test_the_sweep_folder_is_owned(tmp_path, harness):
     with pytest.raises(OutputRefused, match="holds the output of `eval run`, not of `eval llm`"):
         _sweep(tmp_path / "taken", _model(tmp_path / "decoder"))
     assert harness == []
+
+
+STUB_SWEEP = """
+import sys, time
+import lm_eval
+from biomed.eval.llm import harness
+from biomed.eval.llm.runner import LlmEvalConfig, run_llm_eval
+from biomed.eval.llm.suite import SUITE
+
+def simple_evaluate(*, model_args, tasks, **kwargs):
+    names = [spec["task"] for spec in tasks[0]["task"]]
+    if model_args["pretrained"].endswith("slow"):
+        time.sleep(120)  # killed here
+    return {"results": {n: {"acc,none": 0.5} for n in names}, "n-samples": {n: {"effective": 4} for n in names},
+            "n-shot": {n: 0 for n in names}}
+
+lm_eval.simple_evaluate = simple_evaluate
+harness.task_manager = lambda: None
+harness.suite_group = lambda tasks, *a: {"task": [{"task": SUITE[t].harness_task} for t in tasks]}
+out, *models = sys.argv[1:]
+run_llm_eval(LlmEvalConfig(checkpoints=models, output_dir=out, tasks=["medmcqa"], backend="hf", device="cpu"))
+"""
+
+
+def test_a_sweep_killed_mid_way_resumes_with_only_the_missing_models(tmp_path, harness):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fast, slow = _model(tmp_path / "fast"), _model(tmp_path / "slow", weights=b"other")
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-c", STUB_SWEEP, str(out), str(fast), str(slow)])
+    done = out / "results" / "fast" / f"{TASK}.json"
+    deadline = time.monotonic() + 120
+    while not done.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the slow model's evaluation
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert done.exists() and not (out / "results" / "slow").exists()
+
+    before = done.read_bytes()
+    records = _sweep(out, fast, slow)
+    assert harness == [str(slow)]  # the finished model is not scored again; the lock died with the process
+    assert done.read_bytes() == before and [r["checkpoint"] for r in records] == [str(fast), str(slow)]
