@@ -367,19 +367,18 @@ def write_card(
 ) -> Path:
     """Render the encoder (or decoder) card into ``folder/README.md`` and keep its context in ``card.json``
     (push-model re-renders it with the repository id)."""
+    from biomed.model_cards.eval_results import render_context
     from biomed.runtime.files import write_json
 
     if cfg.model.kind == "decoder":
-        from biomed.model_cards.decoder import decoder_card_context as card_context
-        from biomed.model_cards.decoder import render_decoder_card as render_card
+        from biomed.train.card import decoder_card_context as card_context
     else:
-        from biomed.model_cards.encoder import card_context
-        from biomed.model_cards.encoder import render_encoder_card as render_card
+        from biomed.train.card import card_context
 
     context = card_context(
         cfg, manifest, plan, global_step, hardware=cfg.card.hardware or hardware_description(), bf16=bf16
     )
     write_json(folder / "card.json", context)
     path = folder / "README.md"
-    render_card(context).save(path)
+    render_context(context).save(path)
     return path

@@ -37,7 +37,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from biomed.dataset_builder.labels import (
+from biomed.errors import BiomedError
+from biomed.labels import (
     DOMAIN_LABELS,
     PUBLISHED_DOCUMENT_TYPE_ORDER,
     PUBLISHED_DOCUMENT_TYPES,
@@ -45,7 +46,6 @@ from biomed.dataset_builder.labels import (
     PUBLISHED_DOMAINS,
     TYPE_LABELS,
 )
-from biomed.errors import BiomedError
 
 
 PUBLISHED_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (

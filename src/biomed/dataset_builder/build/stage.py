@@ -335,6 +335,7 @@ def run_build(cfg: BuildConfig, overwrite: bool = False) -> BuildSummary:
 def _finish(cfg, specs, output_dir, work_dir, stats, n_shards, classifier_versions, resumed, start) -> BuildSummary:
     """Merge the tasks' counts and files into the release, write its card and swap it in."""
     from biomed.config import save_config
+    from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION
     from biomed.model_cards.dataset import write_dataset_card
 
     input_stats = _merge([s["input"] for s in stats])
@@ -372,7 +373,7 @@ def _finish(cfg, specs, output_dir, work_dir, stats, n_shards, classifier_versio
     # previous release as it was
     save_config(cfg, work_dir)
     write_summary(work_dir, summary.to_json(), name="build_summary.json")
-    write_dataset_card(work_dir, summary, cfg)
+    write_dataset_card(work_dir, summary, cfg, kit_columns=pub.KIT_COLUMNS, extractor_version=EXTRACTOR_VERSION)
     _swap_in(work_dir, output_dir)
     shutil.rmtree(output_dir / ".build", ignore_errors=True)
     summary.seconds = time.perf_counter() - start

@@ -26,6 +26,7 @@ from biomed.dataset_builder.label_metrics import (
     pearson_r,
     spearman_rho,
 )
+from biomed.labels import EDU_THRESHOLD
 
 
 PAPER_REFERENCE: dict[str, Any] = {
@@ -36,9 +37,6 @@ PAPER_REFERENCE: dict[str, Any] = {
     "educational": {"pearson_r": 0.876, "mae": 0.326},
 }
 """The figures reported for the paper's classifier, saved beside ours so that a real run can be compared."""
-
-EDU_THRESHOLD = 3
-"""The educational score from which a paragraph counts as educational (the threshold the variants use)."""
 
 
 def classification_metrics(
