@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WaitOpt, WorkersOpt, resolve
 
 
 app = typer.Typer(
@@ -146,6 +146,7 @@ def classify_score_command(
     ] = None,
     workers: WorkersOpt = None,
     overwrite: OverwriteOpt = False,
+    wait: WaitOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -173,4 +174,4 @@ def classify_score_command(
         "executor.workers": workers,
     }
     cfg = resolve(ClassifyScoreConfig, config, set_, options, dry_run)
-    typer.echo(run_classify_score(cfg, overwrite=overwrite).render())
+    typer.echo(run_classify_score(cfg, overwrite=overwrite, wait=wait).render())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WaitOpt, WorkersOpt, resolve
 
 
 app = typer.Typer(help="Build the Biomed-Enriched corpus: extract, annotate, classify, build.", no_args_is_help=True)
@@ -180,6 +180,7 @@ def annotate_command(
             "cache included, is deleted. Without it, such a folder is refused.",
         ),
     ] = False,
+    wait: WaitOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: Annotated[
@@ -220,7 +221,7 @@ def annotate_command(
     if dry_run:  # after the config, the rendered prompts and the cost estimate
         typer.echo(plan_annotate(cfg).render())
         return
-    typer.echo(run_annotate(cfg, overwrite=overwrite).render())
+    typer.echo(run_annotate(cfg, overwrite=overwrite, wait=wait).render())
 
 
 @app.command("build")
@@ -251,6 +252,7 @@ def build_command(
     ] = None,
     workers: WorkersOpt = None,
     overwrite: OverwriteOpt = False,
+    wait: WaitOpt = False,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -276,7 +278,7 @@ def build_command(
 
     options = {"input_dir": input_dir, "output_dir": out, "only": only, "seed": seed, "executor.workers": workers}
     cfg = resolve(BuildConfig, config or default_recipe(), set_, options, dry_run)
-    summary = run_build(cfg, overwrite=overwrite)
+    summary = run_build(cfg, overwrite=overwrite, wait=wait)
     typer.echo(summary.render())
     if not summary.pending:
         typer.echo(summary.load_instructions())
@@ -324,6 +326,7 @@ def rehydrate_command(
     ] = None,
     workers: WorkersOpt = None,
     overwrite: OverwriteOpt = False,
+    wait: WaitOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -348,7 +351,7 @@ def rehydrate_command(
         "executor.workers": workers,
     }
     cfg = resolve(RehydrateConfig, config, set_, options, dry_run)
-    summary = run_rehydrate(cfg, overwrite=overwrite)
+    summary = run_rehydrate(cfg, overwrite=overwrite, wait=wait)
     typer.echo(summary.render())
     if summary.not_found:
         raise typer.Exit(1)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, WaitOpt, resolve
 
 
 ForceOpt = Annotated[
@@ -83,6 +83,7 @@ def push_dataset_command(
     ] = None,
     force: ForceOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Push without asking for confirmation.")] = False,
+    wait: WaitOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -108,7 +109,7 @@ def push_dataset_command(
     cfg = resolve(PushConfig, config, set_, options, dry_run)
     if dry_run:
         return
-    result = push_dataset(cfg, confirm=_ask(yes))
+    result = push_dataset(cfg, confirm=_ask(yes), wait=wait)
     typer.echo(result.render())
     if not result.pushed and not result.plan.empty:
         raise typer.Exit(1)

@@ -41,6 +41,14 @@ OverwriteOpt = Annotated[
         "deleted. Without it such a folder is refused; the same run is resumed.",
     ),
 ]
+WaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="When an input folder is a kit run still being written, wait for it to finish instead of refusing it "
+        "(a run that was killed part-way is refused either way: rerun it first).",
+    ),
+]
 
 
 def resolve(cls, recipe, set_, options: dict, dry_run: bool, *, exit_on_dry_run: bool = True):

@@ -55,7 +55,7 @@ from biomed.dataset_builder.extract.sources import InputUnit, iter_article_sourc
 from biomed.runtime.executors import ExecutorConfig
 from biomed.runtime.files import file_fingerprint, write_text
 from biomed.runtime.markers import DoneMarkers
-from biomed.runtime.ownership import claim_output, input_fingerprint, read_manifest
+from biomed.runtime.ownership import OutputRefused, claim_output, input_fingerprint, mark_finished, read_manifest
 from biomed.runtime.parallel import run_jobs
 from biomed.runtime.summary import write_summary
 
@@ -210,7 +210,8 @@ def extract_task(task: ExtractTask) -> TaskCounts:
     for name in writer.files:
         os.replace(staging / name, data / name)
     staging.rmdir()
-    markers.write(task.name, {**counts.to_dict(), "shards": writer.files}, task.computed_from())
+    outputs = [data / name for name in writer.files] + [out / "errors" / f"{task.name}.jsonl"]
+    markers.write(task.name, {**counts.to_dict(), "shards": writer.files}, task.computed_from(), outputs=outputs)
     return counts
 
 
@@ -290,8 +291,7 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
         owned.append(input_fingerprint(file_list, [file_list]))
     settings = _output_settings(cfg, tasks)
     started = time.perf_counter()
-    with claim_output(out, STAGE, settings, owned, overwrite, config_keys=config_to_dict(cfg).keys()):
-        write_text(out / "config.yaml", dump_config(cfg))
+    with claim_output(out, STAGE, settings, owned, overwrite, config=dump_config(cfg), units=tasks, markers=DONE_DIR):
         list_fingerprint = tuple(file_fingerprint(file_list)) if file_list else None
         jobs = [
             ExtractTask(
@@ -316,6 +316,8 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
                  progress=progress, done=len(done))  # fmt: skip
         summary = _summarise(out, jobs, markers, len(units), time.perf_counter() - started)
         write_summary(out, summary.to_dict())
+        if summary.tasks_done == summary.tasks:
+            mark_finished(out, produced={"paragraphs": summary.paragraphs_written, "tasks": summary.tasks})
     return summary
 
 
@@ -331,7 +333,10 @@ def _task_count(cfg: ExtractConfig, out: Path) -> int:
     """
     if cfg.executor.tasks > 0:
         return cfg.executor.tasks
-    manifest = read_manifest(out)
+    try:
+        manifest = read_manifest(out)
+    except OutputRefused:
+        manifest = None  # an unreadable manifest: the claim refuses it, naming the ways out
     if manifest and manifest.get("stage") == STAGE:
         previous = manifest.get("settings", {}).get("executor.tasks")
         if isinstance(previous, int) and previous > 0:
@@ -341,7 +346,10 @@ def _task_count(cfg: ExtractConfig, out: Path) -> int:
 
 def _output_settings(cfg: ExtractConfig, tasks: int) -> dict:
     """The settings that decide what the shards hold and how the input is split between them."""
-    settings = {key: value for key, value in config_to_dict(cfg).items() if key not in ("executor", "output_dir")}
+    # the input and the file list are named in the input fingerprint, by resolved path: the same input named by a
+    # relative path, from another folder or through a symlink is the same run
+    skipped = ("executor", "output_dir", "inputs", "file_list")
+    settings = {key: value for key, value in config_to_dict(cfg).items() if key not in skipped}
     settings["executor.tasks"] = tasks
     return settings
 
