@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from biomed.config import config_to_dict, dump_config
+from biomed.dataset_builder.extract.duplicates import drop_duplicate_articles
 from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION, parse_article
 from biomed.dataset_builder.extract.rows import (
     SCHEMA_COLUMNS,
@@ -279,7 +280,8 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
         sample = embedded_sample_dir()
         inputs = [str(sample / "articles")]
         file_list = file_list or str(sample / "oa_file_list.csv")
-    units = list_input_units(inputs)
+    listing_errors: list[dict] = []
+    units = list_input_units(inputs, skipped=listing_errors)
     if file_list:
         read_file_list(file_list)  # fail before starting any task if the CSV is unusable
     out = Path(cfg.output_dir)
@@ -314,7 +316,9 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
         todo = [job for job in jobs if job.name not in done]
         run_jobs(extract_task, todo, cfg.executor, out / "logs", label="extract", job_name="biomed-extract",
                  progress=progress, done=len(done))  # fmt: skip
-        summary = _summarise(out, jobs, markers, len(units), time.perf_counter() - started)
+        if all(markers.read(job.name, job.computed_from()) is not None for job in jobs):
+            drop_duplicate_articles(out, jobs, markers)
+        summary = _summarise(out, jobs, markers, len(units), time.perf_counter() - started, listing_errors)
         write_summary(out, summary.to_dict())
         if summary.tasks_done == summary.tasks:
             mark_finished(out, produced={"paragraphs": summary.paragraphs_written, "tasks": summary.tasks})
@@ -366,10 +370,14 @@ def _remove_unfinished_outputs(out: Path, done: set[str]) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _summarise(out: Path, jobs: list[ExtractTask], markers: DoneMarkers, units: int, seconds: float) -> ExtractSummary:
-    """Sum the counts of every done task's marker; gather every task's skipped files into ``errors.jsonl``."""
+def _summarise(
+    out: Path, jobs: list[ExtractTask], markers: DoneMarkers, units: int, seconds: float, listing_errors: list[dict]
+) -> ExtractSummary:
+    """Sum the counts of every done task's marker; gather the files skipped when listing the input and by every
+    task into ``errors.jsonl``."""
     total, tasks_done = TaskCounts(), 0
-    errors = []
+    errors = [json.dumps(error) for error in listing_errors]
+    total.skipped.update(error["reason"] for error in listing_errors)
     for job in jobs:
         marker = markers.read(job.name, job.computed_from())
         if marker is None:

@@ -1,0 +1,210 @@
+"""Issue 21's data-wing rows: stages read only finished runs, done markers vouch for their files, one copy per
+article, bad inputs and failures in one line. Each test failed on the kit before its fix."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from scored_shards import SCORE_FIELDS, scored_table, write_shards
+from test_reliability import SHARDS, _build_config, _main, _scored, classifier  # noqa: F401 - the fixture
+
+from biomed.config import resolve_config
+from biomed.dataset_builder.build.stage import run_build
+from biomed.dataset_builder.classify.score import ClassifyScoreConfig, run_classify_score
+from biomed.dataset_builder.extract import stage as extract_stage
+from biomed.dataset_builder.extract.stage import ExtractConfig, embedded_sample_dir, run_extract
+from biomed.runtime.executors import ExecutorConfig
+from biomed.runtime.files import read_json, write_json
+from biomed.runtime.ownership import InputNotFinished
+
+
+SAMPLE = embedded_sample_dir() / "articles"
+LIST = embedded_sample_dir() / "oa_file_list.csv"
+
+
+def _keys(out: Path) -> list[tuple]:
+    table = pq.read_table(sorted((out / "data").glob("*.parquet")))
+    return list(zip(table["article_id"].to_pylist(), table["path"].to_pylist(), strict=True))
+
+
+def _rows(out: Path) -> list[tuple]:
+    table = pq.read_table(sorted((out / "data").glob("*.parquet")))
+    return sorted(zip(*(table[c].to_pylist() for c in ("article_id", "path", "text", "language")), strict=True))
+
+
+def _extract(inputs: list[Path], out: Path, tasks: int = 1, **kwargs):
+    executor = ExecutorConfig(tasks=tasks, workers=1)
+    cfg = ExtractConfig(inputs=[str(p) for p in inputs], file_list=str(LIST), output_dir=str(out), executor=executor)
+    return run_extract(cfg, progress=False, **kwargs)
+
+
+def _unscored(folder: Path) -> Path:
+    return write_shards(folder, [scored_table(a).drop_columns([n for n, _ in SCORE_FIELDS]) for a in SHARDS])
+
+
+def _kill_state(folder: Path) -> None:
+    """The manifest a run killed part-way leaves: still `running`."""
+    manifest = read_json(folder / ".biomed" / "manifest.json")
+    write_json(folder / ".biomed" / "manifest.json", {**manifest, "state": "running"})
+
+
+def _biomed(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "biomed.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def _one_line(result: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+# --- stages read only finished runs --------------------------------------------------------------------------------
+def test_score_of_an_extraction_killed_part_way_is_refused_naming_what_is_missing(classifier, tmp_path):  # noqa: F811
+    extracted = tmp_path / "extracted"
+    _extract([SAMPLE], extracted, tasks=4)
+    assert read_json(extracted / ".biomed" / "manifest.json")["state"] == "finished"
+    _kill_state(extracted)
+    for name in ("00001", "00003"):
+        (extracted / "done" / f"{name}.json").unlink()
+    out = tmp_path / "scored"
+    options = {"classifier": str(classifier), "inputs": str(extracted), "output_dir": str(out), "progress": False}
+    with pytest.raises(InputNotFinished) as err:
+        run_classify_score(resolve_config(ClassifyScoreConfig, options=options))
+    message = str(err.value)
+    assert f"{extracted} is not finished: 2 of 4 tasks done" in message
+    assert "rerun `biomed data extract …`" in message and "\n" not in message
+    assert not (out / "data").exists()  # refused before anything was written
+    _extract([SAMPLE], extracted, tasks=4)  # the rerun finishes it: now it is read
+    summary = run_classify_score(resolve_config(ClassifyScoreConfig, options=options))
+    assert summary.paragraphs == pq.read_metadata(extracted / "data" / "000_00000.parquet").num_rows + sum(
+        pq.read_metadata(p).num_rows for p in sorted((extracted / "data").glob("*.parquet"))[1:]
+    )
+
+
+def test_build_of_an_unfinished_scoring_is_refused_and_a_plain_folder_is_read(tmp_path, monkeypatch, capsys):
+    scored = _scored(tmp_path / "scored")
+    write_json(scored / ".biomed" / "manifest.json", {"stage": "data classify score", "state": "running"})
+    code, err = _main(["data", "build", str(scored), "--out", str(tmp_path / "release")], monkeypatch, capsys)
+    assert code == 2 and err.count("\n") == 1 and "is not finished" in err and "data classify score" in err
+    assert not (tmp_path / "release").exists()
+    (scored / ".biomed" / "manifest.json").unlink()  # no kit manifest: the user's files, read as they are
+    assert run_build(_build_config(scored, tmp_path / "release")).configs["all"]["rows"] > 0
+
+
+def test_push_and_rehydrate_refuse_a_release_still_being_built(tmp_path):
+    scored = _scored(tmp_path / "scored")
+    release = tmp_path / "release"
+    run_build(_build_config(scored, release))
+    _kill_state(release)
+    from biomed.dataset_builder.release.push import PushConfig, push_dataset
+    from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate
+
+    with pytest.raises(InputNotFinished, match="killed or stopped part-way"):
+        push_dataset(PushConfig(folder=str(release), repo_id="me/data"))
+    with pytest.raises(InputNotFinished, match="`biomed data build …`"):
+        run_rehydrate(RehydrateConfig(dataset=str(release), pmc_xml=[str(SAMPLE)], output_dir=str(tmp_path / "r")))
+
+
+# --- done markers checked against their files ---------------------------------------------------------------------
+@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+def test_extract_redoes_a_task_whose_shard_was_deleted_or_truncated(tmp_path, damage):
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    first = _extract([SAMPLE], out, tasks=3)
+    shard = sorted((out / "data").glob("*.parquet"))[1]
+    if damage == "deleted":
+        shard.unlink()
+    else:
+        shard.write_bytes(shard.read_bytes()[:100])
+    again = _extract([SAMPLE], out, tasks=3)
+    _extract([SAMPLE], clean, tasks=3)
+    assert again.paragraphs_written == first.paragraphs_written
+    assert _rows(out) == _rows(clean)
+
+
+def test_score_redoes_a_shard_truncated_after_its_marker(classifier, tmp_path):  # noqa: F811
+    extracted = _unscored(tmp_path / "x")
+    out = tmp_path / "scored"
+    options = {"classifier": str(classifier), "inputs": str(extracted), "output_dir": str(out), "progress": False}
+    cfg = resolve_config(ClassifyScoreConfig, options=options)
+    run_classify_score(cfg)
+    shard = out / "data" / "00001.parquet"
+    whole = pq.read_table(shard)
+    shard.write_bytes(shard.read_bytes()[:-50])
+    summary = run_classify_score(cfg)
+    assert summary.shards_scored_now == 1 and pq.read_table(shard).equals(whole)
+
+
+# --- one copy per article ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("tasks", [1, 2])
+def test_the_same_article_under_two_file_names_is_kept_once_and_recorded(tmp_path, tasks):
+    corpus = tmp_path / "corpus"
+    (corpus / "a").mkdir(parents=True)
+    (corpus / "z").mkdir()
+    for path in SAMPLE.glob("*.nxml"):
+        (corpus / "a" / path.name).write_bytes(path.read_bytes())
+    copied = sorted(SAMPLE.glob("*.nxml"))[0]
+    (corpus / "z" / f"copy_{copied.name}").write_bytes(copied.read_bytes())
+    out = tmp_path / f"out{tasks}"
+    summary = _extract([corpus], out, tasks=tasks)
+    keys = _keys(out)
+    assert len(keys) == len(set(keys))
+    clean = _extract([SAMPLE], tmp_path / f"clean{tasks}", tasks=tasks)
+    assert summary.paragraphs_written == clean.paragraphs_written and summary.articles == clean.articles
+    assert summary.skipped == {"duplicate_article": 1}
+    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    (error,) = [e for e in errors if e["reason"] == "duplicate_article"]
+    assert copied.name in error["file"] + error["detail"] and f"copy_{copied.name}" in error["file"] + error["detail"]
+    rerun = _extract([corpus], out, tasks=tasks)  # the rerun keeps the same copy, nothing redone
+    assert _keys(out) == keys and rerun.skipped == summary.skipped
+
+
+# --- bad input, one line, data safe -------------------------------------------------------------------------------
+def test_a_dangling_symlink_and_a_fifo_named_xml_are_recorded_skips(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in sorted(SAMPLE.glob("*.nxml"))[:3]:
+        (corpus / path.name).write_bytes(path.read_bytes())
+    (corpus / "gone.nxml").symlink_to(tmp_path / "nowhere.nxml")
+    os.mkfifo(corpus / "pipe.xml")
+    out = tmp_path / "out"
+    result = _biomed("data", "extract", str(corpus), "--file-list", str(LIST), "--out", str(out))
+    assert result.returncode == 1, result.stderr  # files were skipped: said by the exit code, not a traceback
+    assert "Traceback" not in result.stderr
+    errors = {e["file"]: e for e in map(json.loads, (out / "errors.jsonl").read_text().splitlines())}
+    assert errors[str(corpus / "gone.nxml")]["reason"] == "unreadable_file"
+    assert errors[str(corpus / "pipe.xml")]["reason"] == "not_a_file"
+    assert json.loads((out / "summary.json").read_text())["articles"] == 3
+
+
+@pytest.mark.parametrize("stage", ["extract", "score", "build"])
+def test_a_full_disk_is_one_line_and_the_rerun_is_clean(classifier, tmp_path, monkeypatch, capsys, stage):  # noqa: F811
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    out = tmp_path / "out"
+    if stage == "extract":
+        args = ["data", "extract", "--out", str(out)]
+        monkeypatch.setattr(extract_stage.ShardWriter, "write", full)
+    elif stage == "score":
+        args = ["data", "classify", "score", str(_unscored(tmp_path / "x")), "--classifier", str(classifier)]
+        args += ["--out", str(out)]
+        monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    else:
+        args = ["data", "build", str(_scored(tmp_path / "scored")), "--out", str(out)]
+        monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    code, err = _main(args, monkeypatch, capsys)
+    last = err.strip().splitlines()[-1]  # (after the model loading's progress bar, for score)
+    assert code == 2 and "Traceback" not in err and last.startswith("Error: No space left on device"), err
+    monkeypatch.undo()
+    code, err = _main(args, monkeypatch, capsys)
+    assert code in (0, 1), err
