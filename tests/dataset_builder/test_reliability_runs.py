@@ -13,10 +13,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from scored_shards import SCORE_FIELDS, scored_table, write_shards
-from test_reliability import SHARDS, _build_config, _main, _scored, classifier  # noqa: F401 - the fixture
+from test_reliability import SHARDS, SPECS, _build_config, _main, _scored, classifier  # noqa: F401 - the fixture
 
 from biomed.config import resolve_config
-from biomed.dataset_builder.build.stage import run_build
+from biomed.dataset_builder.build import stage as build_stage
+from biomed.dataset_builder.build.stage import BuildConfig, CardConfig, run_build
 from biomed.dataset_builder.classify.score import ClassifyScoreConfig, run_classify_score
 from biomed.dataset_builder.extract import stage as extract_stage
 from biomed.dataset_builder.extract.stage import ExtractConfig, embedded_sample_dir, run_extract
@@ -208,3 +209,74 @@ def test_a_full_disk_is_one_line_and_the_rerun_is_clean(classifier, tmp_path, mo
     monkeypatch.undo()
     code, err = _main(args, monkeypatch, capsys)
     assert code in (0, 1), err
+
+
+# --- the build's swap cannot half-finish ---------------------------------------------------------------------------
+def _release_files(folder: Path) -> dict[str, bytes]:
+    files = {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.relative_to(folder).parts[0].startswith(".")
+    }
+    # the saved config names its output folder: compare the rest
+    files["config.yaml"] = b"".join(
+        line for line in files["config.yaml"].splitlines(keepends=True) if not line.startswith(b"output_dir:")
+    )
+    return files
+
+
+def _titled(scored: Path, out: Path, title: str) -> BuildConfig:
+    return BuildConfig(
+        input_dir=str(scored), output_dir=str(out), variants=SPECS, card=CardConfig(plots=False, pretty_name=title)
+    )
+
+
+@pytest.mark.parametrize("kill_at", ["journal", 0, 1, 4, 7, "cleanup"])
+def test_a_kill_during_the_build_swap_is_completed_by_the_rerun(tmp_path, monkeypatch, kill_at):
+    # issue 21: killed between its five renames, the release had new data/ and no card, and every rerun stopped on
+    # "the default config selected no paragraph" until --overwrite
+    scored = _scored(tmp_path / "scored")
+    out, clean = tmp_path / "release", tmp_path / "clean"
+    run_build(_titled(scored, out, "Old"))
+    old = _release_files(out)
+    run_build(_titled(scored, clean, "New"))
+    new = _release_files(clean)
+    assert old != new
+
+    swapping, renames = [], []
+    real_rename, real_unlink = Path.rename, Path.unlink
+
+    def rename(self, target):
+        if swapping:
+            if len(renames) == kill_at:
+                raise KeyboardInterrupt
+            renames.append(self)
+        return real_rename(self, target)
+
+    def unlink(self, missing_ok=False):
+        if swapping and kill_at == "cleanup" and self.name == build_stage.SWAP_JOURNAL:
+            raise KeyboardInterrupt
+        return real_unlink(self, missing_ok=missing_ok)
+
+    real_write_json = build_stage.write_json
+
+    def write_json_(path, data, *args, **kwargs):
+        if Path(path).name == build_stage.SWAP_JOURNAL:
+            if kill_at == "journal":
+                raise KeyboardInterrupt
+            swapping.append(True)
+        return real_write_json(path, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    monkeypatch.setattr(build_stage, "write_json", write_json_)
+    with pytest.raises(KeyboardInterrupt):
+        run_build(_titled(scored, out, "New"))
+    monkeypatch.undo()
+    journal = out / ".build" / build_stage.SWAP_JOURNAL
+    assert read_json(out / ".biomed" / "manifest.json")["state"] == "running"  # readers refuse it meanwhile
+    if not journal.exists():
+        assert _release_files(out) in (old, new)
+    run_build(_titled(scored, out, "New"))
+    assert _release_files(out) == new
+    assert read_json(out / ".biomed" / "manifest.json")["state"] == "finished"
