@@ -21,6 +21,7 @@ from biomed.dataset_builder.build.stage import BuildConfig, CardConfig, run_buil
 from biomed.dataset_builder.classify.score import ClassifyScoreConfig, run_classify_score
 from biomed.dataset_builder.extract import stage as extract_stage
 from biomed.dataset_builder.extract.stage import ExtractConfig, embedded_sample_dir, run_extract
+from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
 from biomed.runtime.files import read_json, write_json
 from biomed.runtime.ownership import InputNotFinished
@@ -280,3 +281,85 @@ def test_a_kill_during_the_build_swap_is_completed_by_the_rerun(tmp_path, monkey
     run_build(_titled(scored, out, "New"))
     assert _release_files(out) == new
     assert read_json(out / ".biomed" / "manifest.json")["state"] == "finished"
+
+
+# --- bad classifiers, recipes and releases: one line each ------------------------------------------------------------
+@pytest.mark.parametrize("damage", ["config", "weights", "hub"])
+def test_a_damaged_or_unreachable_classifier_is_one_line(classifier, tmp_path, monkeypatch, capsys, damage):  # noqa: F811
+    import shutil
+
+    broken = tmp_path / "classifier"
+    shutil.copytree(classifier, broken)
+    name = str(broken)
+    if damage == "config":
+        (broken / "config.json").write_text('{"model_type": "biomed_cla')
+    elif damage == "weights":
+        weights = broken / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:1000])
+    else:
+        name = "nobody/no-such-classifier"
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    args = [
+        "data",
+        "classify",
+        "score",
+        str(_unscored(tmp_path / "x")),
+        "--classifier",
+        name,
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    code, err = _main(args, monkeypatch, capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and "Traceback" not in err and last.startswith("Error: "), err
+    assert {"config": "config.json cannot be read", "weights": "cannot load the classifier weights", "hub": "Hub"}[
+        damage
+    ] in last
+
+
+def test_an_unknown_licence_group_is_refused_naming_the_valid_ones(tmp_path, monkeypatch, capsys):
+    # issue 21: a typo published 1,160 non-commercial texts while the card said they were withheld
+    scored = _scored(tmp_path / "scored")
+    args = [
+        "data",
+        "build",
+        str(scored),
+        "--out",
+        str(tmp_path / "r"),
+        "--set",
+        "withhold_text_groups=[non_comercial]",
+    ]
+    code, err = _main(args, monkeypatch, capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "'non_comercial'" in err and "commercial, non_commercial, other" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_absurd_upsampling_factor_is_refused_before_writing(tmp_path, monkeypatch, capsys):
+    scored = _scored(tmp_path / "scored")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "variants:\n  - name: big\n    version: '1'\n    upsample:\n"
+        "      - {name: all, when: [{column: language, value: en}], factor: 1e9}\n"
+    )
+    code, err = _main(
+        ["data", "build", str(scored), "-c", str(recipe), "--out", str(tmp_path / "r")], monkeypatch, capsys
+    )
+    assert code == 2 and err.count("\n") == 1 and "between 1 and 1000" in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_push_and_rehydrate_of_a_release_with_a_truncated_parquet_are_one_line(tmp_path):
+    from biomed.dataset_builder.release.push import PushConfig, push_dataset
+    from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate
+
+    release = tmp_path / "release"
+    run_build(_build_config(_scored(tmp_path / "scored"), release))
+    shard = sorted((release / "data").rglob("*.parquet"))[0]
+    shard.write_bytes(shard.read_bytes()[:-200])
+    with pytest.raises(BiomedError, match=rf"{shard} is not a readable Parquet file .*truncated") as err:
+        push_dataset(PushConfig(folder=str(release), repo_id="me/data"))
+    assert "\n" not in str(err.value)
+    with pytest.raises(BiomedError, match=rf"{shard} is not a readable Parquet file"):
+        run_rehydrate(RehydrateConfig(dataset=str(release), pmc_xml=[str(SAMPLE)], output_dir=str(tmp_path / "r")))
+    assert not (tmp_path / "r").exists()

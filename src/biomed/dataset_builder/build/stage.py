@@ -170,6 +170,15 @@ class BuildConfig:
         unknown = [name for name in [*self.only, self.default_config] if name and name not in names]
         if unknown:
             raise ValueError(f"unknown config {unknown[0]!r}; variants: {', '.join(names) or '(none)'}")
+        from biomed.dataset_builder.extract.licenses import LICENSE_GROUPS
+
+        unknown_groups = [group for group in self.withhold_text_groups if group not in LICENSE_GROUPS]
+        if unknown_groups:
+            # a typo here would publish the texts the card says are withheld
+            raise ValueError(
+                f"withhold_text_groups: unknown licence group {unknown_groups[0]!r}; the groups are "
+                f"{', '.join(LICENSE_GROUPS)}"
+            )
         if set(self.withheld_columns) & set(KEY_COLUMNS):
             raise ValueError(f"withheld_columns cannot include the key columns {KEY_COLUMNS}")
 
