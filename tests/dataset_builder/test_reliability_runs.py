@@ -363,3 +363,75 @@ def test_push_and_rehydrate_of_a_release_with_a_truncated_parquet_are_one_line(t
     with pytest.raises(BiomedError, match=rf"{shard} is not a readable Parquet file"):
         run_rehydrate(RehydrateConfig(dataset=str(release), pmc_xml=[str(SAMPLE)], output_dir=str(tmp_path / "r")))
     assert not (tmp_path / "r").exists()
+
+
+# --- locks, caches and excepts of the release wing -------------------------------------------------------------------
+def test_the_annotate_cache_says_another_run_only_for_lock_contention(tmp_path, monkeypatch):
+    from biomed.dataset_builder.annotate.cache import AnnotationCache
+    from biomed.runtime.ownership import OutputRefused
+
+    path = tmp_path / "cache" / "answers.jsonl"
+    with AnnotationCache(path) as cache:
+        cache.append("k", {"status": "ok"})
+        with pytest.raises(BiomedError, match="another `biomed data annotate` is writing"):
+            AnnotationCache(path).open()
+    real = os.open
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr("biomed.runtime.ownership.fcntl.flock", no_flock)
+    with AnnotationCache(path) as cache:  # a file system without flock: the exclusive lock file instead
+        assert "k" in cache and (path.parent / "answers.jsonl.lock.owner").exists()
+    monkeypatch.undo()
+
+    def failing_open(name, flags, *args):
+        if str(name).endswith(".lock"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real(name, flags, *args)
+
+    monkeypatch.setattr(os, "open", failing_open)
+    with pytest.raises(OutputRefused) as err:
+        AnnotationCache(path).open()
+    assert "another" not in str(err.value) and "Input/output error" in str(err.value)
+
+
+def test_a_bug_while_indexing_or_parsing_the_dump_raises_instead_of_being_cached_as_damage(tmp_path, monkeypatch):
+    from biomed.dataset_builder.release import dump_index, text_store
+
+    article = sorted(SAMPLE.glob("*.nxml"))[0]
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00 not a gzip stream")
+    dump_index._index_unit(([str(broken), str(article)], str(tmp_path / "index.parquet")))
+    members = pq.read_table(tmp_path / "index.parquet")["member"].to_pylist()
+    assert members[0].startswith("!error: SourceError: " + str(broken)) and members[1] == article.name
+
+    def bug(*args, **kwargs):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(dump_index, "scan_article_ids", bug)
+    with pytest.raises(TypeError):
+        dump_index._index_unit(([str(article)], str(tmp_path / "index2.parquet")))
+    assert not (tmp_path / "index2.parquet").exists()  # nothing cached: the rerun tries again
+    monkeypatch.setattr("biomed.dataset_builder.extract.stage.parse_article", bug)
+    with pytest.raises(TypeError):
+        text_store._parse_group(([(str(article), {article.name: ["1"]})], str(tmp_path / "part.parquet"), "kit"))
+    assert not (tmp_path / "part.parquet").exists()
+
+
+def test_two_rehydrate_runs_sharing_a_cache_folder_are_refused_not_mixed(tmp_path):
+    from biomed.dataset_builder.release.rehydrate import RehydrateConfig, run_rehydrate
+    from biomed.runtime.ownership import hold_lock
+
+    release = tmp_path / "release"
+    run_build(_build_config(_scored(tmp_path / "scored"), release))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cfg = RehydrateConfig(dataset=str(release), pmc_xml=[str(SAMPLE)], output_dir=str(tmp_path / "r"))
+    cfg.cache_dir = str(cache)
+    with hold_lock(cache, what="another rehydrate"):  # the other run, at work
+        with pytest.raises(
+            BiomedError, match=rf"rehydrate cache {cache} is in use by another run \(pid {os.getpid()}"
+        ):
+            run_rehydrate(cfg)
+    assert run_rehydrate(cfg).files > 0

@@ -58,7 +58,7 @@ from biomed.runtime.files import file_fingerprint, write_json, write_text
 OWNER_DIR = ".biomed"
 MANIFEST = "manifest.json"
 LOCK = "lock"
-OWNER_FILE = "lock.owner"
+OWNER_FILE = f"{LOCK}.owner"
 """The lock created exclusively where ``flock`` is not supported: ``host pid``."""
 RUNNING, FINISHED = "running", "finished"
 IDENTITY_KEYS = ("stage", "settings", "inputs")
@@ -416,12 +416,13 @@ def _clear(out: Path) -> None:
 
 
 @contextmanager
-def hold_lock(folder: str | Path, what: str | None = None) -> Iterator[None]:
+def hold_lock(folder: str | Path, what: str | None = None, name: str = LOCK) -> Iterator[None]:
     """Hold the exclusive lock of ``folder`` (``folder/lock``) for the block: ``flock``, or an exclusive lock file.
 
     Args:
         folder: the folder of the lock file (it exists).
         what: what the lock guards, named in the refusal (default: ``folder``).
+        name: the lock file's name (``NAME.owner`` where ``flock`` is not supported).
 
     Raises:
         LockHeld: another process holds it (its pid, and its host where known, are named).
@@ -430,9 +431,9 @@ def hold_lock(folder: str | Path, what: str | None = None) -> Iterator[None]:
     folder = Path(folder)
     what = what or str(folder)
     try:
-        fd = _flock(folder / LOCK, what)
+        fd = _flock(folder / name, what)
     except _FlockUnsupported:
-        with _exclusive_file_lock(folder / OWNER_FILE, what):
+        with _exclusive_file_lock(folder / f"{name}.owner", what):
             yield
         return
     try:
@@ -441,7 +442,7 @@ def hold_lock(folder: str | Path, what: str | None = None) -> Iterator[None]:
         yield
     finally:
         try:
-            os.unlink(folder / LOCK)  # while still locked: the next run creates a fresh file
+            os.unlink(folder / name)  # while still locked: the next run creates a fresh file
         except FileNotFoundError:
             pass
         fcntl.flock(fd, fcntl.LOCK_UN)
