@@ -435,3 +435,54 @@ def test_two_rehydrate_runs_sharing_a_cache_folder_are_refused_not_mixed(tmp_pat
         ):
             run_rehydrate(cfg)
     assert run_rehydrate(cfg).files > 0
+
+
+def test_a_full_disk_in_rehydrate_and_annotate_is_one_line_and_the_rerun_is_clean(tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    from fake_llm_server import FakeLlmServer
+    from paragraph_shards import write_paragraph_shards
+
+    from biomed.dataset_builder.annotate.cache import AnnotationCache
+    from biomed.dataset_builder.release import text_store
+
+    def full_store(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    from scored_shards import score_extracted
+
+    release = tmp_path / "release"
+    extracted_sample = tmp_path / "sample"
+    _extract([SAMPLE], extracted_sample)
+    run_build(_build_config(score_extracted(extracted_sample, tmp_path / "scored"), release))
+    # the sample's non-commercial texts are withheld: rehydrate parses them from the sample into its store
+    rehydrate = ["data", "rehydrate", str(release), "--pmc-xml", str(SAMPLE), "--out"]
+    extracted = write_paragraph_shards(tmp_path / "extracted", 4)
+    with FakeLlmServer() as server:
+        annotate = ["data", "annotate", str(extracted), "--out", str(tmp_path / "a"), "--endpoint", server.url]
+        for args, target, name, fault in (
+            ([*rehydrate, str(tmp_path / "r1")], text_store, "_load_part", full_store),  # the SQLite text store
+            ([*rehydrate, str(tmp_path / "r2")], pq, "write_table", full_disk),  # the filled files
+            (annotate, AnnotationCache, "append", full_disk),
+        ):
+            monkeypatch.setattr(target, name, fault)
+            code, err = _main(args, monkeypatch, capsys)
+            last = err.strip().splitlines()[-1]
+            assert code == 2 and "Traceback" not in err and last.startswith("Error: No space left on device"), err
+            monkeypatch.undo()
+            code, err = _main(args, monkeypatch, capsys)
+            assert code == 0, err
+    assert pq.read_table(tmp_path / "a" / "annotations.parquet")["status"].to_pylist() == ["ok"] * 4
+
+
+def test_pool_workers_ignore_sigint_so_only_the_parent_reports_it():
+    # issue 21: a SIGINT of a build printed a pool worker's KeyboardInterrupt traceback (2 runs of 4)
+    import signal
+
+    from biomed.runtime.parallel import map_processes
+
+    handlers = list(map_processes(signal.getsignal, [signal.SIGINT, signal.SIGINT], workers=2))
+    assert handlers == [signal.SIG_IGN, signal.SIG_IGN]
