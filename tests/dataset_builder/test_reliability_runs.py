@@ -299,6 +299,7 @@ def test_a_damaged_or_unreachable_classifier_is_one_line(classifier, tmp_path, m
     else:
         name = "nobody/no-such-classifier"
         monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # read at import: set it as well
     args = [
         "data",
         "classify",
