@@ -487,3 +487,22 @@ def test_pool_workers_ignore_sigint_so_only_the_parent_reports_it():
 
     handlers = list(map_processes(signal.getsignal, [signal.SIGINT, signal.SIGINT], workers=2))
     assert handlers == [signal.SIG_IGN, signal.SIG_IGN]
+
+
+def test_extract_rerun_naming_the_input_by_another_path_resumes_the_same_run(tmp_path, monkeypatch):
+    # issue 21: an absolute path, another working directory or a symlink to the same input was "another input"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in sorted(SAMPLE.glob("*.nxml"))[:4]:
+        (corpus / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "link").symlink_to(corpus)
+    (tmp_path / "elsewhere").mkdir()
+    out = tmp_path / "out"
+    monkeypatch.chdir(tmp_path)
+    first = _extract([Path("corpus")], Path("out"))
+    for name in (corpus, tmp_path / "link", Path("../corpus")):
+        if name == Path("../corpus"):
+            monkeypatch.chdir(tmp_path / "elsewhere")
+            out = Path("../out")
+        again = _extract([name], out)
+        assert again.paragraphs_written == first.paragraphs_written
