@@ -21,7 +21,11 @@ The folder is owned (``biomed.runtime.ownership``): its manifest records the set
 the task count and the input; a rerun resumes only into a folder whose manifest matches, redoing the tasks
 without a marker for their current input (a killed task's staging folder is removed first), and the summary is
 rebuilt from every task's marker. ``executor.tasks: 0`` (one task per worker) is resolved by the folder's first
-run: resuming with another ``--workers`` keeps its split. Paragraph rules are documented in
+run: resuming with another ``--workers`` keeps its split. A marker counts only while the shards and error list it
+vouches for are intact (deleted or cut short: the task is redone). Once every task is done, an article read twice
+(the same id under two file names) is kept once (``extract.duplicates``), and the run is marked finished in its
+manifest: only then do later stages read it. Input entries that are not regular files (a dangling symlink, a FIFO)
+are recorded as skipped, never opened. Paragraph rules are documented in
 ``biomed.dataset_builder.extract.jats``; the reader, filter and tagger steps and ``n_tokens``, in
 ``biomed.dataset_builder.extract.rows``.
 """
