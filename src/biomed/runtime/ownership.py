@@ -254,6 +254,8 @@ def require_finished(
         InputNotFinished: the run is not finished (and not being written, when waiting).
         OutputRefused: its manifest cannot be read.
     """
+    if not str(folder):
+        return None  # no input given: the stage says so in its own words
     root = _owning_folder(Path(folder).expanduser())
     if root is None:
         return None
