@@ -506,3 +506,16 @@ def test_extract_rerun_naming_the_input_by_another_path_resumes_the_same_run(tmp
             out = Path("../out")
         again = _extract([name], out)
         assert again.paragraphs_written == first.paragraphs_written
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["data", "annotate"], ["data", "classify", "score"], ["data", "build"], ["data", "rehydrate"], ["push-dataset"]],
+)
+def test_every_command_reading_a_kit_output_takes_wait(command):
+    from typer.testing import CliRunner
+
+    from biomed.cli import app
+
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "--wait" in result.output
