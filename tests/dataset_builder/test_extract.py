@@ -101,7 +101,12 @@ def messy_input(tmp_path):
     _package(root / "oa_comm_xml.PMC0099xxxxx.baseline.tar.gz", members)
     whole = root / "broken.tar.gz"
     names = sorted(path.name for path in SAMPLE.glob("*.nxml"))
-    _package(whole, {f"PMC0099xxxxx/copy{i}.nxml": _article(name) for i, name in enumerate(names)})
+    # other ids than the loose articles': two copies of one article are kept once (test_reliability_runs)
+    copies = {
+        f"PMC0099xxxxx/copy{i}.nxml": _article(name).replace(b"99000", b"98000").replace(b"39000", b"38000")
+        for i, name in enumerate(names)
+    }
+    _package(whole, copies)
     whole.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     return root
 

@@ -24,6 +24,7 @@ from biomed.dataset_builder.classify.score import ClassifyScoreConfig, ScoreTask
 from biomed.dataset_builder.extract.stage import ExtractConfig
 from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
+from biomed.runtime.files import write_json
 from biomed.runtime.ownership import OutputRefused
 
 
@@ -91,9 +92,15 @@ def test_build_into_an_extraction_folder_is_refused_and_keeps_it(tmp_path):
     (extracted / "done").mkdir()
     (extracted / "done" / "00000.json").write_text("{}")
     before = _contents(extracted)
-    with pytest.raises(OutputRefused, match="output of another stage.*--overwrite.*new --out"):
+    for overwrite in (False, True):  # a folder without the kit's manifest is never replaced
+        with pytest.raises(OutputRefused, match="no biomed manifest.*not even with --overwrite.*new --out"):
+            run_build(_build_config(scored, extracted), overwrite=overwrite)
+        assert _contents(extracted) == before
+    manifest = {"stage": "extract", "settings": {}, "inputs": [], "state": "finished"}
+    write_json(extracted / ".biomed" / "manifest.json", manifest)  # the kit's extraction: its manifest says so
+    with pytest.raises(OutputRefused, match="output of `extract`, not of `data build`.*--overwrite.*new --out"):
         run_build(_build_config(scored, extracted))
-    assert _contents(extracted) == before
+    assert {k: v for k, v in _contents(extracted).items() if not k.startswith(".biomed")} == before
 
 
 # --- issue 15, defect 4: two builds into one folder ------------------------------------------------------------------
@@ -244,7 +251,7 @@ def test_score_into_an_extraction_folder_is_refused(classifier, tmp_path):
     extracted = _extracted(tmp_path / "other")
     save_config(ExtractConfig(output_dir=str(extracted)), extracted)
     before = _contents(extracted)
-    with pytest.raises(OutputRefused, match="output of another stage"):
+    with pytest.raises(OutputRefused, match="no biomed manifest"):
         _score(classifier, inputs, extracted)
     assert _contents(extracted) == before
 

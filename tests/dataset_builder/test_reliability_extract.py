@@ -135,12 +135,14 @@ def test_extract_into_a_foreign_folder_is_refused(tmp_path):
     (legacy / "data").mkdir(parents=True)
     (legacy / "config.yaml").write_text("input_dir: x\nclassifier: y\n")
     _one_line_error(_biomed("data", "extract", "--out", str(legacy)), str(legacy))
-    # unrelated files are left alone and do not mix with the shards
+    # a folder of unrelated files is not a kit run's: refused even with --overwrite, and left alone
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("precious")
-    run_extract(ExtractConfig(output_dir=str(mine)))
-    assert (mine / "thesis.tex").read_text() == "precious" and _rows(mine) == _rows(extracted)
+    for overwrite in ((), ("--overwrite",)):
+        _one_line_error(_biomed("data", "extract", "--out", str(mine), *overwrite), str(mine), "no biomed manifest")
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.tex"]
+    assert (mine / "thesis.tex").read_text() == "precious"
 
 
 # --- kill -9 of the main process: workers die with it, stats are rebuilt, the summary counts everything --------

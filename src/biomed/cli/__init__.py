@@ -13,6 +13,7 @@ and ``--dry-run`` (print the resolved config and exit). Errors the user can fix 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -93,3 +94,18 @@ def main() -> None:
             raise
         typer.echo(f"Error: {err}", err=True)
         sys.exit(2)
+    except OSError as err:
+        # a full disk is the user's to fix, in any stage: every write is atomic, so the data is safe and the same
+        # command resumes once there is space
+        if err.errno not in DISK_FULL_ERRNOS or os.environ.get("BIOMED_DEBUG"):
+            raise
+        where = f" writing {err.filename}" if err.filename else ""
+        typer.echo(
+            f"Error: {err.strerror or os.strerror(err.errno)}{where}: free some space and rerun the same command "
+            "(finished work is kept)",
+            err=True,
+        )
+        sys.exit(2)
+
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})

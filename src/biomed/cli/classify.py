@@ -41,6 +41,7 @@ def classify_score_command(
     classifier: opt.ClassifierOpt = None,
     out: opt.OutOpt = None,
     overwrite: opt.OverwriteOpt = False,
+    wait: opt.WaitOpt = False,
     workers: opt.WorkersOpt = None,
     batch_size: opt.BatchSizeOpt = None,
     max_batch_tokens: opt.MaxBatchTokensOpt = None,
@@ -74,4 +75,13 @@ def classify_score_command(
         "executor.tasks": tasks,
         "executor.workers": workers,
     }
-    opt.run_stage(ClassifyScoreConfig, run_classify_score, config, set_, options, dry_run, overwrite=overwrite)
+    opt.run_stage(
+        ClassifyScoreConfig,
+        run_classify_score,
+        config,
+        set_,
+        options,
+        dry_run,
+        overwrite=overwrite,
+        wait=wait,
+    )

@@ -48,6 +48,7 @@ def annotate_command(
     input_dir: opt.AnnotateInputDirArg = None,
     out: opt.OutOpt = None,
     overwrite: opt.OverwriteOpt = False,
+    wait: opt.WaitOpt = False,
     endpoint: opt.EndpointOpt = None,
     model: opt.LlmModelOpt = None,
     api: opt.ApiOpt = None,
@@ -92,13 +93,14 @@ def annotate_command(
     if dry_run:  # after the config, the rendered prompts and the cost estimate
         typer.echo(plan_annotate(cfg).render())
         return
-    typer.echo(run_annotate(cfg, overwrite=overwrite).render())
+    typer.echo(run_annotate(cfg, overwrite=overwrite, wait=wait).render())
 
 
 def build_command(
     input_dir: opt.BuildInputDirArg = None,
     out: opt.OutOpt = None,
     overwrite: opt.OverwriteOpt = False,
+    wait: opt.WaitOpt = False,
     workers: opt.WorkersOpt = None,
     only: opt.OnlyOpt = None,
     seed: opt.BuildSeedOpt = None,
@@ -118,7 +120,7 @@ def build_command(
 
     options = {"input_dir": input_dir, "output_dir": out, "only": only, "seed": seed, "executor.workers": workers}
     recipe = config or default_recipe()
-    summary = opt.run_stage(BuildConfig, run_build, recipe, set_, options, dry_run, overwrite=overwrite)
+    summary = opt.run_stage(BuildConfig, run_build, recipe, set_, options, dry_run, overwrite=overwrite, wait=wait)
     if not summary.pending:
         typer.echo(summary.load_instructions())
 
@@ -128,6 +130,7 @@ def rehydrate_command(
     pmc_xml: opt.PmcXmlOpt = None,
     out: opt.OutOpt = None,
     overwrite: opt.OverwriteOpt = False,
+    wait: opt.WaitOpt = False,
     workers: opt.WorkersOpt = None,
     file_list: opt.RehydrateFileListOpt = None,
     fill_changed: opt.FillChangedOpt = None,
@@ -155,6 +158,15 @@ def rehydrate_command(
         "fill_changed": fill_changed,
         "executor.workers": workers,
     }
-    summary = opt.run_stage(RehydrateConfig, run_rehydrate, config, set_, options, dry_run, overwrite=overwrite)
+    summary = opt.run_stage(
+        RehydrateConfig,
+        run_rehydrate,
+        config,
+        set_,
+        options,
+        dry_run,
+        overwrite=overwrite,
+        wait=wait,
+    )
     if summary.not_found:
         raise typer.Exit(1)

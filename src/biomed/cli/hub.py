@@ -41,6 +41,7 @@ def push_dataset_command(
     allow_restricted_text: opt.AllowRestrictedTextOpt = None,
     force: opt.ForceOpt = None,
     yes: opt.YesOpt = False,
+    wait: opt.WaitOpt = False,
     config: opt.ConfigOpt = None,
     set_: opt.SetOpt = None,
     dry_run: opt.DryRunOpt = False,
@@ -66,7 +67,7 @@ def push_dataset_command(
     cfg = opt.resolve(PushConfig, config, set_, options, dry_run)
     if dry_run:
         return
-    result = push_dataset(cfg, confirm=_ask(yes))
+    result = push_dataset(cfg, confirm=_ask(yes), wait=wait)
     typer.echo(result.render())
     if not result.pushed and not result.plan.empty:
         raise typer.Exit(1)

@@ -46,6 +46,14 @@ OverwriteOpt = Annotated[
         "deleted. Without it such a folder is refused; the same run is resumed.",
     ),
 ]
+WaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="When an input folder is a kit run still being written, wait for it to finish instead of refusing it "
+        "(a run that was killed part-way is refused either way: rerun it first).",
+    ),
+]
 
 # --- shared by several commands, declared once (as the `hf` CLI declares its shared options) -------------------------
 OutOpt = Annotated[

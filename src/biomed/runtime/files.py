@@ -152,6 +152,28 @@ def find_shards(source: str | Path, hint: str, recursive: bool = False, allow_fi
     return shards
 
 
+def check_parquet_files(paths: Iterable[str | Path], hint: str = "") -> None:
+    """Check that each file is a whole Parquet file (its footer reads), naming the first that is not.
+
+    Reads only the footers: a truncated or overwritten file is found before any work starts.
+
+    Raises:
+        BiomedError: a file cannot be read as Parquet (one line naming it, and ``hint``).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for path in paths:
+        try:
+            pq.ParquetFile(path).close()
+        except (OSError, pa.ArrowException) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise BiomedError(
+                f"{path} is not a readable Parquet file ({reason}); it may be truncated: "
+                + (hint or "download or build it again")
+            ) from None
+
+
 def _hidden(parts: Iterable[str]) -> bool:
     return any(part.startswith(".") for part in parts)
 

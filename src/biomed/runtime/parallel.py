@@ -69,6 +69,11 @@ def map_processes(
 
 
 def _start_worker(initializer, initargs) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent stops the pool (and says so); a worker printing its own
+    # KeyboardInterrupt traceback would only bury that line
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
     if initializer is not None:
         initializer(*initargs)

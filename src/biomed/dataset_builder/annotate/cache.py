@@ -110,19 +110,18 @@ class AnnotationCache:
         self._entries[key] = entry
 
     def _take_lock(self) -> None:
+        from contextlib import ExitStack
+
+        from biomed.runtime.ownership import LockHeld, hold_lock
+
+        stack = ExitStack()
         try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks; one run per output folder is then the user's job
-            return
-        lock = (self.path.parent / (self.path.name + ".lock")).open("w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
+            stack.enter_context(hold_lock(self.path.parent, what=str(self.path), name=self.path.name + ".lock"))
+        except LockHeld:
             raise BiomedError(
                 f"another `biomed data annotate` is writing to {self.path}; wait for it or use another --out"
             ) from None
-        self._lock = lock
+        self._lock = stack
 
 
 def _ends_with_newline(path: Path) -> bool:

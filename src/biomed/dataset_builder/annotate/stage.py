@@ -35,7 +35,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from biomed.config import config_to_dict, dump_config
+from biomed.config import dump_config
 from biomed.dataset_builder.annotate.agreement import compare_with_gold, read_gold_labels, shipped_gold_path
 from biomed.dataset_builder.annotate.cache import AnnotationCache, answer_key
 from biomed.dataset_builder.annotate.llm_client import LlmAnnotator, LlmAnswer, LlmClientConfig, resolve_token
@@ -51,8 +51,8 @@ from biomed.dataset_builder.annotate.outputs import (
 from biomed.dataset_builder.annotate.prompt import DEFAULT_PROMPT, AnnotationPrompt, load_prompt
 from biomed.dataset_builder.annotate.sampling import EXTRACT_HINT, SamplingConfig, sample_paragraphs
 from biomed.errors import BiomedError
-from biomed.runtime.files import find_shards, write_text
-from biomed.runtime.ownership import claim_output, input_fingerprint
+from biomed.runtime.files import find_shards
+from biomed.runtime.ownership import claim_output, input_fingerprint, mark_finished, require_finished
 from biomed.runtime.progress import ProgressBar, progress_bar
 from biomed.runtime.summary import write_summary
 
@@ -201,7 +201,9 @@ def plan_annotate(cfg: AnnotateConfig) -> AnnotatePlan:
     )
 
 
-def run_annotate(cfg: AnnotateConfig, progress: bool = True, overwrite: bool = False) -> AnnotateSummary:
+def run_annotate(
+    cfg: AnnotateConfig, progress: bool = True, overwrite: bool = False, wait: bool = False
+) -> AnnotateSummary:
     """Annotate the sample of ``cfg`` and write its outputs; returns the summary (also ``summary.json``).
 
     The output folder is owned (``biomed.runtime.ownership``): another stage's folder, or one annotating another
@@ -212,6 +214,7 @@ def run_annotate(cfg: AnnotateConfig, progress: bool = True, overwrite: bool = F
         cfg: the resolved config.
         progress: show a progress bar on stderr (rate, failures, tokens).
         overwrite: start afresh in a folder that holds something else.
+        wait: when the input is an extraction still being written, wait for it instead of refusing it.
 
     Raises:
         BiomedError: bad input, no endpoint and no token, an unusable output folder, an endpoint refusing every
@@ -226,15 +229,18 @@ def run_annotate(cfg: AnnotateConfig, progress: bool = True, overwrite: bool = F
             "OpenAI-compatible server, or log in (`hf auth login`) to use Inference Providers"
         )
     gold = read_gold_labels(_gold_path(cfg.gold)) if cfg.gold else None
+    require_finished(cfg.input_dir, "extract", "data classify score", wait=wait, on_wait=logger.warning)
     sample = _sample(cfg)
     with _claim(cfg, overwrite) as out:
-        return _annotate_sample(cfg, out, prompt, token, gold, sample, progress)
+        summary = _annotate_sample(cfg, out, prompt, token, gold, sample, progress)
+        mark_finished(out, produced={"paragraphs": summary.n_paragraphs, "ok": summary.n_ok})
+        return summary
 
 
 def _claim(cfg: AnnotateConfig, overwrite: bool):
     # what the folder is: annotations of one input; the prompt, model and sample may change from run to run
     inputs = input_fingerprint(Path(cfg.input_dir).expanduser())
-    return claim_output(cfg.output_dir, STAGE, {}, inputs, overwrite, config_keys=config_to_dict(cfg).keys())
+    return claim_output(cfg.output_dir, STAGE, {}, inputs, overwrite, config=dump_config(cfg))
 
 
 def _annotate_sample(
@@ -246,7 +252,6 @@ def _annotate_sample(
     sample: pa.Table,
     progress: bool,
 ) -> AnnotateSummary:
-    write_text(out / "config.yaml", dump_config(cfg))
     ids, paths, sections, texts = _columns(sample)
     keys = [answer_key(cfg.client.model, prompt.version, *row) for row in zip(ids, paths, texts, strict=True)]
     started = time.perf_counter()
@@ -308,10 +313,12 @@ def annotate_from_gold(
     gold_path = Path(gold_path) if gold_path else shipped_gold_path()
     gold = read_gold_labels(gold_path)
     cfg = AnnotateConfig(input_dir=str(extracted_dir), output_dir=str(out_dir), gold=str(gold_path))
+    require_finished(extracted_dir, "extract")
     shards = find_shards(extracted_dir, hint=EXTRACT_HINT, allow_file=True)
     with _claim(cfg, overwrite=False) as out:
-        write_text(out / "config.yaml", dump_config(cfg))
-        return _annotations_from_gold(out, shards, gold, gold_path)
+        summary = _annotations_from_gold(out, shards, gold, gold_path)
+        mark_finished(out, produced={"paragraphs": summary.n_paragraphs, "ok": summary.n_ok})
+        return summary
 
 
 def _annotations_from_gold(out: Path, shards: list[Path], gold: dict, gold_path: Path) -> AnnotateSummary:

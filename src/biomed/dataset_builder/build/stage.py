@@ -46,7 +46,6 @@ by size: an article split across two of them is judged on each part (docs/fideli
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -65,9 +64,9 @@ from biomed.dataset_builder.build.variants import VariantSpec
 from biomed.dataset_builder.build.writer import _finalize_files, _output_schema, _run_task, _task_name, _TaskJob
 from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
-from biomed.runtime.files import files_fingerprint, find_shards
+from biomed.runtime.files import files_fingerprint, find_shards, read_json, write_json
 from biomed.runtime.markers import DoneMarkers
-from biomed.runtime.ownership import claim_output, input_fingerprint
+from biomed.runtime.ownership import claim_output, input_fingerprint, mark_finished, require_finished
 from biomed.runtime.parallel import run_jobs
 from biomed.runtime.summary import write_summary
 
@@ -78,6 +77,9 @@ BUILDER_VERSION = "biomed-build-v1"
 """Version of the build procedure itself (file layout, withholding, copy order); recorded next to each spec."""
 
 RELEASE_ENTRIES = ("data", "images", "README.md", "build_summary.json", "config.yaml")
+WORK_DIR = ".build"
+SWAP_JOURNAL = "swap.json"
+"""Written in ``WORK_DIR`` once a new release is complete: what is left of its swap is done by the next run."""
 """What a build writes in its output folder (anything else there is left alone)."""
 
 KEY_COLUMNS = ("article_id", "path")
@@ -168,6 +170,15 @@ class BuildConfig:
         unknown = [name for name in [*self.only, self.default_config] if name and name not in names]
         if unknown:
             raise ValueError(f"unknown config {unknown[0]!r}; variants: {', '.join(names) or '(none)'}")
+        from biomed.dataset_builder.extract.licenses import LICENSE_GROUPS
+
+        unknown_groups = [group for group in self.withhold_text_groups if group not in LICENSE_GROUPS]
+        if unknown_groups:
+            # a typo here would publish the texts the card says are withheld
+            raise ValueError(
+                f"withhold_text_groups: unknown licence group {unknown_groups[0]!r}; the groups are "
+                f"{', '.join(LICENSE_GROUPS)}"
+            )
         if set(self.withheld_columns) & set(KEY_COLUMNS):
             raise ValueError(f"withheld_columns cannot include the key columns {KEY_COLUMNS}")
         for spec in self.variants:
@@ -255,13 +266,14 @@ class BuildSummary:
         return "\n".join(lines)
 
 
-def run_build(cfg: BuildConfig, overwrite: bool = False) -> BuildSummary:
+def run_build(cfg: BuildConfig, overwrite: bool = False, wait: bool = False) -> BuildSummary:
     """Build every selected config of ``cfg`` into ``cfg.output_dir`` and write its card; see the module doc.
 
     Args:
         cfg: the build config.
         overwrite: replace an output folder that holds another run (other settings, input or stage) instead of
             refusing it.
+        wait: when the input is a scoring still being written, wait for it instead of refusing it.
     """
     from biomed.config import config_to_dict
 
@@ -275,6 +287,7 @@ def run_build(cfg: BuildConfig, overwrite: bool = False) -> BuildSummary:
         path = getattr(cfg.card, name)
         if path and not Path(path).is_file():
             raise BiomedError(f"card.{name}: {path} does not exist; fix the path in the recipe or drop the key")
+    require_finished(cfg.input_dir, "data classify score", wait=wait, on_wait=logger.warning)
     shards = find_input_shards(cfg.input_dir)
     input_format = _input_format(shards, cfg.input_format)
     schema = _check_input_schema(shards, specs, input_format)
@@ -283,18 +296,20 @@ def run_build(cfg: BuildConfig, overwrite: bool = False) -> BuildSummary:
     )
     text_rule = _text_rule(shards) if input_format == "scored" else pub.POPULATE_TEXT_RULE
     n_tasks = min(cfg.executor.resolved_tasks(), len(shards))
+    fingerprint = _fingerprint(config_to_dict(cfg), shards, n_tasks)
     owner = claim_output(
         cfg.output_dir,
         "data build",
         _output_settings(cfg),
         input_fingerprint(cfg.input_dir, shards),
         overwrite=overwrite,
-        config_keys=[f.name for f in dataclasses.fields(BuildConfig)],
+        units=n_tasks,
+        markers=f"{WORK_DIR}/{fingerprint}/tasks",
     )
     with owner as output_dir:
-        fingerprint = _fingerprint(config_to_dict(cfg), shards, n_tasks)
-        work_dir = output_dir / ".build" / fingerprint
-        _drop_other_work_dirs(output_dir / ".build", keep=fingerprint)
+        _complete_swap(output_dir)  # a run killed while swapping its release in: finish what it started
+        work_dir = output_dir / WORK_DIR / fingerprint
+        _drop_other_work_dirs(output_dir / WORK_DIR, keep=fingerprint)
         work_dir.mkdir(parents=True, exist_ok=True)
         groups = [[str(p) for p in chunk] for chunk in np.array_split(np.array(shards, dtype=object), n_tasks)]
         out_schema = _output_schema(pub.release_schema(), cfg.withheld_columns)
@@ -329,7 +344,11 @@ def run_build(cfg: BuildConfig, overwrite: bool = False) -> BuildSummary:
             return BuildSummary(output_dir, cfg.default_name(), {}, {}, pending=len(missing))
         if missing:
             raise BiomedError(f"build task {missing[0]} did not finish; see {work_dir / 'logs'} and rerun")
-        return _finish(cfg, specs, output_dir, work_dir, stats, len(shards), classifier_versions, len(finished), start)
+        summary = _finish(
+            cfg, specs, output_dir, work_dir, stats, len(shards), classifier_versions, len(finished), start
+        )
+        mark_finished(output_dir, produced={"configs": summary.published, "rows": summary.input["rows"]})
+        return summary
 
 
 def _finish(cfg, specs, output_dir, work_dir, stats, n_shards, classifier_versions, resumed, start) -> BuildSummary:
@@ -375,7 +394,7 @@ def _finish(cfg, specs, output_dir, work_dir, stats, n_shards, classifier_versio
     write_summary(work_dir, summary.to_json(), name="build_summary.json")
     write_dataset_card(work_dir, summary, cfg, kit_columns=pub.KIT_COLUMNS, extractor_version=EXTRACTOR_VERSION)
     _swap_in(work_dir, output_dir)
-    shutil.rmtree(output_dir / ".build", ignore_errors=True)
+    shutil.rmtree(output_dir / WORK_DIR, ignore_errors=True)
     summary.seconds = time.perf_counter() - start
     return summary
 
@@ -445,16 +464,47 @@ def find_input_shards(input_dir: str | Path) -> list[Path]:
 
 
 def _swap_in(work_dir: Path, output_dir: Path) -> None:
-    """Move the new release from ``work_dir`` into ``output_dir`` with renames (the old one goes away)."""
-    graveyard = output_dir / ".build" / "previous"
-    shutil.rmtree(graveyard, ignore_errors=True)
-    graveyard.mkdir(parents=True)
+    """Move the new release from ``work_dir`` into ``output_dir``; a kill at any point is completed by the rerun.
+
+    The swap journal (``.build/swap.json``, naming the work folder and the entries of the new release) is written
+    atomically once the new release is complete: the commit point. From then on, :func:`_complete_swap` (run here,
+    and first thing by any rerun) moves each entry of the old release aside and the new one in, each step
+    idempotent; the work folder is removed before the journal, so a rerun never mistakes a swapped work folder for
+    unfinished work.
+    """
+    entries = [name for name in RELEASE_ENTRIES if (work_dir / name).exists()]
+    write_json(output_dir / WORK_DIR / SWAP_JOURNAL, {"work_dir": work_dir.name, "entries": entries})
+    _complete_swap(output_dir)
+
+
+def _complete_swap(output_dir: Path) -> bool:
+    """Finish the swap the journal records, if any; whether there was one."""
+    build_dir = output_dir / WORK_DIR
+    journal = read_json(build_dir / SWAP_JOURNAL)
+    if not isinstance(journal, dict):
+        return False
+    work_dir, graveyard = build_dir / journal["work_dir"], build_dir / "previous"
+    graveyard.mkdir(parents=True, exist_ok=True)
     for name in RELEASE_ENTRIES:
-        if (output_dir / name).exists():
-            (output_dir / name).rename(graveyard / name)
-        if (work_dir / name).exists():
-            (work_dir / name).rename(output_dir / name)
+        new, old = work_dir / name, output_dir / name
+        if name in journal["entries"] and not new.exists():
+            continue  # moved in already
+        if old.exists() or old.is_symlink():
+            _remove(graveyard / name)
+            old.rename(graveyard / name)
+        if name in journal["entries"]:
+            new.rename(old)
+    shutil.rmtree(work_dir, ignore_errors=True)
     shutil.rmtree(graveyard, ignore_errors=True)
+    (build_dir / SWAP_JOURNAL).unlink()
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def _fingerprint(config: dict[str, Any], shards: list[Path], n_tasks: int) -> str:

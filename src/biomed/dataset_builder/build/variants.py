@@ -23,6 +23,7 @@ any build of the same input gives the same rows in the same order.
 from __future__ import annotations
 
 import hashlib
+import math
 import string
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,6 +33,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from biomed.errors import BiomedError
+
+
+MAX_COPIES = 1000
+"""The most times one row may be written (the shipped recipes write at most 100): a mistyped factor (``1e9``) is
+refused when the recipe resolves, before a byte is written; ``copy_index`` is an int16."""
 
 
 Op = Literal["==", "!=", ">=", ">", "<=", "<", "in", "not_in"]
@@ -113,8 +119,11 @@ class UpsampleSpec:
     match: Literal["any", "majority"] = "any"
 
     def __post_init__(self) -> None:
-        if self.factor < 1:
-            raise ValueError(f"upsample {self.name!r}: factor must be >= 1, got {self.factor}")
+        if not 1 <= self.factor <= MAX_COPIES:
+            raise ValueError(
+                f"upsample {self.name!r}: factor must be between 1 and {MAX_COPIES} (copies a row is written), got "
+                f"{self.factor:g}"
+            )
         if not self.when:
             raise ValueError(f"upsample {self.name!r}: 'when' needs at least one condition")
 
@@ -158,6 +167,11 @@ class VariantSpec:
         if not str(self.version).strip():
             raise ValueError(f"variant {self.name!r} needs a version")
         names = [rule.name for rule in self.upsample]
+        if self.combine == "product" and math.prod(rule.factor for rule in self.upsample) > MAX_COPIES:
+            raise ValueError(
+                f"variant {self.name!r}: its upsample factors multiply to more than {MAX_COPIES} copies of a row "
+                "(combine: product); lower them or combine: max"
+            )
         if len(set(names)) != len(names):
             raise ValueError(f"variant {self.name!r}: upsample names must be unique, got {names}")
         self._prefix_parts = _parse_prefix(self.prefix) if self.prefix else []

@@ -124,7 +124,15 @@ class ParagraphScorer:
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device)
         check_classifier(path)
-        model = AutoModel.from_pretrained(str(path), dtype=torch_dtype, attn_implementation=attn_implementation)
+        from safetensors import SafetensorError
+
+        try:
+            model = AutoModel.from_pretrained(str(path), dtype=torch_dtype, attn_implementation=attn_implementation)
+        except (OSError, SafetensorError) as err:  # a missing, truncated or unreachable weight file
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise BiomedError(
+                f"cannot load the classifier weights of {path} ({reason}); copy the checkpoint again or retrain it"
+            ) from None
         if model.config.model_type != MODEL_TYPE:
             raise BiomedError(f"{path} is a {model.config.model_type} model, not a biomed classifier")
         model.to(device)
@@ -332,8 +340,14 @@ def check_classifier(path: str | Path) -> dict[str, Any]:
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise BiomedError(f"{folder} has no config.json; pass the folder written by `biomed data classify train`")
-    config = json.loads(config_file.read_text(encoding="utf-8"))
-    if config.get("model_type") != "biomed_classifier":
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BiomedError(
+            f"{config_file} cannot be read ({err}); the checkpoint is damaged: copy it again or retrain it"
+        ) from None
+    if not isinstance(config, dict) or config.get("model_type") != "biomed_classifier":
+        config = config if isinstance(config, dict) else {}
         raise BiomedError(
             f"{folder} holds a {config.get('model_type')!r} model, not a biomed classifier; "
             "train one with `biomed data classify train`"
@@ -350,5 +364,12 @@ def classifier_version(path: str | Path) -> str:
         from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
 
         register_auto_classes()
-        config = AutoConfig.from_pretrained(str(path)).to_dict()
+        try:
+            config = AutoConfig.from_pretrained(str(path)).to_dict()
+        except OSError as err:  # no such repo, no connection, HF_HUB_OFFLINE without a cached copy
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise BiomedError(
+                f"cannot read classifier {path} from the Hub ({reason}); check the id and your connection, or pass "
+                "the folder written by `biomed data classify train`"
+            ) from None
     return str(config.get("classifier_version") or Path(str(path)).name)

@@ -52,7 +52,7 @@ from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
 from biomed.runtime.files import files_fingerprint
 from biomed.runtime.markers import DoneMarkers
-from biomed.runtime.ownership import claim_output, input_fingerprint
+from biomed.runtime.ownership import claim_output, input_fingerprint, mark_finished, require_finished
 from biomed.runtime.parallel import run_jobs
 from biomed.runtime.progress import progress_bar
 from biomed.runtime.summary import write_summary
@@ -210,7 +210,8 @@ def score_task(task: ScoreTask, progress=None) -> list[dict[str, Any]]:
     done = []
 
     def mark_done(shard: Path, stats: dict[str, Any]) -> None:
-        markers.write(shard.stem, stats, _marker_inputs(shard, task.version))
+        written = output_dir / "data" / shard.name
+        markers.write(shard.stem, stats, _marker_inputs(shard, task.version), outputs=[written])
         logger.info("scored %s: %d paragraphs, %d truncated", shard.name, stats["paragraphs"], stats["truncated"])
         done.append(stats)
 
@@ -254,24 +255,26 @@ class ScoreSummary:
         )
 
 
-def run_classify_score(cfg: ClassifyScoreConfig, overwrite: bool = False) -> ScoreSummary:
+def run_classify_score(cfg: ClassifyScoreConfig, overwrite: bool = False, wait: bool = False) -> ScoreSummary:
     """Score every shard of ``cfg.inputs`` that is not yet done; return counts over all shards.
 
     Args:
         cfg: the scoring config.
         overwrite: replace an output folder that holds another run (another classifier, input or stage) instead
             of refusing it.
+        wait: when the input is an extraction still being written, wait for it instead of refusing it.
 
     Raises:
         BiomedError: missing classifier or inputs, an output folder that belongs to another run, a bad shard.
     """
-    from biomed.config import config_to_dict, save_config
+    from biomed.config import config_to_dict, dump_config
     from biomed.dataset_builder.classify.data import find_parquet_shards
 
     if not cfg.classifier:
         raise BiomedError("no classifier given: pass --classifier CHECKPOINT (the folder of `classify train`)")
     if not cfg.inputs:
         raise BiomedError("no inputs given: pass the extraction output folder (biomed data extract --out)")
+    require_finished(cfg.inputs, "extract", wait=wait, on_wait=logger.warning)
     version = classifier_version(cfg.classifier)
     shards = find_parquet_shards(Path(cfg.inputs))
     output_dir = Path(cfg.output_dir)
@@ -293,11 +296,15 @@ def run_classify_score(cfg: ClassifyScoreConfig, overwrite: bool = False) -> Sco
         {**settings, "classifier_version": version},
         input_fingerprint(cfg.inputs, shards),
         overwrite=overwrite,
-        config_keys=[f.name for f in dataclasses.fields(ClassifyScoreConfig)],
+        config=dump_config(cfg),
+        units=len(shards),
+        markers="done",
     )
     with owner:
-        save_config(cfg, output_dir)
-        return _score_owned(cfg, shards, version, output_dir)
+        summary = _score_owned(cfg, shards, version, output_dir)
+        if not summary.pending:
+            mark_finished(output_dir, produced={"paragraphs": summary.paragraphs, "shards": summary.shards})
+        return summary
 
 
 def _read_any_marker(output_dir: Path, shard: Path) -> dict[str, Any]:

@@ -71,6 +71,10 @@ def normalise_license(value: str | None) -> str | None:
     return None
 
 
+LICENSE_GROUPS = ("commercial", "non_commercial", "other")
+"""Every value of the ``license_group`` column."""
+
+
 def license_group(license_name: str | None) -> str:
     """``commercial``, ``non_commercial`` or ``other`` for a canonical licence name."""
     if not license_name:

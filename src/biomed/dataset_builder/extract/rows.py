@@ -40,6 +40,8 @@ SCHEMA_COLUMNS = [
     "journal", "year", "language", "license", "license_group", "n_chars", "n_tokens",
 ]  # fmt: skip
 _INT_COLUMNS = {"paragraph_index", "year", "n_chars", "n_tokens"}
+DUPLICATE_REASON = "duplicate_article"
+"""The skip reason of a second copy of an article (another file of the same id): its rows would repeat keys."""
 
 
 def parquet_schema() -> pa.Schema:
@@ -137,17 +139,23 @@ def read_articles(
 
     Rows travel one list per *article*: the steps after the reader then cost once per article, not per paragraph.
     """
+    seen: dict[str, str] = {}  # article id -> where its first copy was read
     for unit in units:
         try:
             for name, data in iter_unit(unit):
+                where = f"{unit.path}::{name}" if unit.is_package else unit.path
                 try:
                     article = parse_article(data, file=name)
                     article_id, pmid, license_name = resolve_article(article, file_list, require_pmcid)
+                    if article_id in seen:
+                        raise ArticleError(
+                            DUPLICATE_REASON, f"article {article_id} was read already from {seen[article_id]}"
+                        )
                 except ArticleError as err:
-                    where = f"{unit.path}::{name}" if unit.is_package else unit.path
                     counts.skipped[err.reason] += 1
                     errors.append({"file": where, "reason": err.reason, "detail": err.detail})
                     continue
+                seen[article_id] = where
                 rows = article_rows(article, license_name, pmid, article_id)
                 counts.articles += 1
                 counts.paragraphs_read += len(rows)

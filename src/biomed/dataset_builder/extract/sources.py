@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
 import tarfile
 import zlib
 from collections.abc import Iterator
@@ -56,13 +57,17 @@ class SourceError(Exception):
         self.detail = detail
 
 
-def list_input_units(inputs: list[str | Path]) -> list[InputUnit]:
+def list_input_units(inputs: list[str | Path], skipped: list[dict] | None = None) -> list[InputUnit]:
     """Every article file and package under ``inputs`` (folders are walked), in a stable order.
+
+    Only regular files (or symlinks to one) are units: a dangling symlink, a FIFO or a socket named like an article
+    is skipped (reading a FIFO would wait forever), and recorded in ``skipped`` with its reason when given.
 
     Raises:
         BiomedError: an input path does not exist, or nothing readable was found.
     """
     units: list[InputUnit] = []
+    skipped = [] if skipped is None else skipped
     for raw in inputs:
         path = Path(raw).expanduser()
         if not path.exists():
@@ -77,13 +82,31 @@ def list_input_units(inputs: list[str | Path]) -> list[InputUnit]:
             subfolders.sort()
             for name in sorted(files):
                 if name.endswith(ARTICLE_SUFFIXES + PACKAGE_SUFFIXES):
-                    units.append(InputUnit(os.path.join(folder, name), root))
+                    path = os.path.join(folder, name)
+                    problem = _not_a_regular_file(path)
+                    if problem:
+                        skipped.append({"file": path, "reason": problem[0], "detail": problem[1]})
+                    else:
+                        units.append(InputUnit(path, root))
     if not units:
         raise BiomedError(
             f"no .xml/.nxml articles nor .tar.gz packages found in {', '.join(map(str, inputs))}; "
             "download PMC-OA bulk packages or point to a folder of article files"
         )
     return sorted(units, key=lambda unit: unit.path)
+
+
+def _not_a_regular_file(path: str) -> tuple[str, str] | None:
+    """``(reason, detail)`` when ``path`` is not a readable regular file (symlinks followed), else ``None``."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "unreadable_file", f"dangling symlink to {os.readlink(path)}" if os.path.islink(path) else "vanished"
+    except OSError as err:
+        return "unreadable_file", str(err)
+    if not stat.S_ISREG(mode):
+        return "not_a_file", "not a regular file (a FIFO, socket or device named like an article)"
+    return None
 
 
 def iter_unit(unit: InputUnit) -> Iterator[tuple[str, bytes]]:

@@ -21,7 +21,11 @@ The folder is owned (``biomed.runtime.ownership``): its manifest records the set
 the task count and the input; a rerun resumes only into a folder whose manifest matches, redoing the tasks
 without a marker for their current input (a killed task's staging folder is removed first), and the summary is
 rebuilt from every task's marker. ``executor.tasks: 0`` (one task per worker) is resolved by the folder's first
-run: resuming with another ``--workers`` keeps its split. Paragraph rules are documented in
+run: resuming with another ``--workers`` keeps its split. A marker counts only while the shards and error list it
+vouches for are intact (deleted or cut short: the task is redone). Once every task is done, an article read twice
+(the same id under two file names) is kept once (``extract.duplicates``), and the run is marked finished in its
+manifest: only then do later stages read it. Input entries that are not regular files (a dangling symlink, a FIFO)
+are recorded as skipped, never opened. Paragraph rules are documented in
 ``biomed.dataset_builder.extract.jats``; the reader, filter and tagger steps and ``n_tokens``, in
 ``biomed.dataset_builder.extract.rows``.
 """
@@ -41,6 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from biomed.config import config_to_dict, dump_config
+from biomed.dataset_builder.extract.duplicates import drop_duplicate_articles
 from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION, parse_article
 from biomed.dataset_builder.extract.rows import (
     SCHEMA_COLUMNS,
@@ -55,7 +60,7 @@ from biomed.dataset_builder.extract.sources import InputUnit, iter_article_sourc
 from biomed.runtime.executors import ExecutorConfig
 from biomed.runtime.files import file_fingerprint, write_text
 from biomed.runtime.markers import DoneMarkers
-from biomed.runtime.ownership import claim_output, input_fingerprint, read_manifest
+from biomed.runtime.ownership import OutputRefused, claim_output, input_fingerprint, mark_finished, read_manifest
 from biomed.runtime.parallel import run_jobs
 from biomed.runtime.summary import write_summary
 
@@ -210,7 +215,8 @@ def extract_task(task: ExtractTask) -> TaskCounts:
     for name in writer.files:
         os.replace(staging / name, data / name)
     staging.rmdir()
-    markers.write(task.name, {**counts.to_dict(), "shards": writer.files}, task.computed_from())
+    outputs = [data / name for name in writer.files] + [out / "errors" / f"{task.name}.jsonl"]
+    markers.write(task.name, {**counts.to_dict(), "shards": writer.files}, task.computed_from(), outputs=outputs)
     return counts
 
 
@@ -278,7 +284,8 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
         sample = embedded_sample_dir()
         inputs = [str(sample / "articles")]
         file_list = file_list or str(sample / "oa_file_list.csv")
-    units = list_input_units(inputs)
+    listing_errors: list[dict] = []
+    units = list_input_units(inputs, skipped=listing_errors)
     if file_list:
         read_file_list(file_list)  # fail before starting any task if the CSV is unusable
     out = Path(cfg.output_dir)
@@ -290,8 +297,7 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
         owned.append(input_fingerprint(file_list, [file_list]))
     settings = _output_settings(cfg, tasks)
     started = time.perf_counter()
-    with claim_output(out, STAGE, settings, owned, overwrite, config_keys=config_to_dict(cfg).keys()):
-        write_text(out / "config.yaml", dump_config(cfg))
+    with claim_output(out, STAGE, settings, owned, overwrite, config=dump_config(cfg), units=tasks, markers=DONE_DIR):
         list_fingerprint = tuple(file_fingerprint(file_list)) if file_list else None
         jobs = [
             ExtractTask(
@@ -314,8 +320,12 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
         todo = [job for job in jobs if job.name not in done]
         run_jobs(extract_task, todo, cfg.executor, out / "logs", label="extract", job_name="biomed-extract",
                  progress=progress, done=len(done))  # fmt: skip
-        summary = _summarise(out, jobs, markers, len(units), time.perf_counter() - started)
+        if all(markers.read(job.name, job.computed_from()) is not None for job in jobs):
+            drop_duplicate_articles(out, jobs, markers)
+        summary = _summarise(out, jobs, markers, len(units), time.perf_counter() - started, listing_errors)
         write_summary(out, summary.to_dict())
+        if summary.tasks_done == summary.tasks:
+            mark_finished(out, produced={"paragraphs": summary.paragraphs_written, "tasks": summary.tasks})
     return summary
 
 
@@ -331,7 +341,10 @@ def _task_count(cfg: ExtractConfig, out: Path) -> int:
     """
     if cfg.executor.tasks > 0:
         return cfg.executor.tasks
-    manifest = read_manifest(out)
+    try:
+        manifest = read_manifest(out)
+    except OutputRefused:
+        manifest = None  # an unreadable manifest: the claim refuses it, naming the ways out
     if manifest and manifest.get("stage") == STAGE:
         previous = manifest.get("settings", {}).get("executor.tasks")
         if isinstance(previous, int) and previous > 0:
@@ -341,7 +354,10 @@ def _task_count(cfg: ExtractConfig, out: Path) -> int:
 
 def _output_settings(cfg: ExtractConfig, tasks: int) -> dict:
     """The settings that decide what the shards hold and how the input is split between them."""
-    settings = {key: value for key, value in config_to_dict(cfg).items() if key not in ("executor", "output_dir")}
+    # the input and the file list are named in the input fingerprint, by resolved path: the same input named by a
+    # relative path, from another folder or through a symlink is the same run
+    skipped = ("executor", "output_dir", "inputs", "file_list")
+    settings = {key: value for key, value in config_to_dict(cfg).items() if key not in skipped}
     settings["executor.tasks"] = tasks
     return settings
 
@@ -358,10 +374,14 @@ def _remove_unfinished_outputs(out: Path, done: set[str]) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _summarise(out: Path, jobs: list[ExtractTask], markers: DoneMarkers, units: int, seconds: float) -> ExtractSummary:
-    """Sum the counts of every done task's marker; gather every task's skipped files into ``errors.jsonl``."""
+def _summarise(
+    out: Path, jobs: list[ExtractTask], markers: DoneMarkers, units: int, seconds: float, listing_errors: list[dict]
+) -> ExtractSummary:
+    """Sum the counts of every done task's marker; gather the files skipped when listing the input and by every
+    task into ``errors.jsonl``."""
     total, tasks_done = TaskCounts(), 0
-    errors = []
+    errors = [json.dumps(error) for error in listing_errors]
+    total.skipped.update(error["reason"] for error in listing_errors)
     for job in jobs:
         marker = markers.read(job.name, job.computed_from())
         if marker is None:

@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
 from biomed.runtime.files import atomic_path
 from biomed.runtime.parallel import run_jobs
@@ -93,6 +94,7 @@ def _index_unit(job: tuple[list[str], str]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from biomed.dataset_builder.extract.sources import SourceError
     from biomed.dataset_builder.extract.stage import iter_article_sources
 
     paths, cache = job
@@ -105,9 +107,11 @@ def _index_unit(job: tuple[list[str], str]) -> None:
                 rows["member"].append(member)
                 for kind in ("pmid", "pmcid", "doi"):
                     rows[kind].append(ids.get(kind))
-        except Exception as err:  # noqa: BLE001 - a damaged package must not stop the others; `_index` reports it
+        except (SourceError, BiomedError) as err:
+            # a damaged package or a file gone since it was listed must not stop the others; `_index` reports it
+            # (anything else is a bug: raised, never cached as damage of the dump)
             rows["unit"].append(path)
-            rows["member"].append(f"{_ERROR_MEMBER}{type(err).__name__}: {err}")
+            rows["member"].append(f"{_ERROR_MEMBER}{type(err).__name__}: {path}: {err}")
             for kind in ("pmid", "pmcid", "doi"):
                 rows[kind].append(None)
     with atomic_path(cache) as tmp:

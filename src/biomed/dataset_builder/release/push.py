@@ -20,12 +20,18 @@ What is particular to a dataset happens here, before any request: the dataset ca
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from biomed.errors import BiomedError
 from biomed.hub import HubTarget, PushPlan, PushResult, Release, check_repo_id, publish
+from biomed.runtime.files import check_parquet_files
+from biomed.runtime.ownership import require_finished
+
+
+logger = logging.getLogger(__name__)
 
 
 RESTRICTED_GROUPS = ("non_commercial", "other")
@@ -65,13 +71,14 @@ class PushConfig:
             raise ValueError("allow_restricted_text needs private: restricted text is never pushed to a public repo")
 
 
-def push_dataset(cfg: PushConfig, confirm: Callable[[PushPlan], bool] | None = None) -> PushResult:
+def push_dataset(cfg: PushConfig, confirm: Callable[[PushPlan], bool] | None = None, wait: bool = False) -> PushResult:
     """Check ``cfg.folder`` and publish it to ``cfg.repo_id`` (``biomed.hub.publish``).
 
     Args:
         cfg: what to push where.
         confirm: called with the plan before anything is sent (not when there is nothing to send); return False
             to stop. None = no question.
+        wait: when the folder is a build or rehydration still being written, wait for it instead of refusing it.
 
     Raises:
         BiomedError: a bad repo id, restricted text in a file, an invalid card, or any failure of
@@ -79,6 +86,7 @@ def push_dataset(cfg: PushConfig, confirm: Callable[[PushPlan], bool] | None = N
             rerunning the same command resumes the push).
     """
     repo_id = check_repo_id(cfg.repo_id, "dataset")
+    require_finished(cfg.folder, "data build", "data rehydrate", wait=wait, on_wait=logger.warning)
     release = dataset_release(Path(cfg.folder), allow_restricted_text=cfg.allow_restricted_text)
     target = HubTarget(repo_id, cfg.revision, cfg.tag, cfg.private, cfg.force, cfg.commit_message)
     return publish(release, target, confirm)
@@ -87,6 +95,7 @@ def push_dataset(cfg: PushConfig, confirm: Callable[[PushPlan], bool] | None = N
 def dataset_release(folder: Path, allow_restricted_text: bool = False) -> Release:
     """The files of a built dataset folder, once the card and the licences are checked."""
     files = list_release_files(folder)
+    check_parquet_files([folder / p for p in files if p.endswith(".parquet")], hint="rebuild the release")
     check_release_folder(folder, allow_restricted_text=allow_restricted_text)
     title = f"Release {folder.name}: {', '.join(_config_names(folder))}"
     return Release("dataset", "dataset", folder, {p: folder / p for p in files}, RELEASE_PATTERNS, title)

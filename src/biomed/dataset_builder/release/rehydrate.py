@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -70,11 +71,14 @@ from biomed.dataset_builder.release.text_rules import KIT_RULE, _record_expectat
 from biomed.dataset_builder.release.text_store import _count_articles, _parse_wanted, _store_version
 from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
-from biomed.runtime.files import atomic_write, find_shards
+from biomed.runtime.files import atomic_write, check_parquet_files, find_shards
 from biomed.runtime.markers import DoneMarkers
-from biomed.runtime.ownership import claim_output, input_fingerprint
+from biomed.runtime.ownership import claim_output, hold_lock, input_fingerprint, mark_finished, require_finished
 from biomed.runtime.parallel import run_jobs
 from biomed.runtime.summary import write_summary
+
+
+logger = logging.getLogger(__name__)
 
 
 REPORT_FILE = "rehydrate_report.json"
@@ -186,13 +190,14 @@ class RehydrateSummary:
         return "\n".join(lines)
 
 
-def run_rehydrate(cfg: RehydrateConfig, overwrite: bool = False) -> RehydrateSummary:
+def run_rehydrate(cfg: RehydrateConfig, overwrite: bool = False, wait: bool = False) -> RehydrateSummary:
     """Rehydrate ``cfg.dataset`` into ``cfg.output_dir``; see the module doc.
 
     Args:
         cfg: the rehydration config.
         overwrite: replace an output folder that holds another run (another dataset, dump or stage) instead of
             refusing it.
+        wait: when the dataset is a build still being written, wait for it instead of refusing it.
     """
     from biomed.dataset_builder.extract.sources import list_input_units
 
@@ -201,7 +206,9 @@ def run_rehydrate(cfg: RehydrateConfig, overwrite: bool = False) -> RehydrateSum
             "no dataset to rehydrate: pass its folder (biomed data rehydrate DATASET) or dataset: in --config"
         )
     dataset = Path(cfg.dataset)
+    require_finished(dataset, "data build", wait=wait, on_wait=logger.warning)
     files = dataset_files(dataset)
+    check_parquet_files([dataset / name for name in files])
     if not cfg.pmc_xml:
         raise BiomedError("no PMC dump: pass --pmc-xml with the folders or .tar.gz packages of your PMC-OA copy")
     out = cfg.resolved_output()
@@ -220,10 +227,20 @@ def run_rehydrate(cfg: RehydrateConfig, overwrite: bool = False) -> RehydrateSum
         settings,
         input_fingerprint(dataset, [dataset / name for name in files]),
         overwrite=overwrite,
-        config_keys=[f.name for f in dataclasses.fields(RehydrateConfig)],
     )
     with owner:
-        return _rehydrate_owned(cfg, dataset, files, units, out)
+        if not cfg.cache_dir:
+            return _finished(out, _rehydrate_owned(cfg, dataset, files, units, out))
+        # a cache folder of its own may be shared by runs into other folders: one run uses it at a time
+        Path(cfg.cache_dir).mkdir(parents=True, exist_ok=True)
+        with hold_lock(cfg.cache_dir, what=f"the rehydrate cache {cfg.cache_dir}"):
+            return _finished(out, _rehydrate_owned(cfg, dataset, files, units, out))
+
+
+def _finished(out: Path, summary: RehydrateSummary) -> RehydrateSummary:
+    if not summary.pending:
+        mark_finished(out, produced={"files": summary.files, "filled": summary.filled})
+    return summary
 
 
 def _rehydrate_owned(cfg: RehydrateConfig, dataset: Path, files: list[str], units, out: Path) -> RehydrateSummary:

@@ -7,14 +7,17 @@ tables, one transaction per part, and read back per article by the fill step (``
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
 from biomed.dataset_builder.release.dump_index import FILES_PER_TASK, _unit_key
 from biomed.dataset_builder.release.text_rules import PUBLISHED_RULE, Found, populate_paragraphs
+from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
 from biomed.runtime.files import atomic_path, atomic_write
 from biomed.runtime.parallel import run_jobs
@@ -64,6 +67,10 @@ def _parse_wanted(
             _load_part(db, Path(part))
             db.execute("INSERT INTO loaded VALUES (?)", (name,))
             db.commit()  # one transaction per part: a crash leaves whole parts loaded or not at all
+    except sqlite3.OperationalError as err:
+        if "full" not in str(err):  # "database or disk is full": the disk's, said as the disk's
+            raise
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(store)) from None
     finally:
         db.close()
     return damaged
@@ -73,6 +80,8 @@ def _parse_group(job: tuple[list[tuple[str, dict[str, list[str]]]], str, str]) -
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from biomed.dataset_builder.extract.jats import ArticleError
+    from biomed.dataset_builder.extract.sources import SourceError
     from biomed.dataset_builder.extract.stage import iter_article_sources, parse_article
 
     group, out, rule = job
@@ -93,7 +102,7 @@ def _parse_group(job: tuple[list[tuple[str, dict[str, list[str]]]], str, str]) -
                     else:
                         article = parse_article(data, file=member)
                         paragraphs = [(p.path, p.paragraph_index, p.text) for p in article.paragraphs]
-                except Exception as err:  # noqa: BLE001 - an unreadable article: reported, its rows not found
+                except ArticleError as err:  # an unreadable article: reported, its rows not found
                     errors.append({"unit": f"{unit}::{member}", "error": f"{type(err).__name__}: {err}"})
                     continue
                 source = f"{unit}::{member}"
@@ -113,8 +122,8 @@ def _parse_group(job: tuple[list[tuple[str, dict[str, list[str]]]], str, str]) -
                         rows["n_paragraphs"].append(None)
                 if not remaining:
                     break  # a package is read as a stream: stop as soon as its needed articles are parsed
-        except Exception as err:  # noqa: BLE001 - a damaged package: recorded, reported by run_rehydrate
-            errors.append({"unit": unit, "error": f"{type(err).__name__}: {err}"})
+        except (SourceError, BiomedError) as err:  # a damaged package, a file gone: reported by run_rehydrate
+            errors.append({"unit": unit, "error": f"{type(err).__name__}: {unit}: {err}"})
     schema = pa.schema(
         [
             ("article_id", pa.string()),
