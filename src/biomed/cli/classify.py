@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, Wait, WorkersOpt, resolve
 
 
 app = typer.Typer(
@@ -145,6 +145,7 @@ def classify_score_command(
         ),
     ] = None,
     workers: WorkersOpt = None,
+    wait: Wait = False,
     overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -171,6 +172,7 @@ def classify_score_command(
         "dtype": dtype,
         "executor.tasks": tasks,
         "executor.workers": workers,
+        "executor.wait": wait or None,
     }
     cfg = resolve(ClassifyScoreConfig, config, set_, options, dry_run)
     typer.echo(run_classify_score(cfg, overwrite=overwrite).render())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, WorkersOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, Wait, WorkersOpt, resolve
 
 
 app = typer.Typer(help="Build the Biomed-Enriched corpus: extract, annotate, classify, build.", no_args_is_help=True)
@@ -49,6 +49,7 @@ def extract_command(
         ),
     ] = None,
     workers: WorkersOpt = None,
+    wait: Wait = False,
     overwrite: Annotated[
         bool,
         typer.Option(
@@ -80,6 +81,7 @@ def extract_command(
         "min_tokens": min_tokens,
         "executor.tasks": tasks,
         "executor.workers": workers,
+        "executor.wait": wait or None,
     }
     cfg = resolve(ExtractConfig, config, set_, options, dry_run)
     summary = run_extract(cfg, overwrite=overwrite)
@@ -250,6 +252,7 @@ def build_command(
         typer.Option("--seed", help="Seed of the fractional upsampling draws.", show_default=False),
     ] = None,
     workers: WorkersOpt = None,
+    wait: Wait = False,
     overwrite: OverwriteOpt = False,
     config: Annotated[
         Path | None,
@@ -274,7 +277,14 @@ def build_command(
     """
     from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build
 
-    options = {"input_dir": input_dir, "output_dir": out, "only": only, "seed": seed, "executor.workers": workers}
+    options = {
+        "input_dir": input_dir,
+        "output_dir": out,
+        "only": only,
+        "seed": seed,
+        "executor.workers": workers,
+        "executor.wait": wait or None,
+    }
     cfg = resolve(BuildConfig, config or default_recipe(), set_, options, dry_run)
     summary = run_build(cfg, overwrite=overwrite)
     typer.echo(summary.render())
@@ -323,6 +333,7 @@ def rehydrate_command(
         ),
     ] = None,
     workers: WorkersOpt = None,
+    wait: Wait = False,
     overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -346,6 +357,7 @@ def rehydrate_command(
         "file_list": file_list,
         "fill_changed": fill_changed,
         "executor.workers": workers,
+        "executor.wait": wait or None,
     }
     cfg = resolve(RehydrateConfig, config, set_, options, dry_run)
     summary = run_rehydrate(cfg, overwrite=overwrite)

@@ -30,7 +30,19 @@ DryRunOpt = Annotated[
     typer.Option("--dry-run", help="Print the resolved config (every default included) and exit without running."),
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", "-w", help="Tasks run in parallel (processes).", show_default=False)
+    int | None,
+    typer.Option(
+        "--workers", "-w", help="Tasks run in parallel (processes); -1: all tasks at once.", show_default=False
+    ),
+]
+Wait = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="On a cluster, wait for the run's jobs to end (those submitted now, or those of an earlier submission "
+        "still queued) and finish the run; without it a Slurm run returns once submitted, and a rerun while its "
+        "jobs are queued stops (exit 2) without submitting or deleting anything.",
+    ),
 ]
 
 OverwriteOpt = Annotated[
