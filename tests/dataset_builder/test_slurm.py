@@ -141,7 +141,7 @@ def test_rehydrate_on_slurm_fills_the_local_rows(slurm_partition, tmp_path):
         return run_rehydrate(cfg)
 
     local = rehydrate("local", ExecutorConfig())
-    remote = rehydrate("slurm", on_slurm(slurm_partition, wait=True))
+    remote = rehydrate("slurm", on_slurm(slurm_partition, tasks=2, wait=True))  # two tasks per step: fast
     assert remote.filled == local.filled > 0 and remote.not_found == local.not_found
     assert_same_files(tmp_path / "slurm", tmp_path / "local")
     labels = [s["label"] for s in slurm.recorded_jobs(tmp_path / "slurm")]
