@@ -63,12 +63,12 @@ def test_a_rerun_while_the_jobs_are_queued_submits_nothing_then_resubmits_only_w
     (first,) = slurm.recorded_jobs(run)
     assert first["job_ids"] == ["77"] and first["tasks"] == 4 and first["label"] == "working"
 
-    queue.write_text("77|77_2|RUNNING\n77|77_3|PENDING\n12|12_0|RUNNING\n")
+    queue.write_text("77|77_2|RUNNING|biomed\n77|77_3|PENDING|biomed\n12|12_0|RUNNING|biomed\n")
     with pytest.raises(slurm.JobsStillRunning, match=r"2 Slurm task\(s\) .*77_2 running, 77_3 pending.*--wait"):
         run_jobs(noop, jobs, executor, run / "logs", "working", done={0, 1}, run_dir=run)
     assert len(FakeSlurmExecutor.built) == 1 and len(slurm.recorded_jobs(run)) == 1
 
-    queue.write_text("77|77_3|CANCELLED\n")  # the queue lists ended tasks for a while: they are not running
+    queue.write_text("77|77_3|CANCELLED|biomed\n")  # the queue lists ended tasks for a while: they are not running
     assert run_jobs(noop, jobs, executor, run / "logs", "working", done={0, 1, 2}, run_dir=run) is False
     second = FakeSlurmExecutor.built[-1]
     assert second["logs"] == FakeSlurmExecutor.built[0]["logs"]  # keyed by the whole list, not by what is left
@@ -76,6 +76,15 @@ def test_a_rerun_while_the_jobs_are_queued_submits_nothing_then_resubmits_only_w
     assert completions == ["00000", "00001", "00002"]  # datatrove submits only task 3
     assert second["step"].skip == {0, 1, 2} and second["cfg"].tasks == 4
     assert slurm.recorded_jobs(run)[1]["tasks"] == 1
+
+
+def test_a_job_of_another_name_under_a_recorded_id_is_not_this_run_s(queue, tmp_path):
+    slurm.record_jobs(tmp_path, "working", tmp_path / "logs", ["5"], tasks=1, job_name="biomed-extract")
+    queue.write_text("5|5_0|RUNNING|somebody-else\n")  # the cluster's state was wiped: ids start again from 1
+    slurm.stop_or_wait(tmp_path, wait=False)
+    queue.write_text("5|5_0|RUNNING|biomed-extract\n")
+    with pytest.raises(slurm.JobsStillRunning, match="5_0 running"):
+        slurm.stop_or_wait(tmp_path, wait=False)
 
 
 def test_wait_returns_once_the_run_s_jobs_have_left_the_queue(queue, tmp_path):

@@ -159,7 +159,7 @@ def run_jobs(
         return True
     job_ids = getattr(runner, "job_ids", [])
     if job_ids:
-        slurm.record_jobs(record, label, logs, job_ids, len(ranks))
+        slurm.record_jobs(record, label, logs, job_ids, len(ranks), job_name=job_name)
     if not executor.wait:
         return False
     slurm.wait_for(job_ids)

@@ -54,17 +54,28 @@ def recorded_jobs(run_dir: str | Path) -> list[dict]:
     return list(data.get("submissions", [])) if isinstance(data, dict) else []
 
 
-def record_jobs(run_dir: str | Path, label: str, logs: str | Path, job_ids: list[str], tasks: int) -> None:
-    """Add one submission (its job ids, the tasks it runs, its log folder) to the run's record."""
+def record_jobs(
+    run_dir: str | Path, label: str, logs: str | Path, job_ids: list[str], tasks: int, job_name: str | None = None
+) -> None:
+    """Add one submission (its job ids and name, the tasks it runs, its log folder) to the run's record."""
     submissions = recorded_jobs(run_dir)
     submissions.append(
-        {"label": label, "logs": str(Path(logs).resolve()), "job_ids": [str(i) for i in job_ids], "tasks": tasks}
+        {
+            "label": label,
+            "logs": str(Path(logs).resolve()),
+            "job_ids": [str(i) for i in job_ids],
+            "job_name": job_name,
+            "tasks": tasks,
+        }
     )
     write_json(jobs_path(run_dir), {"submissions": submissions})
 
 
-def queued_tasks(job_ids: list[str]) -> list[tuple[str, str]]:
+def queued_tasks(job_ids: list[str], names: dict[str, str | None] | None = None) -> list[tuple[str, str]]:
     """``(task, state)`` of every task of ``job_ids`` that Slurm still has pending or running (``12_3``, ``RUNNING``).
+
+    ``names`` (job id -> job name) ignores a job of another name that took a recorded id (a test cluster whose
+    state was wiped numbers its jobs from 1 again).
 
     Raises:
         BiomedError: ``squeue`` failed (the controller does not answer): whether the jobs run cannot be told.
@@ -78,7 +89,7 @@ def queued_tasks(job_ids: list[str]) -> list[tuple[str, str]]:
     wanted = {str(i) for i in job_ids}
     try:
         result = subprocess.run(
-            ["squeue", "--noheader", "--array", "--format=%F|%i|%T"], capture_output=True, text=True, timeout=60
+            ["squeue", "--noheader", "--array", "--format=%F|%i|%T|%j"], capture_output=True, text=True, timeout=60
         )
     except subprocess.TimeoutExpired:
         raise BiomedError("squeue did not answer in 60 s: cannot tell whether this run's jobs still run") from None
@@ -90,16 +101,20 @@ def queued_tasks(job_ids: list[str]) -> list[tuple[str, str]]:
         )
     queued = []
     for line in result.stdout.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) == 3 and parts[0] in wanted and parts[2] not in FINISHED_STATES:
-            queued.append((parts[1], parts[2]))
+        parts = line.strip().split("|", 3)
+        if len(parts) < 3 or parts[0] not in wanted or parts[2] in FINISHED_STATES:
+            continue
+        name = (names or {}).get(parts[0])
+        if name and len(parts) == 4 and parts[3] != name:
+            continue
+        queued.append((parts[1], parts[2]))
     return queued
 
 
 def running_tasks(run_dir: str | Path) -> list[tuple[str, str]]:
     """The tasks of every job recorded for the run in ``run_dir`` that are still pending or running."""
-    ids = [job_id for submission in recorded_jobs(run_dir) for job_id in submission["job_ids"]]
-    return queued_tasks(ids)
+    names = {job_id: s.get("job_name") for s in recorded_jobs(run_dir) for job_id in s["job_ids"]}
+    return queued_tasks(list(names), names)
 
 
 def stop_or_wait(run_dir: str | Path, wait: bool, poll: float = 2.0) -> None:
