@@ -202,3 +202,17 @@ def test_extract_rerun_while_queued_submits_nothing_and_after_scancel_finishes_o
         assert (out / "done" / f"{name}.json").stat().st_mtime < started
     assert finished.tasks_done == 3 and finished.paragraphs_written == local.paragraphs_written
     assert_same_files(out, tmp_path / "local")
+
+
+def test_failed_slurm_tasks_are_reported_in_one_line_and_redone_by_the_rerun(slurm_partition, tmp_path):
+    from biomed.errors import BiomedError
+
+    broken = tmp_path / "broken-venv"
+    (broken / "bin").mkdir(parents=True)
+    (broken / "bin" / "activate").write_text("exit 3\n")  # every task fails before running anything
+    out = tmp_path / "slurm"
+    executor = on_slurm(slurm_partition, tasks=2, wait=True, venv_path=str(broken))
+    with pytest.raises(BiomedError, match=r"^2 of 2 extract task\(s\) did not finish; see .*logs and rerun"):
+        run_extract(ExtractConfig(output_dir=str(out), executor=executor))
+    rerun = run_extract(ExtractConfig(output_dir=str(out), executor=on_slurm(slurm_partition, tasks=2, wait=True)))
+    assert rerun.tasks_done == 2 and rerun.paragraphs_written > 0

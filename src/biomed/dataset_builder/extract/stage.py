@@ -52,6 +52,7 @@ from biomed.dataset_builder.extract.rows import (
     tag_languages,
 )
 from biomed.dataset_builder.extract.sources import InputUnit, iter_article_sources, list_input_units, read_file_list
+from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
 from biomed.runtime.files import file_fingerprint, write_text
 from biomed.runtime.markers import DoneMarkers
@@ -314,12 +315,17 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
         markers = DoneMarkers(out / DONE_DIR)
         done = {job.name for job in jobs if markers.read(job.name, job.computed_from()) is not None}
         _remove_unfinished_outputs(out, done)
-        run_jobs(
+        ran = run_jobs(
             extract_task, jobs, cfg.executor, out / "logs", label="extract", job_name="biomed-extract",
             progress=progress, done=[i for i, job in enumerate(jobs) if job.name in done], run_dir=out,
         )  # fmt: skip
         summary = _summarise(out, jobs, markers, len(units), time.perf_counter() - started)
         write_summary(out, summary.to_dict())
+    if ran and summary.tasks_done < summary.tasks:  # a cluster task failed (a local one raises its error)
+        raise BiomedError(
+            f"{summary.tasks - summary.tasks_done} of {summary.tasks} extract task(s) did not finish; see "
+            f"{out / 'logs'} and rerun the same command (finished tasks are kept)"
+        )
     return summary
 
 
