@@ -147,12 +147,12 @@ def run_jobs(
     tasks = min(executor.tasks, len(jobs)) if executor.tasks > 0 else len(jobs)
     digest = hashlib.sha1(repr(jobs).encode()).hexdigest()[:12]
     logs = Path(logging_dir) / f"{label.replace(' ', '-')}-{tasks}-{digest}"
-    ranks = sorted({index % tasks for index in todo})
-    _mark_completed_ranks(logs, tasks, set(ranks))
-    step = JobsStep(function, jobs, skip=done)
     record = Path(run_dir if run_dir is not None else logging_dir)
     if executor.kind == "slurm":
         slurm.stop_or_wait(record, wait=False)  # the stage has checked already: a net against a second submission
+    ranks = sorted({index % tasks for index in todo})
+    _mark_completed_ranks(logs, tasks, set(ranks))
+    step = JobsStep(function, jobs, skip=done)
     runner = build_executor(replace(executor, tasks=tasks), [step], logs, job_name=job_name)
     runner.run()
     if executor.kind != "slurm":
