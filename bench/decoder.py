@@ -21,7 +21,10 @@ MFU on CPU is model FLOPs per second over the peak of a large float32 matmul mea
 **GPU** (``--device cuda``): OLMo 2 at the size of ``allenai/OLMo-2-0425-1B`` (16 x 2048, 100k vocabulary),
 built from its config (no download), bf16 autocast over fp32 weights, one GPU: ``stock`` (the model's own loss,
 ``torch.optim.AdamW``), ``kit`` (``biomed.train.objectives.lm_loss`` on packed rows, fused AdamW), ``kit+compile``
-(the same under ``torch.compile``). MFU against the bf16 dense peak (H100/H200 989 TFLOPS); the target is 40 %,
+(the same under ``torch.compile``), ``fsdp2`` (the kit's loop over ``biomed.train.sharding.shard_model`` in a
+process group of one: the FSDP2 code path of a multi-GPU run, bf16 compute with fp32 reduction) and
+``trainer+fsdp2`` (``biomed train`` itself with ``training.fsdp``: accelerate's FSDP2 with the kit's decisions).
+MFU against the bf16 dense peak (H100/H200 989 TFLOPS); the target is 40 %,
 the range OLMo-core reports on H100s. The paper's six 33.6B-token runs of the 7B are projected in GPU-hours at the
 best measured MFU (FLOPs per token of the 7B at 8,192 tokens); without a GPU, at the 40 % target (labelled).
 
@@ -52,6 +55,7 @@ TINY = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4, "n
         "num_key_value_heads": 4, "vocab_size": 2048}  # fmt: skip
 PAPER_RUNS = 6 * 33.6e9  # BE-Base, -Clinical, -ClinicalCase, -Educational, -All, -French (thesis ch. 2)
 TARGET_MFU = 0.40
+GPU_VARIANTS = ("stock", "kit", "kit+compile", "fsdp2", "trainer+fsdp2")
 
 
 def flops_per_token(shape: dict, seq_len: int) -> float:
@@ -210,36 +214,39 @@ def run_gpu_variant(shape, seq_len, variant, args, deadline):
 
 
 def _gpu_steps(shape, seq_len, variant, args, deadline):
+    """``variant``: ``stock`` (the model's own loss, plain AdamW), ``kit`` / ``kit+compile`` (the kit's loss and AdamW
+    groups, bf16 autocast), ``fsdp2`` (the kit's loop over ``biomed.train.sharding.shard_model`` on this process
+    alone: bf16 compute, fp32 reduction), ``trainer+fsdp2`` (``biomed train`` with ``training.fsdp``)."""
     import torch
-    from transformers import Olmo2Config, Olmo2ForCausalLM
+    from transformers import Olmo2ForCausalLM
 
-    from biomed.train.model import parameter_groups, pick_attn_implementation
+    from biomed.train.model import parameter_groups
     from biomed.train.objectives import lm_loss, next_token_labels
 
+    if variant == "trainer+fsdp2":
+        return _trainer_steps(shape, seq_len, args, deadline)
     device = torch.device(args.device)
-    kit = variant.startswith("kit")
-    vocab = shape["vocab_size"]  # OLMo 2's eos/pad ids (100257, 100277), inside the tiny shape's vocabulary
-    config = Olmo2Config(
-        **shape,
-        max_position_embeddings=max(8192, seq_len),
-        tie_word_embeddings=False,
-        bos_token_id=None,
-        eos_token_id=min(100257, vocab - 1),
-        pad_token_id=min(100277, vocab - 2),
-    )
-    config._attn_implementation = pick_attn_implementation("auto", device.type, decoder=True) if kit else "sdpa"
+    kit = variant.startswith("kit") or variant == "fsdp2"
+    config = olmo2_config(shape, seq_len, device.type, kit)
     torch.manual_seed(0)
     with device:
         model = Olmo2ForCausalLM(config)
+    created = False
+    if variant == "fsdp2":
+        from biomed.train.sharding import shard_model
+
+        created = init_single_process_group(device.type)
+        shard_model(model, bf16=device.type == "cuda")
     ids = torch.randint(0, shape["vocab_size"], (args.batch, seq_len), generator=torch.Generator().manual_seed(0))
     ids, labels = ids.to(device), next_token_labels(ids).to(device)
     fused = kit and device.type == "cuda"
     optimizer = torch.optim.AdamW(parameter_groups(model, 0.1, decay_embeddings=False) if kit else model.parameters(),
                                   lr=6.15e-5, betas=(0.9, 0.95), eps=1e-8, fused=fused or None)  # fmt: skip
-    forward = torch.compile(model) if variant.endswith("compile") else model
+    forward = torch.compile(model, backend=args.compile_backend) if variant.endswith("compile") else model
+    autocast = device.type == "cuda" and variant != "fsdp2"  # FSDP2's policy casts the layers itself
 
     def step():
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             if kit:
                 loss = lm_loss(forward, ids, labels, causal=True)
             else:
@@ -250,19 +257,127 @@ def _gpu_steps(shape, seq_len, variant, args, deadline):
         optimizer.zero_grad(set_to_none=True)
         return loss
 
-    for _ in range(args.warmup):
-        step()
-        if time.monotonic() > deadline:
-            return None, "skipped (time budget, during warmup/compile)"
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(args.steps):
-        loss = step()
-    float(loss.detach())
-    seconds = time.perf_counter() - started
+    try:
+        for _ in range(args.warmup):
+            step()
+            if time.monotonic() > deadline:
+                return None, "skipped (time budget, during warmup/compile)"
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        for _ in range(args.steps):
+            loss = step()
+        float(loss.detach())
+        seconds = time.perf_counter() - started
+    finally:
+        if created:
+            torch.distributed.destroy_process_group()
     memory = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else 0.0
     return {"tokens_per_s": args.steps * args.batch * seq_len / seconds, "attn": config._attn_implementation,
+            "memory_gib": memory}, None  # fmt: skip
+
+
+def olmo2_config(shape: dict, seq_len: int, device_type: str, kit: bool):
+    from transformers import Olmo2Config
+
+    from biomed.train.model import pick_attn_implementation
+
+    vocab = shape["vocab_size"]  # OLMo 2's eos/pad ids (100257, 100277), inside the tiny shape's vocabulary
+    config = Olmo2Config(
+        **shape,
+        max_position_embeddings=max(8192, seq_len),
+        tie_word_embeddings=False,
+        bos_token_id=None,
+        eos_token_id=min(100257, vocab - 1),
+        pad_token_id=min(100277, vocab - 2),
+    )
+    config._attn_implementation = pick_attn_implementation("auto", device_type, decoder=True) if kit else "sdpa"
+    return config
+
+
+def init_single_process_group(device_type: str) -> bool:
+    """A process group of this process alone (FSDP2 needs one); False when one exists already."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return False
+    port = free_port()
+    dist.init_process_group("nccl" if device_type == "cuda" else "gloo", init_method=f"tcp://127.0.0.1:{port}",
+                            rank=0, world_size=1)  # fmt: skip
+    return True
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _trainer_steps(shape, seq_len, args, deadline):
+    """``biomed train`` (``run_pretrain``) of an OLMo 2 of ``shape`` with ``training.fsdp``: on CUDA accelerate's
+    FSDP2 with the kit's decisions, one process; on CPU the kit's one-line notice and a plain run. Timed by
+    optimizer steps; stopped after the timed steps (no export)."""
+    import os
+
+    import torch
+    from transformers import AutoModelForCausalLM, TrainerCallback
+
+    from biomed.config import resolve_config
+    from biomed.tiny import train_tiny_decoder_tokenizer
+    from biomed.train.config import PretrainConfig
+    from biomed.train.trainer import run_pretrain
+
+    cuda = args.device == "cuda"
+    work = Path(tempfile.mkdtemp(prefix="bench_decoder_trainer_"))
+    texts = paragraphs()
+    tokenizer = train_tiny_decoder_tokenizer(texts, vocab_size=512)
+    tokenizer.model_max_length = seq_len
+    config = olmo2_config(shape, seq_len, args.device, kit=True)
+    config.update({k: getattr(tokenizer, k) for k in ("bos_token_id", "eos_token_id", "pad_token_id")})
+    torch.manual_seed(0)
+    with torch.device(args.device):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16 if cuda else torch.float32)
+    model.save_pretrained(work / "model")
+    tokenizer.save_pretrained(work / "model")
+    del model
+    texts_dir = work / "texts"
+    texts_dir.mkdir()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": texts}), texts_dir / "texts.parquet")
+    steps = args.warmup + args.steps
+    timer = StepTimer(args.warmup)
+
+    class Stop(TrainerCallback):
+        def on_step_end(self, a, state, control, **kwargs):
+            if state.global_step >= steps or time.monotonic() > deadline:
+                control.should_training_stop = True
+
+    if cuda and "LOCAL_RANK" not in os.environ:  # one process of a distributed run: the Trainer refuses FSDP otherwise
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
+                          MASTER_PORT=str(free_port()))  # fmt: skip
+    cfg = resolve_config(
+        PretrainConfig,
+        None,
+        [f"output_dir={work / 'run'}", f"model.init={work / 'model'}", "model.kind=decoder",
+         f"data.cache_dir={work / 'cache'}", f"data.max_length={seq_len}",
+         "data.sources=" + json.dumps([{"name": "pmc", "path": str(texts_dir)}]), f"global_batch_size={args.batch}",
+         f"training.per_device_train_batch_size={args.batch}", "training.dataloader_num_workers=0",
+         f"training.bf16={str(cuda).lower()}", "training.fsdp=true",
+         "training.fsdp_config={version: 2, activation_checkpointing: false}",
+         "training.weight_decay=0.1", "training.adam_beta2=0.95", "training.adam_epsilon=1.0e-8",
+         "decoupled_weight_decay=false", "save_every_tokens=1e15",
+         f"phases=[{{name: anneal, objective: clm, tokens: {(steps + 1) * args.batch * seq_len}, lr: 6.15e-5, "
+         "schedule: linear, final_lr: 6.15e-6}]"],
+    )  # fmt: skip
+    result = run_pretrain(cfg, callbacks=[timer.callback, Stop()], progress=False)
+    if result.global_step < steps:
+        return None, "skipped (time budget)"
+    memory = torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
+    return {"tokens_per_s": args.steps * args.batch * seq_len / timer.seconds, "attn": config._attn_implementation,
             "memory_gib": memory}, None  # fmt: skip
 
 
@@ -276,15 +391,15 @@ def bench_gpu(args) -> None:
     shape = TINY if args.tiny else OLMO2_1B
     print(f"device: {name}; torch {torch.__version__}; OLMo 2 {shape['num_hidden_layers']} x {shape['hidden_size']}, "
           f"micro-batch {args.batch}")  # fmt: skip
-    print("{:<8}{:<13}{:<20}{:>12}{:>8}{:>7}{:>10}".format("context", "variant", "attention", "tokens/s", "MFU", "GiB",
+    print("{:<8}{:<15}{:<20}{:>12}{:>8}{:>7}{:>10}".format("context", "variant", "attention", "tokens/s", "MFU", "GiB",
                                                            "vs stock"))  # fmt: skip
     best = None
     results = {}
     for seq_len in args.seq_lens:
-        for variant in ("stock", "kit", "kit+compile"):
+        for variant in args.variants:
             result, reason = run_gpu_variant(shape, seq_len, variant, args, deadline)
             if result is None:
-                print(f"{seq_len:<8}{variant:<13}{reason}", flush=True)
+                print(f"{seq_len:<8}{variant:<15}{reason}", flush=True)
                 continue
             results[(seq_len, variant)] = result
             mfu = result["tokens_per_s"] * flops_per_token(shape, seq_len) / peak if peak else None
@@ -312,6 +427,9 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=300.0, help="GPU mode: skip variants past this time")
     parser.add_argument("--gpu-path", action="store_true", help="run the GPU procedure on --device (with --tiny)")
     parser.add_argument("--tiny", action="store_true", help="GPU procedure on the tiny shape (a smoke run on CPU)")
+    parser.add_argument("--variants", type=lambda s: s.split(","), default=list(GPU_VARIANTS),
+                        help=f"GPU mode: comma-separated, of {','.join(GPU_VARIANTS)}")  # fmt: skip
+    parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend of kit+compile")
     args = parser.parse_args()
     gpu = args.device == "cuda" or args.gpu_path
     args.batch = args.batch or (1 if gpu else 8)

@@ -250,7 +250,7 @@ def _timed_steps(size, variant, objective, args, deadline):
     inputs, labels = inputs.to(device), labels.to(device)
     n_items = labels.ne(-100).sum()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=kit and device.type == "cuda")
-    forward = torch.compile(model) if variant.endswith("compile") else model
+    forward = torch.compile(model, backend=args.compile_backend) if variant.endswith("compile") else model
     liger_loss = None
     if variant == "kit+liger-CE":
         from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
@@ -362,6 +362,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU mode: torch threads")
     parser.add_argument("--gpu-path", action="store_true", help="run the GPU procedure on --device (e.g. tiny on CPU)")
     parser.add_argument("--json", default=None, help="GPU mode: also write the results to this JSON file")
+    parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend of kit+compile")
     args = parser.parse_args()
     gpu = args.device == "cuda" or args.gpu_path
     args.seq_len = args.seq_len or (8192 if gpu else 512)

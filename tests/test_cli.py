@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from biomed.cli import app
 from biomed.config import ConfigError
 from biomed.dataset_builder.extract.stage import embedded_sample_dir
+from biomed.errors import BiomedError
 
 
 runner = CliRunner()
@@ -106,3 +107,68 @@ def test_resolve_takes_flags_as_given_and_ends_a_dry_run(capsys):
         resolve(ExtractConfig, None, ["min_tokens=3"], options, dry_run=True)
     assert "min_tokens: 3" in capsys.readouterr().out
     assert resolve(ExtractConfig, None, None, {}, dry_run=True, exit_on_dry_run=False) == ExtractConfig()
+
+
+def test_top_level_help_lists_the_commands_in_pipeline_order():
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    listed = [
+        line.strip("│ ").split()[0] for line in result.output.split("Commands")[1].splitlines() if line.startswith("│")
+    ]
+    assert listed == ["data", "train", "eval", "push-dataset", "push-model", "demo"]
+
+
+@pytest.mark.parametrize(
+    "path, in_summary, in_help",
+    [
+        ((), [], ["decoder", "encoder", "dataset"]),
+        (("data",), ["extract", "annotate", "classify", "build", "rehydrate"], []),
+        (("data", "classify"), ["train", "score"], []),
+        (("train",), ["encoder", "decoder"], []),
+        (("eval",), ["run", "report", "llm", "decoder"], []),
+        (("push-dataset",), ["dataset"], []),
+        (("push-model",), ["encoder", "decoder", "classifier"], []),
+        (("demo",), ["end to end"], ["extract", "annotate", "classify", "build", "train", "eval", "decoder"]),
+    ],
+)
+def test_each_help_names_everything_the_command_does(path, in_summary, in_help):
+    """`in_summary`: in the line `biomed --help` (or the group's help) shows; `in_help`: in the command's own help."""
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    summary = command.get_short_help_str(limit=300).lower()
+    missing = [word for word in in_summary if word not in summary]
+    missing += [word for word in in_help if word not in (command.help or "").lower()]
+    assert not missing, f"biomed {' '.join(path)}'s help does not name {missing}"
+
+
+def test_every_option_is_declared_once_in_the_options_module():
+    """One declaration per flag (and its help), in cli/options.py, as the `hf` CLI declares its shared options."""
+    import ast
+    from collections import Counter
+    from importlib.resources import files
+
+    declared = Counter()
+    outside = []
+    for path in sorted(Path(str(files("biomed.cli"))).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "Option":
+                flags = [arg.value for arg in node.args if isinstance(arg, ast.Constant)]
+                declared.update(flags[:1])
+                if path.name != "options.py":
+                    outside.append(f"{path.name}: {flags[0]}")
+    assert not outside, f"options declared in command modules: {outside}"
+    for flag in ("--out", "--revision", "--tag", "--private", "--yes", "--force", "--workers", "--overwrite"):
+        assert declared[flag] == 1, (flag, declared[flag])
+    commands = [command for _, command in ALL_COMMANDS]
+    uses = Counter(opt for command in commands for param in command.params for opt in param.opts[:1])
+    assert uses["--out"] >= 10 and uses["--overwrite"] >= 7 and uses["--yes"] == 2
+
+
+def test_rehydrate_takes_its_dataset_from_the_recipe_or_says_it_is_missing(tmp_path):
+    result = runner.invoke(app, ["data", "rehydrate", "--pmc-xml", str(tmp_path)])
+    assert isinstance(result.exception, BiomedError) and "no dataset to rehydrate" in str(result.exception)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"dataset: {tmp_path / 'release'}\n")
+    dry = runner.invoke(app, ["data", "rehydrate", "--config", str(recipe), "--dry-run"])
+    assert dry.exit_code == 0 and f"dataset: {tmp_path / 'release'}" in dry.output

@@ -46,7 +46,7 @@ def classifier(tmp_path_factory) -> Path:
     """The output folder of `biomed data classify train` on 30 labelled paragraphs (one epoch, tiny backbone)."""
     from biomed.config import resolve_config
     from biomed.dataset_builder.classify.train import ClassifyTrainConfig, run_classify_train
-    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+    from biomed.labels import DOMAIN_LABELS, TYPE_LABELS
     from biomed.tiny import save_tiny_model
 
     root = tmp_path_factory.mktemp("classifier")
@@ -259,3 +259,42 @@ def test_a_repo_deleted_mid_way_is_one_line(local_hub, encoder):
 
     with pytest.raises(BiomedError, match=r"found no local-user/gone or branch main \(404: .*\); nothing was"):
         push_model(encoder, f"{local_hub.user}/gone")
+
+
+PUSH_IN_A_FRESH_PROCESS = """
+import json, sys
+from biomed.cli import main
+sys.argv = ["biomed", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as end:
+    code = end.code
+print(json.dumps({"code": code, "heavy": sorted(m for m in ("torch", "transformers") if m in sys.modules)}))
+"""
+
+
+def push_without_heavy_imports(*arguments: str) -> dict:
+    """Run the CLI with ``arguments`` in a fresh interpreter: its exit code, and torch/transformers if loaded."""
+    import json
+
+    run = subprocess.run(
+        [sys.executable, "-c", PUSH_IN_A_FRESH_PROCESS, *arguments], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_push_model_of_a_classifier_and_an_encoder_imports_no_torch(local_hub, encoder, classifier):
+    for folder, name in ((encoder, "light-encoder"), (classifier, "light-classifier")):
+        seen = push_without_heavy_imports("push-model", str(folder), f"{local_hub.user}/{name}", "--yes")
+        assert seen == {"code": 0, "heavy": []}, (name, seen)
+        assert local_hub.api.repo_exists(f"{local_hub.user}/{name}")
+    help_run = push_without_heavy_imports("push-model", "--help")
+    assert help_run == {"code": 0, "heavy": []}
+
+
+def test_the_hub_knows_the_classifier_model_type_without_importing_it():
+    from biomed.dataset_builder.classify.modeling_biomed_classifier import MODEL_TYPE
+    from biomed.hub import CLASSIFIER_MODEL_TYPE
+
+    assert CLASSIFIER_MODEL_TYPE == MODEL_TYPE

@@ -48,6 +48,7 @@ from biomed.hub_plan import HubTarget, PushPlan, PushResult, Release
 
 __all__ = [
     "CLASSIFIER_CARD_PLACEHOLDER",
+    "CLASSIFIER_MODEL_TYPE",
     "MODEL_OWNED",
     "STAGING_PREFIX",
     "TRAINER_STATE",
@@ -77,6 +78,11 @@ MODEL_OWNED = ("model*.safetensors", "model.safetensors.index.json", "pytorch_mo
 
 TRAINER_STATE = ("optimizer.pt", "scheduler.pt", "scaler.pt", "training_args.bin", "rng_state", ".tmp")
 """Resume-only state of a Trainer checkpoint: large and useless to a downstream user; never published."""
+
+CLASSIFIER_MODEL_TYPE = "biomed_classifier"
+"""``model_type`` in a classifier's ``config.json``: ``modeling_biomed_classifier.MODEL_TYPE``, spelled again here
+because that file is copied into every checkpoint and imports only torch and transformers, which a push must not
+load (a test keeps the two equal)."""
 
 CLASSIFIER_CARD_PLACEHOLDER = "PATH_OR_REPO"
 """What the classifier card (``classifier.md.j2``) writes where the model is named; a push puts the repo id there."""
@@ -199,13 +205,11 @@ def check_repo_id(repo_id: str, repo_type: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ model folders
 def _is_classifier(folder: Path) -> bool:
-    from biomed.dataset_builder.classify.modeling_biomed_classifier import MODEL_TYPE
-
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise BiomedError(f"{folder / 'config.json'} cannot be read: {err}") from None
-    return config.get("model_type") == MODEL_TYPE
+    return config.get("model_type") == CLASSIFIER_MODEL_TYPE
 
 
 def _is_decoder(folder: Path) -> bool:
@@ -216,16 +220,11 @@ def _is_decoder(folder: Path) -> bool:
 
 def _model_card(folder: Path, kind: str, repo_id: str) -> str | None:
     """The card to publish, naming ``repo_id``; None = the folder's README as it is (or none)."""
-    if kind == "decoder":
-        from biomed.model_cards.decoder import render_decoder_card
+    if kind in ("decoder", "encoder") and (folder / "card.json").is_file():
+        from biomed.model_cards.eval_results import render_context
 
         context = json.loads((folder / "card.json").read_text(encoding="utf-8"))
-        return str(render_decoder_card(context, repo_id=repo_id))
-    if kind == "encoder" and (folder / "card.json").is_file():
-        from biomed.model_cards.encoder import render_encoder_card
-
-        context = json.loads((folder / "card.json").read_text(encoding="utf-8"))
-        return str(render_encoder_card(context, repo_id=repo_id))
+        return str(render_context(context, repo_id=repo_id))
     if kind == "classifier" and (folder / "README.md").is_file():
         # The classifier template has no repo id: its usage snippets hold a placeholder, filled here.
         return (folder / "README.md").read_text(encoding="utf-8").replace(CLASSIFIER_CARD_PLACEHOLDER, repo_id)

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from biomed.dataset_builder.extract.rows import parquet_schema
-from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+from biomed.labels import DOMAIN_LABELS, TYPE_LABELS
 
 
 TYPES = TYPE_LABELS

@@ -15,8 +15,8 @@ from biomed.dataset_builder.annotate.agreement import (
 )
 from biomed.dataset_builder.annotate.outputs import ANNOTATION_SCHEMA
 from biomed.dataset_builder.annotate.stage import AnnotateConfig, annotate_from_gold, run_annotate
-from biomed.dataset_builder.labels import EDU_SCORES, TYPE_LABELS
 from biomed.errors import BiomedError
+from biomed.labels import EDU_SCORES, TYPE_LABELS
 
 
 def test_type_agreement_on_known_numbers():

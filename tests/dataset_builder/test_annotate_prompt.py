@@ -7,8 +7,8 @@ import pytest
 
 from biomed.dataset_builder.annotate.llm_client import parse_answer
 from biomed.dataset_builder.annotate.prompt import answer_json_schema, load_prompt
-from biomed.dataset_builder.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS, LabelError, check_labels
 from biomed.errors import BiomedError
+from biomed.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS, LabelError, check_labels
 
 
 GOLDEN = Path(__file__).parent / "golden" / "annotate_v1_messages.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -312,8 +313,9 @@ def test_release_recipe_declares_the_paper_configs():
     assert {c.value for c in by_name["BE-Educational"].keep + by_name["BE-All"].keep} == {3.0}
     encoder = by_name["BE-ModernBERT-Encoder"]
     assert [(r.when[0].value, r.factor, r.level) for r in encoder.upsample] == [
-        ("Clinical Case", 100, "article"), ("clinical", 10, "article")
+        ("Clinical Case", 100, "paragraph"), ("clinical", 10, "article")
     ]  # fmt: skip
+    assert [(c.column, c.value) for c in by_name["default"].keep] == [("article_part", "body")]
     assert encoder.keep[0].value == 3.0
     decays = {name: spec.keep for name, spec in by_name.items() if name.startswith("BE-Decay-")}
     assert {name: keep[0].value for name, keep in decays.items()} == {
@@ -379,3 +381,42 @@ def test_card_reports_the_annotation_llm_and_the_classifier_test_metrics(tmp_pat
     with pytest.raises(BiomedError, match="missing.json does not exist"):
         run_build(cfg)
     assert (tmp_path / "release" / "README.md").read_text() == card  # the previous release is untouched
+
+
+def test_encoder_variant_upsamples_clinical_case_paragraphs_not_their_articles():
+    # thesis ch.5 l.107: "clinical case paragraphs upsampled 100x and other clinical documents 10x"
+    spec = next(s for s in resolve_config(BuildConfig, default_recipe()).variants if s.name == "BE-ModernBERT-Encoder")
+    table = R(
+        {
+            "1": ("commercial", [P("clinical_case", "biomedical", 4), P("study", "biomedical", 4), P("review")]),
+            "2": ("commercial", [P("clinical_case", "clinical", 4), P("study", "clinical", 4), P("other", "other")]),
+            "3": ("commercial", [P("clinical_case", "clinical", 2.9), P("study", "clinical", 3.0)]),
+        }
+    )
+    plan = spec.plan(table)
+    # the case paragraph x100, not its article; a predominantly clinical article's other paragraphs x10; the
+    # quality filter drops the low-quality case paragraph (its article still counts as clinical)
+    assert plan.copies.tolist() == [100, 1, 1, 100, 10, 10, 0, 10]
+
+
+@pytest.mark.parametrize(
+    "condition, message",
+    [
+        ({"column": "type", "value": "clinical_case"}, "the release table has no column 'type'; columns: id, "),
+        (
+            {"column": "document_type", "value": "clinical_case"},
+            "'clinical_case' is not a value of document_type; its values: Clinical Case, Other, Review, Study",
+        ),
+        ({"column": "domain", "op": "in", "value": ["clinical", "Clinical"]}, "'Clinical' is not a value of domain"),
+        ({"column": "educational_score", "op": ">=", "value": 6.0}, "no row can pass, educational_score runs from 1"),
+        ({"column": "educational_score_int", "op": "<", "value": 1}, "no row can pass"),
+        ({"column": "educational_score", "op": ">=", "value": "4"}, "is numeric, compare it with a number"),
+    ],
+)
+def test_a_condition_that_cannot_select_is_refused_when_the_config_resolves(condition, message):
+    variants = [{"name": "x", "version": "1", "keep": [condition]}]
+    with pytest.raises(ConfigError, match="config 'x': condition .*" + re.escape(message)):
+        build_config(BuildConfig, {"variants": variants})
+    upsample = [{"name": "x", "version": "1", "upsample": [{"name": "u", "when": [condition], "factor": 2}]}]
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_config(BuildConfig, {"variants": upsample})

@@ -100,7 +100,26 @@ def test_default_loads_with_the_published_features_and_splits(release, tmp_path)
         assert DOCUMENT_TYPES[int(np.argmax(row["document_type_scores"]))] == row["document_type"]
         assert row["id"].rsplit("_p", 1)[0] == row["article_id"] and row["id"].rsplit("_p", 1)[1].isdigit()
     assert len({r["id"] for r in rows}) == len(rows)
-    assert len(rows) == len(_config(release, "BE-Base"))
+    assert len(rows) == len([r for r in _config(release, "BE-Base") if r["article_part"] == "body"])
+
+
+def test_default_holds_the_body_paragraphs_numbered_as_published(release):
+    # the published rows address <body> only, and its ids number the body's paragraphs: 30343930_p0 is
+    # sec[0]/p[0] (Rian-T/biomed-enriched, examples/simple.py); the kit's abstracts stay in its own configs
+    base = _config(release, "BE-Base")
+    abstracts = [r for r in base if r["path"].split("/")[0].startswith(("abstract[", "trans-abstract["))]
+    body = [r for r in base if r not in abstracts]
+    assert abstracts and {r["article_part"] for r in abstracts} == {"abstract"}
+    assert {r["article_part"] for r in body} == {"body"}
+    default = _config(release, "default")
+    assert sorted(r["id"] for r in default) == sorted(r["id"] for r in body)
+    with_abstract = {r["article_id"] for r in abstracts}
+    firsts = [r for r in default if r["path"] == "sec[0]/p[0]" and r["article_id"] in with_abstract]
+    assert firsts and all(r["id"] == f"{r['article_id']}_p0" for r in firsts)
+    for r in abstracts:  # numbered after the body, so no published id is taken
+        assert int(r["id"].rsplit("_p", 1)[1]) >= max(
+            x["paragraph_index"] for x in body if x["article_id"] == r["article_id"]
+        )
 
 
 def test_every_selection_is_on_the_float_score(release):
@@ -172,9 +191,14 @@ def test_variants_build_from_the_published_rows(release, tmp_path):
         again = _load(derived, tmp_path / "derived-cache", split=split)
         assert again.to_list() == _load(release, tmp_path / "release-cache", split=split).to_list()
     for name in ("BE-Educational", "BE-ClinicalCase", "BE-French", "BE-All", "clinical_case_high_quality"):
-        # same rows and copies; the order differs (the published files hold one split after the other)
+        # same body rows and copies (the published rows have no abstract); the order differs (the published files
+        # hold one split after the other)
         keys = sorted((r["article_id"], r["path"], r["copy_index"], r["text"]) for r in _config(derived, name))
-        original = [(r["article_id"], r["path"], r["copy_index"], r["text"]) for r in _config(release, name)]
+        original = [
+            (r["article_id"], r["path"], r["copy_index"], r["text"])
+            for r in _config(release, name)
+            if r["article_part"] == "body"
+        ]
         assert keys == sorted(original, key=lambda k: k[:3]), name
     row = _config(derived, "BE-Base")[0]
     assert row["classifier_version"] == "almanach/Biomed-Enriched-classifier"

@@ -32,8 +32,8 @@ from biomed.dataset_builder.classify.score import (
     run_classify_score,
 )
 from biomed.dataset_builder.classify.train import ClassifyTrainConfig, evaluate_classifier, run_classify_train
-from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
 from biomed.errors import BiomedError
+from biomed.labels import DOMAIN_LABELS, TYPE_LABELS
 from biomed.tiny import save_tiny_model
 
 

@@ -205,7 +205,18 @@ def test_abstract_and_translated_abstract_paths():
     assert "trans-abstract[0]/p[0]" in by_path
     assert by_path["trans-abstract[0]/p[0]"].section == "Abstract"
     assert horton.paragraphs[0].path.startswith("abstract[0]/")  # abstracts come first in document order
-    assert [p.paragraph_index for p in horton.paragraphs] == list(range(len(horton.paragraphs)))
+
+
+def test_body_paragraphs_are_numbered_first_as_the_published_ids():
+    # the published id 30343930_p0 is sec[0]/p[0] (Rian-T/biomed-enriched examples/simple.py): the numbering
+    # counts the body's paragraphs from 0, whatever abstracts the article has; the abstracts come after them
+    horton = _sample("Cas_Clin_Med_Interne_2019_99000002.nxml")
+    body = [p for p in horton.paragraphs if not p.path.split("/")[0].startswith(("abstract[", "trans-abstract["))]
+    abstracts = [p for p in horton.paragraphs if p not in body]
+    assert abstracts and body
+    assert [p.paragraph_index for p in body] == list(range(len(body)))
+    assert [p.paragraph_index for p in abstracts] == list(range(len(body), len(horton.paragraphs)))
+    assert (body[0].path, body[0].paragraph_index) == ("sec[0]/p[0]", 0)
 
 
 @pytest.mark.parametrize(

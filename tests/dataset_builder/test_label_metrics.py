@@ -14,7 +14,7 @@ from biomed.dataset_builder.label_metrics import (
     pearson_r,
     spearman_rho,
 )
-from biomed.dataset_builder.labels import TYPE_LABELS
+from biomed.labels import TYPE_LABELS
 
 
 GOLD = ["study", "study", "clinical_case", "clinical_case"]

@@ -284,3 +284,21 @@ def test_push_to_a_new_branch_leaves_main_alone(local_hub, release):
     assert _remote(local_hub, repo_id, "v1-candidate") == _local(release)
     assert _remote(local_hub, repo_id) == {}
     assert datasets.load_dataset(repo_id, "default", split="commercial", revision="v1-candidate").num_rows == 18
+
+
+def test_push_dataset_imports_no_torch(local_hub, release):
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\nfrom biomed.cli import main\nsys.argv = ['biomed', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit as end:\n    code = end.code\n"
+        "print(json.dumps([code, sorted(m for m in ('torch', 'transformers') if m in sys.modules)]))"
+    )
+    repo_id = f"{local_hub.user}/light-release"
+    for arguments in (["--help"], [str(release), repo_id, "--yes"]):
+        run = subprocess.run(
+            [sys.executable, "-c", script, "push-dataset", *arguments], capture_output=True, text=True, timeout=300
+        )
+        assert json.loads(run.stdout.strip().splitlines()[-1]) == [0, []], run.stderr
+    assert _remote(local_hub, repo_id) == _local(release)

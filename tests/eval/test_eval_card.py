@@ -2,13 +2,14 @@
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from biomed.eval.card_results import model_index_entries, write_run_results
 from biomed.eval.report import aggregate_runs
-from biomed.model_cards.eval_results import eval_results, write_card_results
+from biomed.model_cards.eval_results import model_index
 
 
 def test_eval_results_name_the_metric_and_seeds(fake_run):
     runs = [fake_run("fixtures/cls-single", s, v) for s, v in enumerate([0.8, 0.9])]
-    (result,) = eval_results(aggregate_runs(runs))
+    (result,) = model_index(model_index_entries(aggregate_runs(runs)))
     assert (result.task_type, result.dataset_name, result.metric_type) == (
         "text-classification",
         "Fixture single-label",
@@ -32,11 +33,11 @@ def test_card_gets_model_index_entries(tmp_path, fake_run, write_runs):
         metric_value=1.0,
     )
     ModelCard.from_template(ModelCardData(model_name="enc", eval_results=[other, stale])).save(card_path)
-    write_card_results(card_path, runs)
+    write_run_results(card_path, runs)
     card = ModelCard.load(card_path)
     values = {(r.dataset_name, r.metric_value) for r in card.data.eval_results}
     assert values == {("Y", 1.0), ("Fixture single-label", 50.0)}
     assert "model-index" in card.content and card.data.model_name == "enc"
 
-    fresh = write_card_results(tmp_path / "new" / "README.md", runs, model_name="new-model")
+    fresh = write_run_results(tmp_path / "new" / "README.md", runs, model_name="new-model")
     assert fresh.data.to_dict()["model-index"][0]["name"] == "new-model"

@@ -42,6 +42,7 @@ def test_truncation_is_counted(tiny_tokenizer):
         "words_without_subtokens": 0,
     }
     assert len(columns["word_positions"][0]) == 2
+    assert columns["scored_words"] == [[0, 1], [0, 1]]  # only these two words are scored
 
     texts = [{"text": "foie " * 30, "labels": ["a"]}, {"text": "foie", "labels": ["b"]}]
     columns, stats = encode_classification(texts, tiny_tokenizer, ["a", "b"], max_length=10, multi_label=False)
@@ -61,3 +62,28 @@ def test_collator_pads_dynamically_or_to_max_length():
     assert fixed["input_ids"].shape == (2, 16) and fixed["attention_mask"].sum().item() == 5
     multi = PaddingCollator(0, "sequence")([{**f, "labels": [1.0, 0.0]} for f in features])
     assert multi["labels"].dtype == torch.float64 and multi["labels"].shape == (2, 2)
+
+
+NESTED = {**RECORD, "spans": [[0, 3, "DISO"], [2, 3, "ANAT"], [2, 2, "ANAT"]]}  # "foie (droit)" inside the DISO
+
+
+def test_nested_spans_reach_the_span_head_and_truncation_counts_them(tiny_tokenizer):
+    columns, stats = encode_ner([NESTED], tiny_tokenizer, TAGS, max_length=64, head="span", nested=True)
+    assert columns["spans"] == [[[0, 3, 2], [2, 3, 1], [2, 2, 1]]]  # type index: ANAT 1, DISO 2 (tag_names order)
+    assert columns["labels"][0] == [3, 0, 1, 2]  # the tags stay as they were, for the CRF
+    n_three = len(tiny_tokenizer(RECORD["tokens"][:3], is_split_into_words=True)["input_ids"])
+    columns, stats = encode_ner([NESTED], tiny_tokenizer, TAGS, max_length=n_three, head="span", nested=True)
+    # "droit" is cut off: the DISO and the wide ANAT end on it and are lost, the nested "foie" stays
+    assert stats["entities_lost"] == 2 and columns["spans"] == [[[2, 2, 1]]]
+    flat, flat_stats = encode_ner([NESTED], tiny_tokenizer, TAGS, max_length=n_three, head="span")
+    assert "spans" not in flat and flat_stats["entities_lost"] == 1  # a flat task counts its tags' entities
+
+
+def test_collator_pads_gold_spans_with_minus_one():
+    features = [
+        {"input_ids": [2, 5, 6, 3], "attention_mask": [1] * 4, "labels": [1, 2], "word_index": [1, 2], "spans": []},
+        {"input_ids": [2, 5, 3], "attention_mask": [1] * 3, "labels": [3], "word_index": [1], "spans": [[0, 0, 2]]},
+    ]
+    batch = PaddingCollator(0, "word", multiple_of=1)(features)
+    assert batch["spans"].tolist() == [[[-1, -1, -1]], [[0, 0, 2]]]
+    assert "spans" not in PaddingCollator(0, "word")([{k: v for k, v in f.items() if k != "spans"} for f in features])

@@ -1,5 +1,6 @@
 """Loaders: CoNLL BIO, BRAT standoff, local tables, BigBio KB rows; conversion losses are counted."""
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -7,6 +8,7 @@ import pytest
 
 from biomed.errors import BiomedError
 from biomed.eval.loaders import _kb_row, load_task_data, parse_brat_ann, read_conll, text_to_bio, to_bio
+from biomed.eval.metrics import entities
 from biomed.eval.tasks import TASKS
 
 
@@ -134,3 +136,118 @@ def test_unreachable_hub_dataset_says_how_to_use_a_local_copy(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(BiomedError, match=r"could not load DrBenchmark/QUAERO.*refs/convert/parquet.*data_paths"):
         load_task_data(TASKS["cbio/emea"])
+
+
+def _with_hub_id(name: str, hub_id: str):
+    task = TASKS[name]
+    return dataclasses.replace(task, source=dataclasses.replace(task.source, hub_id=hub_id))
+
+
+def test_french_quaero_reads_tabibs_hub_documents_with_nested_entities(local_hub):
+    """rntc/tabib-emea as tabib's upload script pushes it: a DatasetDict train/val/test of BRAT documents."""
+    import datasets
+
+    assert TASKS["fr/quaero-emea"].source.hub_id == "rntc/tabib-emea"
+    assert TASKS["fr/quaero-medline"].source.hub_id == "rntc/tabib-medline"
+    text = "Cancer du foie.\nDouleur abdominale."
+    entities = [
+        {"start": 0, "end": 14, "label": "DISO", "text": "Cancer du foie", "fragments": [{"begin": 0, "end": 14}]},
+        {"start": 10, "end": 14, "label": "ANAT", "text": "foie", "fragments": [{"begin": 10, "end": 14}]},
+        {"start": 16, "end": 34, "label": "DISO", "text": "Douleur abdominale", "fragments": [
+            {"begin": 16, "end": 23}, {"begin": 24, "end": 34}]},
+    ]  # fmt: skip
+    document = {"doc_id": ["EMEA_1"], "text": [text], "entities": [entities]}
+    repo_id = f"{local_hub.user}/tabib-emea"
+    datasets.DatasetDict(
+        {split: datasets.Dataset.from_dict(document) for split in ("train", "val", "test")}
+    ).push_to_hub(repo_id)
+    data = load_task_data(_with_hub_id("fr/quaero-emea", repo_id))
+    # every entity is a word span, the nested ANAT included; the tags hold the outer one
+    expected = [
+        {
+            "tokens": ["Cancer", "du", "foie", "."],
+            "tags": ["B-DISO", "I-DISO", "I-DISO", "O"],
+            "spans": [[0, 2, "DISO"], [2, 2, "ANAT"]],
+        },
+        {"tokens": ["Douleur", "abdominale", "."], "tags": ["B-DISO", "I-DISO", "O"], "spans": [[0, 1, "DISO"]]},
+    ]
+    assert data.splits["dev"] == data.splits["test"] == expected  # dev is tabib's "val" split, not carved
+    # the nested ANAT is kept (not dropped) and the two-fragment DISO joined, counted once per split
+    assert data.stats == {"overlapping_entities_kept": 3, "discontinuous_entities_joined": 3}
+    assert data.labels == ["ANAT", "CHEM", "DEVI", "DISO", "GEOG", "LIVB", "OBJC", "PHEN", "PHYS", "PROC"]
+
+
+def test_nested_brat_keeps_every_entity_and_never_cuts_one(tmp_path):
+    """A local BRAT copy of a nested task: crossing and nested entities are word spans, a record never ends inside
+    any of them (a flat task cuts where its tags allow)."""
+    text = "Douleur du foie\ngauche. Fin."
+    # DISO "Douleur du foie\ngauche" crosses the line end; ANAT "foie" is nested; "du foie" (PROC) crosses nothing
+    ann = "T1\tDISO 0 22\tx\nT2\tANAT 11 15\tfoie\nT3\tPROC 8 15\tdu foie\nT4\tANAT 11 15\tfoie\n"
+    for split in ("train", "dev", "test"):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "doc.txt").write_text(text, encoding="utf-8")
+        (tmp_path / split / "doc.ann").write_text(ann, encoding="utf-8")
+    data = load_task_data(TASKS["fr/quaero-emea"], data_paths={"fr/quaero-emea": str(tmp_path)})
+    assert data.splits["test"] == [
+        {
+            "tokens": ["Douleur", "du", "foie", "gauche", "."],
+            "tags": ["B-DISO", "I-DISO", "I-DISO", "I-DISO", "O"],
+            "spans": [[0, 3, "DISO"], [1, 2, "PROC"], [2, 2, "ANAT"]],
+        },
+        {"tokens": ["Fin", "."], "tags": ["O", "O"], "spans": []},
+    ]
+    assert data.stats == {"overlapping_entities_kept": 9, "entities_merged_on_same_words": 3}
+
+
+def test_a_nested_task_never_cuts_an_entity_a_flat_one_drops():
+    text = "Douleur du\nfoie gauche."
+    spans = [(0, 10, "DISO"), (8, 15, "ANAT")]  # "du\nfoie" crosses the tagged DISO and the line end
+    flat, kept = Counter(), Counter()
+    assert text_to_bio(text, spans, flat) == [
+        {"tokens": ["Douleur", "du"], "tags": ["B-DISO", "I-DISO"]},
+        {"tokens": ["foie", "gauche", "."], "tags": ["O", "O", "O"]},
+    ]
+    assert text_to_bio(text, spans, kept, nested=True) == [
+        {
+            "tokens": ["Douleur", "du", "foie", "gauche", "."],
+            "tags": ["B-DISO", "I-DISO", "O", "O", "O"],
+            "spans": [[0, 1, "DISO"], [1, 2, "ANAT"]],
+        }
+    ]
+    assert flat == {"overlapping_entities_dropped": 1} and kept == {"overlapping_entities_kept": 1}
+
+
+def test_e3c_reads_tabibs_layers(local_hub):
+    """rntc/legacy_e3c: layer 2 trains and validates, layer 1 tests (tabib data/e3c.py; ch4 l.39)."""
+    import datasets
+
+    def layer(word: str) -> datasets.Dataset:
+        return datasets.Dataset.from_dict(
+            {
+                "text": [f"{word} aigu"],
+                "tokens": [[word, "aigu"]],
+                "tokens_offsets": [[[0, len(word)], [len(word) + 1, len(word) + 5]]],
+                "clinical_entity_tags": [[1, 2]],
+            }
+        )
+
+    repo_id = f"{local_hub.user}/legacy_e3c"
+    splits = {"fr.layer2": "train", "fr.layer2.validation": "dev", "fr.layer1": "test", "en.layer1": None}
+    datasets.DatasetDict({name: layer(name.replace(".", "")) for name in splits}).push_to_hub(repo_id)
+    data = load_task_data(_with_hub_id("cbio/e3c", repo_id))
+    for theirs, ours in splits.items():
+        if ours:
+            assert data.splits[ours] == [
+                {"tokens": [theirs.replace(".", ""), "aigu"], "tags": ["B-CLINENTITY", "I-CLINENTITY"]}
+            ]
+    assert data.labels == ["CLINENTITY"] and "dev_carved_from_train" not in data.stats
+
+
+def test_a_nested_task_on_tagged_data_gets_the_spans_of_its_tags():
+    task = TASKS["fixtures/ner-bio"]
+    nested = dataclasses.replace(task, source=dataclasses.replace(task.source, nested=True))
+    flat, kept = load_task_data(task), load_task_data(nested)
+    for before, after in zip(flat.splits["test"], kept.splits["test"], strict=True):
+        assert after["tokens"] == before["tokens"] and after["tags"] == before["tags"]
+        assert after["spans"] == sorted([s, e, t] for t, s, e in entities(before["tags"], "strict"))
+    assert any(r["spans"] for r in kept.splits["test"]) and "spans" not in flat.splits["test"][0]

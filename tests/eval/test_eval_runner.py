@@ -8,9 +8,18 @@ import pytest
 
 from biomed.errors import BiomedError
 from biomed.eval.heads import AutoSequenceClassifier, AutoTokenTagger, SpanNerModel
+from biomed.eval.loaders import load_task_data
+from biomed.eval.metrics import ner_scores
 from biomed.eval.runner import EvalConfig, run_eval, selected_tasks
 from biomed.eval.tasks import SUITES, TASKS
-from biomed.eval.training import build_model, decode_predictions, prepare_task, run_one, training_arguments
+from biomed.eval.training import (
+    build_model,
+    decode_predictions,
+    prepare_task,
+    run_one,
+    score_decoded,
+    training_arguments,
+)
 
 
 QUICK = {"num_train_epochs": 2}  # structure checks only; the learning test below uses the full fixture protocol
@@ -70,7 +79,7 @@ def test_rerun_skips_finished_runs_and_redoes_changed_ones(suite_run):
     assert json.loads(path.read_text())["test"] == json.loads(before)["test"]  # same seed, same result
 
 
-def test_truncation_is_reported_and_cut_words_score_as_misses(tiny_checkpoint, tmp_path):
+def test_truncation_is_reported_and_cut_words_are_not_scored(tiny_checkpoint, tmp_path):
     cfg = EvalConfig(
         model=str(tiny_checkpoint),
         tasks=["fixtures/ner-bio"],
@@ -83,8 +92,26 @@ def test_truncation_is_reported_and_cut_words_score_as_misses(tiny_checkpoint, t
     run = json.loads((tmp_path / "runs/fixtures/ner-bio/seed-0.json").read_text())
     test = run["truncation"]["test"]
     assert run["max_length"] == 6 and test["examples_truncated"] > 0 and test["entities_lost"] > 0
-    for gold, pred in zip(run["test_gold"], run["test_predictions"], strict=True):
-        assert len(pred) == len(gold) and set(pred[5:]) <= {"O"}  # at most 4 words fit in 6 sub-tokens
+    full = load_task_data(TASKS["fixtures/ner-bio"]).splits["test"]
+    for record, gold, pred in zip(full, run["test_gold"], run["test_predictions"], strict=True):
+        # at most 4 words fit in 6 sub-tokens; what the window lost is neither gold nor prediction (BCM, tabib)
+        assert len(pred) == len(gold) <= 4 and gold == record["tags"][: len(gold)]
+    assert run["test"] == ner_scores(run["test_gold"], run["test_predictions"], run["labels"])
+
+
+def test_a_perfect_model_scores_one_however_much_truncation_cut(tiny_checkpoint, tiny_tokenizer):
+    task = TASKS["fixtures/ner-bio"]
+    prep = prepare_task(task, EvalConfig(model=str(tiny_checkpoint), max_length=6), tiny_tokenizer)
+    assert prep.truncation["test"]["entities_lost"] > 0
+    full = load_task_data(task).splits["test"]
+    length = max(len(ids) for ids in prep.encoded["test"]["input_ids"])
+    logits = np.full((len(full), length, len(prep.tags)), -5.0)
+    for n, record in enumerate(full):
+        for w in prep.scored_words["test"][n]:
+            logits[n, prep.word_positions["test"][n][w], prep.tags.index(record["tags"][w])] = 5.0
+    predicted = decode_predictions(prep, "test", logits)
+    assert predicted == prep.gold["test"] != [r["tags"] for r in full]
+    assert score_decoded(prep, "test", predicted)["f1_micro_strict"] == 1.0
 
 
 def test_tiny_models_learn_the_fixtures(tiny_checkpoint, tmp_path):
@@ -125,7 +152,8 @@ def test_every_paper_task_runs_its_protocol_on_fixture_data(name, tiny_checkpoin
     by the tiny model's 512 positions), loss, metrics and schedule reach the run; one short epoch or a few steps."""
     task = TASKS[name]
     fixture = TASKS[_FIXTURE_OF_KIND[task.kind]]
-    task = dataclasses.replace(task, source=fixture.source, labels=())
+    # a task whose entities nest reads the fixture's tags as its spans
+    task = dataclasses.replace(task, source=dataclasses.replace(fixture.source, nested=task.source.nested), labels=())
     protocol = task.protocol
     short = {"max_steps": 4, "eval_steps": 2, "save_steps": 2} if protocol.max_steps else {"num_train_epochs": 1}
     cfg = EvalConfig(model=str(tiny_checkpoint), output_dir=tmp_path, training=short)

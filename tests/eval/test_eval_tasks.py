@@ -28,8 +28,9 @@ def test_every_task_is_consistent():
     for name, task in TASKS.items():
         assert task.name == name and "/" in name
         assert task.metric in METRIC_LABELS
-        assert task.metric.endswith(("_strict", "_default")) == (task.kind == "ner"), name
+        assert task.metric.endswith(("_strict", "_default", "_span")) == (task.kind == "ner"), name
         source = task.source
+        assert task.metric.endswith("_span") == source.nested, name
         assert source.hub_id or source.package_path or source.note, f"{name}: no way to get the data documented"
 
 
@@ -54,7 +55,9 @@ def test_french_detour_protocol():
     p = ner.protocol
     assert (p.head, p.max_steps, p.learning_rate, p.head_learning_rate, p.batch_size) == ("span", 4000, 5e-5, 1e-3, 16)
     assert (p.eval_steps, p.max_grad_norm) == (500, 10.0)
-    assert ner.max_length == 1024 and ner.metric == "f1_micro_strict"
+    # tabib's span evaluator: exact (start, end, type) matches, nested entities kept (filter_nested=False)
+    assert ner.max_length == 1024 and ner.metric == "f1_micro_span" and ner.source.nested
+    assert not any(t.source.nested for name, t in TASKS.items() if not name.startswith("fr/quaero-"))
 
 
 def test_camembert_bio_and_english_protocols():

@@ -191,3 +191,28 @@ def test_export_data_writes_the_layout_that_data_dir_reads(tmp_path, monkeypatch
     assert ("parquet", None, "test", dict(SUITE["pubmedqa"].parquet_files)["test"]) in asked
     for task in SUITE:
         assert local_files(task, tmp_path / "copy").keys() == local_files(task, fixtures).keys()
+
+
+def _is_k_of_n(value: float, n: int, decimals: int) -> bool:
+    return any(round(100 * k / n, decimals) == value for k in range(n + 1))
+
+
+def test_every_published_decoder_score_is_k_of_n_on_the_harness_splits_but_the_quoted_row():
+    from biomed.eval.llm.references import PAPER_ROWS, PAPER_SOURCES, QUOTED_ROWS
+    from biomed.eval.llm.suite import SUITE
+
+    for model, values in PAPER_ROWS.items():
+        scores = {key: value for key, value in values.items() if key in SUITE}
+        off = [key for key, value in scores.items() if not _is_k_of_n(value, SUITE[key].size, 2)]
+        if model in QUOTED_ROWS:
+            # Meditron-70B: one decimal; seven values are no k/N, three not even rounded to one decimal
+            assert len(off) == 7 and all(round(v, 1) == v for v in scores.values())
+            assert sorted(k for k, v in scores.items() if not _is_k_of_n(v, SUITE[k].size, 1)) == [
+                "mmlu_clinical_knowledge",
+                "mmlu_college_biology",
+                "mmlu_professional_medicine",
+            ]
+            assert all("not k/N" in PAPER_SOURCES[(model, key)] for key in scores)
+        else:
+            assert not off, f"{model}: {off}"
+            assert not any("not k/N" in PAPER_SOURCES[(model, key)] for key in scores)

@@ -42,6 +42,14 @@ def tiny_roberta(tmp_path_factory, sample_texts) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_olmo2(tmp_path_factory, sample_texts) -> Path:
+    """A 2-layer OLMo 2 (hidden 32) with a byte-level BPE tokenizer shaped like OLMo 2's."""
+    from biomed.tiny import save_tiny_decoder
+
+    return save_tiny_decoder(sample_texts, tmp_path_factory.mktemp("tiny_olmo2"))
+
+
+@pytest.fixture(scope="session")
 def variant_dir(tmp_path_factory, sample_texts) -> Path:
     """A dataset folder shaped like `biomed data build` output: data/<config>/*.parquet with a text column."""
     import pyarrow as pa
@@ -108,3 +116,56 @@ def finished_run(tmp_path_factory, tiny_modernbert, variant_dir):
     result = run_pretrain(cfg, progress=False)
     assert result.final_dir is not None
     return root / "run"
+
+
+class TorchrunLauncher:
+    """Starts ``python -m torch.distributed.run --standalone --nproc_per_node 2 ...`` jobs, each in its own process
+    group so that a timeout or a test's end kills the launcher and its ranks together (no process left behind)."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def start(self, *args: str, **popen):
+        import os
+        import subprocess
+        import sys
+
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", **popen.pop("env", {})}
+        job = subprocess.Popen(command, start_new_session=True, env=env, text=True, **popen)
+        self.jobs.append(job)
+        return job
+
+    def run(self, *args: str, timeout: float = 300):
+        """Run to the end: ``(returncode, stdout, stderr)``."""
+        import subprocess
+
+        job = self.start(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            stdout, stderr = job.communicate(timeout=timeout)
+        finally:
+            self.kill(job)
+        return job.returncode, stdout, stderr
+
+    @staticmethod
+    def kill(job) -> None:
+        import os
+        import signal
+
+        try:
+            os.killpg(job.pid, signal.SIGKILL)  # the group's id is the launcher's pid (start_new_session)
+        except ProcessLookupError:
+            pass
+        job.wait(timeout=60)
+
+    def close(self) -> None:
+        for job in self.jobs:
+            self.kill(job)
+
+
+@pytest.fixture(scope="session")
+def torchrun():
+    """A :class:`TorchrunLauncher`; every job it started is killed at the end of the session."""
+    launcher = TorchrunLauncher()
+    yield launcher
+    launcher.close()

@@ -62,7 +62,7 @@ def test_recipe_becomes_fsdp_training_arguments_on_the_papers_128_gpus():
     from biomed.train.trainer import training_arguments
 
     cfg = resolve_config(PretrainConfig, find_decoder_recipe("BE-All"), ["training.bf16=false"])  # no GPU here
-    args = training_arguments(cfg, PhasePlan.from_config(cfg), world_size=128)  # 128 MI250X in the paper
+    args = training_arguments(cfg, PhasePlan.from_config(cfg), world_size=128, cuda=True)  # 128 MI250X in the paper
     assert args.gradient_accumulation_steps == 8  # 1 sequence x 128 GPUs x 8 = 1,024
     assert (args.max_steps, args.save_steps, args.learning_rate) == (4005, 250, 6.15e-5)
     assert args.fsdp and args.fsdp_config["version"] == 2

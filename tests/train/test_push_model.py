@@ -70,3 +70,39 @@ def test_an_existing_tag_on_other_weights_is_refused_unless_forced(local_hub, fi
     assert f"moved from {old[:10]}" in forced.output
     again = runner.invoke(app, ["push-model", final, repo_id, "--tag", "v1.0", "--yes"])  # same commit: fine
     assert again.exit_code == 0 and "up to date" in again.output
+
+
+def test_push_model_of_an_encoder_publishes_the_results_of_eval_report_card(local_hub, finished_run, tmp_path):
+    """The results `eval report --card` adds are facts of card.json: push-model's re-rendered card keeps them."""
+    import shutil
+    from pathlib import Path
+
+    from huggingface_hub import ModelCard
+
+    final = Path(shutil.copytree(finished_run / "final", tmp_path / "final"))
+    evaluate = ["eval", "run", str(final), "--task", "fixtures/cls-single", "--seeds", "1", "--limit", "8",
+                "--set", "training.num_train_epochs=1", "--out", str(tmp_path / "eval")]  # fmt: skip
+    assert runner.invoke(app, evaluate).exit_code == 0
+    report = [
+        "eval",
+        "report",
+        str(tmp_path / "eval"),
+        "--card",
+        str(final / "README.md"),
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert runner.invoke(app, report).exit_code == 0
+    local = ModelCard.load(final / "README.md").data.eval_results
+    assert [r.dataset_name for r in local] == ["Fixture single-label"]
+
+    repo_id = f"{local_hub.user}/evaluated-bio"
+    pushed = runner.invoke(app, ["push-model", str(final), repo_id, "--yes"])
+    assert pushed.exit_code == 0, pushed.output
+
+    card = ModelCard.load(repo_id)
+    assert f'from_pretrained("{repo_id}")' in card.content  # re-rendered for the repository
+    (result,) = card.data.eval_results
+    assert (result.dataset_name, result.metric_type, result.dataset_split) == ("Fixture single-label", "f1", "test")
+    assert result.metric_value == local[0].metric_value
+    assert card.data.model_name == "tiny-bio"

@@ -6,7 +6,8 @@ from pathlib import Path
 from huggingface_hub import ModelCard
 
 from biomed.config import resolve_config
-from biomed.model_cards.encoder import card_context, render_encoder_card
+from biomed.model_cards.encoder import render_encoder_card
+from biomed.train.card import card_context
 from biomed.train.config import PretrainConfig
 from biomed.train.schedule import PhasePlan
 

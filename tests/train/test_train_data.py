@@ -39,7 +39,7 @@ def test_cache_is_reused_and_keyed_by_length_and_tokenizer(tmp_path, tiny_modern
     source = SourceConfig(name="s", path=str(variant_dir), config="BE-Small")
     first = pack_source(source, tokenizer, max_length=32, cache_dir=tmp_path, progress=False)
 
-    def no_reading(_):
+    def no_reading(*_):
         raise AssertionError("the cache should have been reused")
 
     monkeypatch.setattr(data_module, "iter_documents", no_reading)

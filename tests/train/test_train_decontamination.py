@@ -19,8 +19,10 @@ def test_a_recipe_naming_an_evaluation_set_is_refused():
         _resolve("[{name: fr-qa, hub: qanastek/FrenchMedMCQA}]")
     with pytest.raises(ConfigError, match="evaluation set FrenchMedMCQA"):
         _resolve("[{name: frenchmedmcqa, path: data/fr/qa}]")  # by its name, whatever the folder
-    with pytest.raises(ConfigError, match=r"evaluation set QUAERO EMEA \(fr/quaero-emea\)"):
+    with pytest.raises(ConfigError, match=r"evaluation set EMEA \(cbio/emea\)"):
         _resolve("[{name: leaflets, hub: DrBenchmark/QUAERO}]")
+    with pytest.raises(ConfigError, match=r"evaluation set QUAERO EMEA \(fr/quaero-emea\)"):
+        _resolve("[{name: leaflets, hub: rntc/tabib-emea}]")
     with pytest.raises(ConfigError, match="evaluation set MediQAl"):
         _resolve("[{name: qa, path: data/fr/MediQAl}]")
     # the paper's own sources are not evaluation sets by name: EMEA leaflets (OPUS) and E3C's unannotated layer

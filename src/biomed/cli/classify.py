@@ -2,65 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
-
-from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, Wait, WorkersOpt, resolve
+from biomed.cli import options as opt
 
 
-app = typer.Typer(
-    help="Propagate the LLM's labels: train a paragraph classifier, then score every extracted paragraph.",
-    no_args_is_help=True,
-)
-
-
-@app.command("train")
 def classify_train_command(
-    annotations: Annotated[
-        Path | None,
-        typer.Argument(
-            help="annotations.parquet of `biomed data annotate` (status=ok rows are used), or a gold-label .jsonl.",
-            show_default=False,
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Checkpoint folder to write.", show_default=False),
-    ] = None,
-    paragraphs: Annotated[
-        Path | None,
-        typer.Option(
-            "--paragraphs",
-            help="Extraction output folder, to look up the text of labelled rows that have none (gold labels).",
-            show_default=False,
-        ),
-    ] = None,
-    backbone: Annotated[
-        str | None,
-        typer.Option(
-            "--backbone",
-            help="Encoder to fine-tune: a Hub id or a local folder.",
-            show_default=False,
-        ),
-    ] = None,
-    max_length: Annotated[
-        int | None,
-        typer.Option("--max-length", help="Truncate paragraphs to this many tokens.", show_default=False),
-    ] = None,
-    version: Annotated[
-        str | None,
-        typer.Option(
-            "--version",
-            help="Classifier version recorded in the checkpoint, its card and every scored row "
-            "(default: derived from the backbone and a hash of the config and training data).",
-            show_default=False,
-        ),
-    ] = None,
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    dry_run: DryRunOpt = False,
+    annotations: opt.AnnotationsArg = None,
+    out: opt.OutOpt = None,
+    paragraphs: opt.ParagraphsOpt = None,
+    backbone: opt.BackboneOpt = None,
+    max_length: opt.ClassifyTrainMaxLengthOpt = None,
+    version: opt.ClassifierVersionOpt = None,
+    config: opt.ConfigOpt = None,
+    set_: opt.SetOpt = None,
+    dry_run: opt.DryRunOpt = False,
 ) -> None:
     """Fine-tune one encoder with three heads (type, domain, educational score) on the annotations.
 
@@ -79,77 +33,25 @@ def classify_train_command(
         "max_length": max_length,
         "version": version,
     }
-    cfg = resolve(ClassifyTrainConfig, config, set_, options, dry_run)
-    typer.echo(run_classify_train(cfg).render())
+    opt.run_stage(ClassifyTrainConfig, run_classify_train, config, set_, options, dry_run)
 
 
-@app.command("score")
 def classify_score_command(
-    inputs: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Extraction output folder of `biomed data extract` (its data/*.parquet).", show_default=False
-        ),
-    ] = None,
-    classifier: Annotated[
-        str | None,
-        typer.Option(
-            "--classifier",
-            help="Checkpoint folder of `biomed data classify train` (or its Hub id).",
-            show_default=False,
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Output folder for scored shards.", show_default=False),
-    ] = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option("--batch-size", help="Most paragraphs per batch.", show_default=False),
-    ] = None,
-    max_batch_tokens: Annotated[
-        int | None,
-        typer.Option(
-            "--max-batch-tokens",
-            help="Most padded tokens per batch (default: 2048 on CPU, 131072 on GPU).",
-            show_default=False,
-        ),
-    ] = None,
-    max_length: Annotated[
-        int | None,
-        typer.Option(
-            "--max-length",
-            help="Truncate paragraphs to this many tokens (default: the classifier's training length).",
-            show_default=False,
-        ),
-    ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option("--device", help="auto, cpu, cuda or cuda:N.", show_default=False),
-    ] = None,
-    dtype: Annotated[
-        str | None,
-        typer.Option(
-            "--dtype",
-            help="auto (bfloat16/float16 on GPU; bfloat16 on a CPU with AVX512-BF16/AMX, else float32), float32, "
-            "bfloat16 or float16.",
-            show_default=False,
-        ),
-    ] = None,
-    tasks: Annotated[
-        int | None,
-        typer.Option(
-            "--tasks",
-            help="Datatrove tasks, each scoring every N-th shard with one model load; 0 = one per worker.",
-            show_default=False,
-        ),
-    ] = None,
-    workers: WorkersOpt = None,
-    wait: Wait = False,
-    overwrite: OverwriteOpt = False,
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    dry_run: DryRunOpt = False,
+    inputs: opt.ClassifyScoreInputsArg = None,
+    classifier: opt.ClassifierOpt = None,
+    out: opt.OutOpt = None,
+    overwrite: opt.OverwriteOpt = False,
+    workers: opt.WorkersOpt = None,
+    wait: opt.Wait = False,
+    batch_size: opt.BatchSizeOpt = None,
+    max_batch_tokens: opt.MaxBatchTokensOpt = None,
+    max_length: opt.ClassifyScoreMaxLengthOpt = None,
+    device: opt.DeviceOpt = None,
+    dtype: opt.DtypeOpt = None,
+    tasks: opt.ClassifyScoreTasksOpt = None,
+    config: opt.ConfigOpt = None,
+    set_: opt.SetOpt = None,
+    dry_run: opt.DryRunOpt = False,
 ) -> None:
     """Add type, domain and educational-score columns to every extracted paragraph.
 
@@ -174,5 +76,4 @@ def classify_score_command(
         "executor.workers": workers,
         "executor.wait": wait or None,
     }
-    cfg = resolve(ClassifyScoreConfig, config, set_, options, dry_run)
-    typer.echo(run_classify_score(cfg, overwrite=overwrite).render())
+    opt.run_stage(ClassifyScoreConfig, run_classify_score, config, set_, options, dry_run, overwrite=overwrite)

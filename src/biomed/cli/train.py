@@ -2,67 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, resolve
+from biomed.cli import options as opt
 from biomed.errors import BiomedError
 
 
 def train_command(
-    size: Annotated[
-        str | None,
-        typer.Option("--size", help="Model size of the paper's recipe: base or large.", show_default=False),
-    ] = None,
-    lang: Annotated[
-        str | None,
-        typer.Option(
-            "--lang",
-            help="Language of the paper's recipe: en (ModernBERT-bio) or fr (ModernCamemBERT-bio).",
-            show_default=False,
-        ),
-    ] = None,
-    objective: Annotated[
-        str | None,
-        typer.Option(
-            "--objective",
-            help="Schedule: detour (CLM phase, then MLM decay) or mlm (its MLM twin, same data and compute).",
-            show_default=False,
-        ),
-    ] = None,
-    freeze_layers: Annotated[
-        str | None,
-        typer.Option(
-            "--freeze-layers",
-            help="Layers that get no update during the phases in freeze.phases, e.g. 0-7 or 8-14.",
-            show_default=False,
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Output folder (checkpoints, final/ model).", show_default=False),
-    ] = None,
-    variant: Annotated[
-        str | None,
-        typer.Option(
-            "--variant",
-            help="Decoder run of Biomed-Enriched: OLMo2-7B-stage1 on BE-Base, BE-Clinical, BE-ClinicalCase, "
-            "BE-Educational, BE-All or BE-French (recipes/pretrain/olmo2-7b-stage1-<variant>.yaml).",
-            show_default=False,
-        ),
-    ] = None,
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    dry_run: DryRunOpt = False,
+    size: opt.SizeOpt = None,
+    lang: opt.LangOpt = None,
+    objective: opt.ObjectiveOpt = None,
+    freeze_layers: opt.FreezeLayersOpt = None,
+    out: opt.OutOpt = None,
+    variant: opt.VariantOpt = None,
+    config: opt.ConfigOpt = None,
+    set_: opt.SetOpt = None,
+    dry_run: opt.DryRunOpt = False,
 ) -> None:
-    """Continued pre-training of an encoder: the CLM detour or MLM, on a weighted, packed data mixture.
+    """Continued pre-training of an encoder (CLM detour or MLM) or a decoder (--variant) on a weighted, packed mixture.
 
-    Without --config, --size/--lang/--objective pick the paper's recipe from recipes/pretrain/ (default: base, en,
-    detour). Writes OUT/checkpoint-N/ every save_every_tokens and OUT/final/ (a standard *ForMaskedLM folder with
-    tokenizer, config.yaml, data_manifest.json, loss.png, lr.png and README.md). Rerunning the same command resumes
-    from the newest checkpoint, in the right phase. Several GPUs: `accelerate launch -m biomed.cli train ...`.
+    Without --config, --size/--lang/--objective pick the paper's encoder recipe from recipes/pretrain/ (default:
+    base, en, detour); --variant picks a decoder recipe (OLMo2-7B stage 1 on one Biomed-Enriched variant). Writes
+    OUT/checkpoint-N/ every save_every_tokens and OUT/final/ (a standard *ForMaskedLM or, for a decoder,
+    *ForCausalLM folder with tokenizer, config.yaml, data_manifest.json, loss.png, lr.png, card.json and README.md;
+    `biomed eval llm` scores a decoder's). Rerunning the same command resumes from the newest checkpoint, in the right
+    phase. Several GPUs: `accelerate launch -m biomed.cli train ...`.
     """
     from biomed.train.config import PretrainConfig, find_recipe
 
@@ -75,7 +39,7 @@ def train_command(
             raise BiomedError("--variant picks a decoder recipe: pass it without --config/--size/--lang/--objective")
         config = find_decoder_recipe(variant)
     recipe = config or find_recipe(lang or "en", size or "base", objective or "detour")
-    cfg = resolve(PretrainConfig, recipe, set_, {"output_dir": out, "freeze.layers": freeze_layers}, dry_run)
+    cfg = opt.resolve(PretrainConfig, recipe, set_, {"output_dir": out, "freeze.layers": freeze_layers}, dry_run)
     from biomed.train.trainer import run_pretrain
 
     result = run_pretrain(cfg)

@@ -8,8 +8,9 @@ Example::
     print(truncation)   # {'examples': …, 'examples_truncated': …, 'words_lost': …, 'entities_lost': …}
 
 Labels go on each word's first sub-token (-100 on the others and on special tokens). Whatever the maximum length
-cuts off is counted — examples, words, entities, sub-tokens — and the gold labels stay whole: cut-off words are
-scored as predicted ``O``, so truncation costs recall in the reported numbers instead of vanishing from them.
+cuts off is counted — examples, words, entities, sub-tokens — and reported; only the words whose first sub-token
+survives are scored (``scored_words``), as the BioClinical-ModernBERT code (src/metrics/metrics.py l.60-68: positions
+labelled -100 are dropped) and tabib (models/bert_token_ner.py l.262-269) score them.
 """
 
 from __future__ import annotations
@@ -29,22 +30,28 @@ def tag_names(types: list[str]) -> list[str]:
 
 
 def encode_ner(
-    records: list[dict], tokenizer, tags: list[str], max_length: int, head: str
+    records: list[dict], tokenizer, tags: list[str], max_length: int, head: str, nested: bool = False
 ) -> tuple[dict[str, list], dict[str, int]]:
     """Tokenise word lists and align BIO labels; count what the maximum length cuts off.
 
     Args:
-        records: ``{"tokens", "tags"}`` records.
+        records: ``{"tokens", "tags"}`` records (and ``spans`` when ``nested``).
         tokenizer: a fast tokenizer (``word_ids`` is needed to find first sub-tokens).
         tags: tag names in id order (``tag_names``).
         max_length: maximum sub-tokens per example, special tokens included.
         head: ``linear`` (sub-token ``labels``) or ``span`` (word-level ``labels`` + ``word_index``).
+        nested: the records' ``spans`` are the entities (nested ones included): they are what the window can lose,
+            and the span head gets the ones inside the window as ``spans`` rows (start, end, type index ≥ 1).
 
     Returns:
-        Columns (``input_ids``, ``attention_mask``, ``labels``, ``length``, ``word_index`` for the span head, and
-        ``word_positions``: each in-window word's first sub-token, -1 when it has none) and truncation counts.
+        Columns (``input_ids``, ``attention_mask``, ``labels``, ``length``, ``word_index`` and, when ``nested``,
+        ``spans`` for the span head, ``word_positions``: each in-window word's first sub-token, -1 when it has none,
+        and ``scored_words``: the words that have a sub-token in the window, the only ones scored) and truncation
+        counts.
     """
     tag_id = {t: i for i, t in enumerate(tags)}
+    # tag_names order: B-type is tag 2c - 1 for type index c
+    type_id = {t[2:]: (i + 1) // 2 for t, i in tag_id.items() if t.startswith("B-")}
     enc = tokenizer([r["tokens"] for r in records], is_split_into_words=True, truncation=True, max_length=max_length)
     columns: dict[str, list] = {
         "input_ids": [],
@@ -52,9 +59,12 @@ def encode_ner(
         "labels": [],
         "length": [],
         "word_positions": [],
+        "scored_words": [],
     }
     if head == "span":
         columns["word_index"] = []
+        if nested:
+            columns["spans"] = []
     stats = {
         "examples": len(records),
         "examples_truncated": 0,
@@ -75,15 +85,19 @@ def encode_ner(
         if lost > 0:
             stats["examples_truncated"] += 1
             stats["words_lost"] += lost
-            stats["entities_lost"] += sum(1 for _, _, end in entities(record["tags"], "strict") if end >= in_window)
+            spans = record["spans"] if nested else [(b, e, t) for t, b, e in entities(record["tags"], "strict")]
+            stats["entities_lost"] += sum(1 for _, end, _ in spans if end >= in_window)
         columns["input_ids"].append(enc["input_ids"][n])
         columns["attention_mask"].append(enc["attention_mask"][n])
         columns["length"].append(len(enc["input_ids"][n]))
         columns["word_positions"].append([first.get(w, -1) for w in range(in_window)])
+        columns["scored_words"].append(sorted(first))
         word_tags = [tag_id[t] for t in record["tags"][:in_window]]
         if head == "span":
             columns["word_index"].append([first.get(w, 0) for w in range(in_window)])
             columns["labels"].append(word_tags)
+            if nested:
+                columns["spans"].append([[b, e, type_id[t]] for b, e, t in record["spans"] if e < in_window])
         else:
             labels = [IGNORE] * len(word_ids)
             for word, position in first.items():
@@ -131,8 +145,9 @@ class PaddingCollator:
 
     Args:
         pad_token_id: the tokenizer's padding id.
-        labels: ``token`` (one label per sub-token), ``word`` (span head: word-level labels + ``word_index``) or
-            ``sequence`` (a class id or a multi-hot vector per example).
+        labels: ``token`` (one label per sub-token), ``word`` (span head: word-level labels + ``word_index``, and
+            gold ``spans`` rows padded with -1 when the features carry them) or ``sequence`` (a class id or a
+            multi-hot vector per example).
         pad_to: fixed length for every batch, or ``None`` for the longest in the batch.
         multiple_of: round dynamic lengths up to a multiple of this (tensor-core friendly shapes).
     """
@@ -159,6 +174,10 @@ class PaddingCollator:
             words = max(max(len(f["word_index"]) for f in features), 1)
             batch["word_index"] = torch.tensor([_pad(f["word_index"], words, -1) for f in features])
             batch["labels"] = torch.tensor([_pad(f["labels"], words, IGNORE) for f in features])
+            if "spans" in features[0]:
+                rows = max(max(len(f["spans"]) for f in features), 1)
+                padded = [_pad(f["spans"], rows, [-1, -1, -1]) for f in features]
+                batch["spans"] = torch.tensor(padded, dtype=torch.long).view(-1, rows, 3)
         elif self.labels == "token":
             batch["labels"] = torch.tensor([_pad(f["labels"], length, IGNORE) for f in features])
         else:

@@ -16,10 +16,13 @@ Example::
 - ``TokenTagger``: a linear layer per sub-token; labels sit on each word's first sub-token, the rest are -100.
 - ``SpanNerModel``: the CLM-detour NER head. Word vectors (first sub-tokens) go through a BiLSTM; a linear-chain
   CRF over BIO tags and a biaffine span scorer (Yu, Bohnet & Poesio 2020) are trained jointly; decoding takes the
-  biaffine's best non-overlapping spans (the CRF's Viterbi path is available with ``decoder="crf"``).
+  biaffine's best non-overlapping spans (the CRF's Viterbi path is available with ``decoder="crf"``). With
+  ``nested=True`` (data that keeps nested entities, tabib's QUAERO) the biaffine trains on every gold span, nested
+  ones included, and decoding keeps nested spans as tabib's span model does (``decode_nested_spans``).
 
 In evaluation mode the span model returns decoded word-level tag ids as ``logits`` so the ``Trainer`` gathers
-them like any prediction.
+them like any prediction; with ``nested=True`` it returns the decoded spans, (batch, spans, 3) rows of
+(start, end, type index ≥ 1) padded with -100.
 """
 
 from __future__ import annotations
@@ -272,6 +275,38 @@ def decode_spans(scores: torch.Tensor, n_words: int, max_width: int) -> list[tup
     return sorted(spans)
 
 
+def decode_nested_spans(scores: torch.Tensor, n_words: int, max_width: int) -> list[tuple[int, int, int]]:
+    """Spans from one (n, n, C+1) score tensor with nested entities allowed: (start, end, type index ≥ 1).
+
+    As tabib's span model decodes (models/bert_span_ner.py l.480-481, l.951-1011, l.1021-1061; every span config's
+    ``filter_predictions: no_overlapping_same_label``, configs/base/ner_span_bert.yaml l.45-46): every span up to
+    ``max_width`` words whose best class is an entity type is a candidate with that class's probability; candidates
+    are taken by probability, then the longer first, then in (start, end) order, and one is dropped when it overlaps
+    (nested in, containing or crossing) a span of the same type already taken. Spans of different types may nest
+    or cross. tabib's candidates are the spans whose best entity label has a sigmoid above 0.5 (its biaffine trains
+    a BCE per label); this head's biaffine is a softmax over no-entity and the types, so a span is a candidate when
+    an entity type beats no-entity.
+    """
+    probs = scores[:n_words, :n_words].softmax(-1)
+    best_p, best_c = probs.max(-1)
+    idx = torch.arange(n_words, device=scores.device)
+    valid = (idx.unsqueeze(1) <= idx.unsqueeze(0)) & (idx.unsqueeze(0) - idx.unsqueeze(1) < max_width)
+    # row-major order: start then end ascending, the order tabib lists its candidate spans in
+    starts, ends = torch.nonzero(valid & (best_c > 0), as_tuple=True)
+    candidates = list(
+        zip(best_p[starts, ends].tolist(), starts.tolist(), ends.tolist(), best_c[starts, ends].tolist(), strict=True)
+    )
+    candidates.sort(key=lambda c: (-c[0], -(c[2] - c[1])))  # stable: ties keep (start, end) order, as tabib's
+    # spans are word intervals: two overlap exactly when they share a word, so one occupancy row per type suffices
+    taken = [[False] * n_words for _ in range(scores.shape[-1])]
+    kept = []
+    for _, i, j, c in candidates:
+        if not any(taken[c][i : j + 1]):
+            kept.append((i, j, c))
+            taken[c][i : j + 1] = [True] * (j + 1 - i)
+    return sorted(kept)
+
+
 def spans_to_tag_ids(spans: list[tuple[int, int, int]], n_words: int, num_types: int) -> list[int]:
     """Spans (type index ≥ 1) -> BIO tag ids in the order O, B-type1, I-type1, B-type2, …"""
     tags = [0] * n_words
@@ -362,6 +397,8 @@ class SpanNerModel(nn.Module):
         max_width: longest span (in words) the biaffine scorer proposes.
         dropout: dropout of word vectors, contextualiser and scorer.
         decoder: ``biaffine`` (default) or ``crf``.
+        nested: train the biaffine on the gold spans given as ``spans`` (nested ones included) and decode nested
+            spans (``decode_nested_spans``); evaluation then returns spans, not tags. Biaffine decoding only.
     """
 
     def __init__(
@@ -374,10 +411,14 @@ class SpanNerModel(nn.Module):
         max_width: int = 40,
         dropout: float = 0.4,
         decoder: str = "biaffine",
+        nested: bool = False,
     ):
         super().__init__()
         if lstm_width < 2 or lstm_layers < 1:
             raise ValueError("the span head needs lstm_width >= 2 and lstm_layers >= 1")
+        if nested and decoder != "biaffine":
+            raise ValueError("nested spans are decoded by the biaffine scorer; a CRF path holds one tag per word")
+        self.nested = nested
         self.encoder = encoder
         self.num_types = num_types
         self.max_width = max_width
@@ -398,25 +439,32 @@ class SpanNerModel(nn.Module):
         words = self.dropout(gathered * mask.unsqueeze(-1))
         return self.dropout(self.lstm(words, mask)), mask
 
-    def forward(self, input_ids, word_index, attention_mask=None, token_type_ids=None, labels=None):
+    def forward(self, input_ids, word_index, attention_mask=None, token_type_ids=None, labels=None, spans=None):
+        """``spans`` (batch, n_spans, 3): gold (start, end, type index ≥ 1) rows padded with -1, nested ones
+        included; when given the biaffine trains on them instead of the spans read from the BIO ``labels`` (which
+        still train the CRF)."""
         words, mask = self.word_vectors(input_ids, attention_mask, word_index, token_type_ids)
         emissions = self.emissions(words)
         span_scores = self.biaffine(words)
         loss = None
         if labels is not None:
             loss = self.crf.neg_log_likelihood(emissions, labels.clamp(min=0), mask)
-            loss = loss + self._span_loss(span_scores, labels, mask)
+            loss = loss + self._span_loss(span_scores, labels, mask, spans)
         if self.training:
             return {"loss": loss, "logits": emissions}
-        logits = self.decode(emissions, span_scores, mask)
+        logits = self.decode_nested(span_scores, mask) if self.nested else self.decode(emissions, span_scores, mask)
         return {"loss": loss, "logits": logits} if loss is not None else {"logits": logits}
 
-    def _span_loss(self, span_scores, labels, mask):
+    def _span_loss(self, span_scores, labels, mask, spans=None):
         gold = torch.zeros(span_scores.shape[:3], dtype=torch.long, device=span_scores.device)
-        for b, row in enumerate(labels.tolist()):
-            n = int(mask[b].sum())
-            for i, j, c in tag_ids_to_spans([max(t, 0) for t in row[:n]]):
-                gold[b, i, j] = c
+        if spans is not None:
+            b, k = torch.nonzero(spans[..., 2] > 0, as_tuple=True)
+            gold[b, spans[b, k, 0], spans[b, k, 1]] = spans[b, k, 2]
+        else:
+            for b, row in enumerate(labels.tolist()):
+                n = int(mask[b].sum())
+                for i, j, c in tag_ids_to_spans([max(t, 0) for t in row[:n]]):
+                    gold[b, i, j] = c
         n = span_scores.shape[1]
         idx = torch.arange(n, device=span_scores.device)
         upper = (idx.unsqueeze(1) <= idx.unsqueeze(0)) & (idx.unsqueeze(0) - idx.unsqueeze(1) < self.max_width)
@@ -437,4 +485,14 @@ class SpanNerModel(nn.Module):
                 paths.append(spans_to_tag_ids(spans, n, self.num_types))
         for b, path in enumerate(paths):
             out[b, : len(path)] = torch.tensor(path, dtype=torch.long, device=mask.device)
+        return out
+
+    @torch.no_grad()
+    def decode_nested(self, span_scores, mask) -> torch.Tensor:
+        """Decoded spans, (batch, max spans, 3) rows of (start, end, type index ≥ 1), padded with -100."""
+        found = [decode_nested_spans(span_scores[b], int(mask[b].sum()), self.max_width) for b in range(mask.shape[0])]
+        out = torch.full((mask.shape[0], max([1, *map(len, found)]), 3), IGNORE, dtype=torch.long, device=mask.device)
+        for b, rows in enumerate(found):
+            if rows:
+                out[b, : len(rows)] = torch.tensor(rows, dtype=torch.long, device=mask.device)
         return out

@@ -8,7 +8,9 @@ Example::
     data = load_task_data(TASKS["fixtures/ner-brat"])
     print(data.labels, data.splits["train"][0], data.stats)
 
-NER records are ``{"tokens": [...], "tags": [...]}`` with BIO tags; classification records are
+NER records are ``{"tokens": [...], "tags": [...]}`` with BIO tags, plus ``"spans": [[start, end, type], ...]`` (word
+indices, end included: every entity, nested ones too) for a task whose source keeps nested entities
+(``DataSource.nested``); classification records are
 ``{"text": str, "labels": [str, ...]}`` (one label for single-label tasks). Formats: CoNLL-style BIO files, BRAT
 standoff folders, local tables (JSONL/JSON/Parquet/CSV/TSV), and Hub datasets (word/tag columns, BigBio KB schema,
 text/label columns). Whatever is lost on the way (overlapping entities flattened, discontinuous spans joined) is
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from biomed.errors import BiomedError
+from biomed.eval.metrics import entities
 from biomed.eval.tasks import DataSource, TaskSpec
 
 
@@ -100,6 +103,11 @@ def load_task_data(
     for name in SPLITS:
         if not splits.get(name):
             raise BiomedError(f"task {task.name}: split {name!r} is empty or missing in {origin}")
+    if task.kind == "ner" and task.source.nested:
+        # a nested task read from one-tag-per-word data (CoNLL, a table) has the spans of its tags
+        for records in splits.values():
+            for record in records:
+                record.setdefault("spans", sorted([s, e, t] for t, s, e in entities(record["tags"], "strict")))
     if limit is not None:
         splits = {name: records[:limit] for name, records in splits.items()}
     labels = _label_set(task, splits)
@@ -127,8 +135,13 @@ def _read_local(folder: Path, fmt: str, task: TaskSpec, stats: Counter) -> dict[
 
     if fmt in READERS:  # raw English clinical corpora, split as the BioClinical-ModernBERT code splits them
         return READERS[fmt](folder)
+    if fmt in ("fracco", "frasimed-cantemist", "frasimed-distemist"):
+        return read_coded_corpus(folder, fmt, task.source.top_k, stats)
     if fmt == "brat":
-        return {name: read_brat_folder(path, stats) for name, path in _split_paths(folder, task, dirs=True).items()}
+        return {
+            name: read_brat_folder(path, stats, task.source.nested)
+            for name, path in _split_paths(folder, task, dirs=True).items()
+        }
     if fmt == "conll":
         return {name: read_conll(path) for name, path in _split_paths(folder, task, _CONLL_SUFFIXES).items()}
     return {name: read_table(path, task) for name, path in _split_paths(folder, task, _TABLE_SUFFIXES).items()}
@@ -149,6 +162,20 @@ def _split_paths(folder: Path, task: TaskSpec, suffixes: tuple[str, ...] = (), d
         kind = "folders" if dirs else "files ending in " + "/".join(suffixes)
         raise BiomedError(f"{task.name}: {folder} needs train and test {kind} (dev optional); found {sorted(found)}")
     return found
+
+
+def read_coded_corpus(path: Path, fmt: str, top_k: int | None, stats: Counter) -> dict[str, list[dict]]:
+    """FrACCO or a FRASIMED subset built into a document-level multi-label task as tabib builds it."""
+    from biomed.eval.doc_codes import build_code_task, read_fracco, read_frasimed
+
+    if fmt == "fracco":
+        texts, codes = read_fracco(path)
+        built = build_code_task(texts, codes, top_k, "fracco")
+    else:
+        texts, codes, _ = read_frasimed(path, fmt.removeprefix("frasimed-"))
+        built = build_code_task(texts, codes, top_k, "frasimed")
+    stats.update({key: value for key, value in built.stats.items() if value})
+    return {name: [{"text": r["text"], "labels": r["labels"]} for r in rows] for name, rows in built.splits.items()}
 
 
 def read_conll(path: Path) -> list[dict]:
@@ -197,14 +224,15 @@ def read_table(path: Path, task: TaskSpec) -> list[dict]:
     return [_classification_record(row, columns, None, path) for row in rows]
 
 
-def read_brat_folder(folder: Path, stats: Counter) -> list[dict]:
-    """Every ``.txt``/``.ann`` pair of a BRAT folder, cut into lines then sentences, as BIO records."""
+def read_brat_folder(folder: Path, stats: Counter, nested: bool = False) -> list[dict]:
+    """Every ``.txt``/``.ann`` pair of a BRAT folder, cut into lines then sentences, as BIO records (with every
+    entity's word span when ``nested``)."""
     records = []
     for text_path in sorted(folder.glob("*.txt")):
         ann_path = text_path.with_suffix(".ann")
         text = text_path.read_text(encoding="utf-8")
         spans = parse_brat_ann(ann_path.read_text(encoding="utf-8"), ann_path, stats) if ann_path.exists() else []
-        records.extend(text_to_bio(text, spans, stats))
+        records.extend(text_to_bio(text, spans, stats, nested))
     return records
 
 
@@ -230,40 +258,63 @@ def parse_brat_ann(content: str, path: Path | str, stats: Counter) -> list[tuple
     return spans
 
 
-def text_to_bio(text: str, spans: list[tuple[int, int, str]], stats: Counter) -> list[dict]:
+def text_to_bio(text: str, spans: list[tuple[int, int, str]], stats: Counter, nested: bool = False) -> list[dict]:
     """Tokenise ``text`` (words and punctuation), tag entity spans in BIO, cut at line ends and sentence ends.
 
     Overlapping or nested entities cannot live in one BIO sequence: the longest wins (earliest on ties), the others
-    are counted in ``stats["overlapping_entities_dropped"]``.
+    are left out of the tags. Without ``nested`` they are dropped and counted in
+    ``stats["overlapping_entities_dropped"]``; with ``nested`` every entity is kept as a word span in the record's
+    ``spans`` (``[start, end, type]``, end included), the ones outside the tags counted in
+    ``stats["overlapping_entities_kept"]``, and no record is cut inside any entity. Two entities of one type on the
+    same words are one span (counted in ``stats["entities_merged_on_same_words"]``).
     """
     words = [(m.start(), m.end(), m.group()) for m in _WORD_RE.finditer(text)]
     tags = ["O"] * len(words)
     owner = [-1] * len(words)
+    word_spans, tagged = [], []
     for index, (start, end, etype) in enumerate(sorted(spans, key=lambda s: (s[0], -(s[1] - s[0])))):
         covered = [i for i, (ws, we, _) in enumerate(words) if ws < end and we > start]
         if not covered:
             stats["entities_without_tokens"] += 1
             continue
+        word_spans.append((covered[0], covered[-1], etype))
         if any(owner[i] >= 0 for i in covered):
-            stats["overlapping_entities_dropped"] += 1
+            stats["overlapping_entities_kept" if nested else "overlapping_entities_dropped"] += 1
             continue
+        tagged.append(word_spans[-1])
         for k, i in enumerate(covered):
             tags[i] = ("B-" if k == 0 else "I-") + etype
             owner[i] = index
+    # a record never ends inside an entity the task keeps
+    joined = [False] * (len(words) + 1)
+    for first, last, _ in word_spans if nested else tagged:
+        for i in range(first + 1, last + 1):
+            joined[i] = True
     records, current = [], []
     for i, (start, _end, word) in enumerate(words):
-        if current and "\n" in text[words[i - 1][1] : start] and not tags[i].startswith("I-"):
+        if current and "\n" in text[words[i - 1][1] : start] and not joined[i]:
             records.append(current)
             current = []
         current.append(i)
-        ends_sentence = word in {".", "!", "?"}
-        next_inside = i + 1 < len(words) and tags[i + 1].startswith("I-")
-        if ends_sentence and not next_inside:
+        if word in {".", "!", "?"} and not joined[i + 1]:
             records.append(current)
             current = []
     if current:
         records.append(current)
-    return [{"tokens": [words[i][2] for i in idx], "tags": [tags[i] for i in idx]} for idx in records if idx]
+    records = [idx for idx in records if idx]
+    out = [{"tokens": [words[i][2] for i in idx], "tags": [tags[i] for i in idx]} for idx in records]
+    if nested:
+        where = {i: (n, i - idx[0]) for n, idx in enumerate(records) for i in idx}
+        kept: list[set] = [set() for _ in records]
+        for first, last, etype in word_spans:
+            n, local = where[first]
+            span = (local, local + last - first, etype)
+            if span in kept[n]:
+                stats["entities_merged_on_same_words"] += 1
+            kept[n].add(span)
+        for record, found in zip(out, kept, strict=True):
+            record["spans"] = [list(span) for span in sorted(found)]
+    return out
 
 
 def to_bio(tags: list[str]) -> list[str]:
@@ -301,12 +352,17 @@ def _read_hub(source: DataSource, task: TaskSpec, stats: Counter) -> dict[str, l
     splits: dict[str, list[dict]] = {}
     for ours, theirs in source.splits.items():
         if theirs not in dataset:
-            continue
+            # a pushed split may be named val, validation or dev whatever the source was written with
+            theirs = next((name for name in _SPLIT_ALIASES[ours] if name in dataset), None)
+            if theirs is None:
+                continue
         part = dataset[theirs]
         if source.format == "hub-tokens":
             splits[ours] = _token_rows(part, source)
         elif source.format == "hub-kb":
             splits[ours] = [r for row in part for r in _kb_row(row, stats)]
+        elif source.format == "hub-spans":
+            splits[ours] = [r for row in part for r in _span_document(row, source, stats)]
         else:
             names = _class_names(part.features.get(source.columns.get("labels", "labels")))
             splits[ours] = [_classification_record(row, source.columns, names, source.hub_id) for row in part]
@@ -315,7 +371,7 @@ def _read_hub(source: DataSource, task: TaskSpec, stats: Counter) -> dict[str, l
 
 def _token_rows(part, source: DataSource) -> list[dict]:
     tokens_col, tags_col = source.columns.get("tokens", "tokens"), source.columns.get("tags", "ner_tags")
-    names = _class_names(part.features[tags_col])
+    names = _class_names(part.features[tags_col]) or (list(source.tag_names) if source.tag_names else None)
     rows = []
     for row in part:
         tags = [names[t] if names is not None else str(t) for t in row[tags_col]]
@@ -340,6 +396,22 @@ def _kb_row(row: dict, stats: Counter) -> list[dict]:
             stats["discontinuous_entities_joined"] += 1
         spans.append((entity["offsets"][0][0], entity["offsets"][-1][1], entity["type"]))
     return text_to_bio("".join(chars), spans, stats)
+
+
+def _span_document(row: dict, source: DataSource, stats: Counter) -> list[dict]:
+    """A document with character-offset entities (tabib's Hub copies of BRAT corpora) as BIO records.
+
+    Discontinuous entities span their first to last fragment, as tabib's ``start``/``end`` do (data/brat.py
+    l.365-368); nested ones cannot share a tag sequence: kept as word spans when the source is ``nested``, else
+    dropped, counted either way by ``text_to_bio``.
+    """
+    entities = row[source.columns.get("entities", "entities")] or []
+    spans = []
+    for entity in entities:
+        if len(entity.get("fragments") or []) > 1:
+            stats["discontinuous_entities_joined"] += 1
+        spans.append((int(entity["start"]), int(entity["end"]), str(entity["label"])))
+    return text_to_bio(str(row[source.columns.get("text", "text")]), spans, stats, source.nested)
 
 
 def _class_names(feature) -> list[str] | None:
@@ -376,6 +448,7 @@ def _carve_dev(train: list[dict]) -> tuple[list[dict], list[dict]]:
 def _label_set(task: TaskSpec, splits: dict[str, list[dict]]) -> list[str]:
     if task.kind == "ner":
         seen = {tag[2:] for records in splits.values() for r in records for tag in r["tags"] if tag != "O"}
+        seen |= {span[2] for records in splits.values() for r in records for span in r.get("spans", ())}
     else:
         seen = {label for records in splits.values() for r in records for label in r["labels"]}
     if not task.labels:

@@ -62,8 +62,10 @@ _EN_BIOMEDICAL = ("en/anatem", "en/bc5cdr", "en/jnlpba", "en/ncbi-disease", "en/
 _EN_TASKS = _EN_CLINICAL + _EN_BIOMEDICAL
 
 _FR_METRIC = (
-    "mean over 9 seeds; the table's caption says macro F1 (ch5 l.168); the code (tabib) scores multi-label tasks "
-    "in macro F1 among others, DiaMED in weighted F1, QUAERO with the span head in seqeval strict IOB2 micro F1"
+    "mean over 9 seeds; the table's caption says macro F1 (ch5 l.168); the code (tabib) computes micro, macro, "
+    "weighted and sample F1 for multi-label tasks (its runner's own tables show micro: comparison/benchmark.py "
+    "l.553-563), weighted F1 for DiaMED, exact span-match micro F1 with nested entities for QUAERO with the span head "
+    "(evaluation/span_evaluator.py exact_f1, the number of tabib's results tables)"
 )
 _CBIO_METRIC = "seqeval strict IOB2 micro F1, best dev checkpoint, mean ± std over 10 seeds (ch4 l.45, l.81)"
 _EN_METRIC = (

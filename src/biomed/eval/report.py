@@ -25,6 +25,8 @@ from biomed.errors import BiomedError
 from biomed.eval.metrics import METRIC_LABELS, SHORT_LABELS, metric_counts, metric_from_counts
 from biomed.eval.references import REFERENCES, ReferenceRow
 from biomed.eval.tasks import SUITE_TITLES, SUITES, TASKS, suite_of
+from biomed.runtime.files import write_text
+from biomed.runtime.ownership import claim_output
 
 
 @dataclass
@@ -61,11 +63,24 @@ class ReportResult:
 
 
 def load_runs(folder: Path) -> list[dict[str, Any]]:
-    """Every per-run JSON under ``folder/runs`` (finished runs only)."""
+    """Every per-run JSON under ``folder/runs`` (finished runs only), all of one model.
+
+    Raises:
+        BiomedError: no ``runs/`` folder; runs of different models (by their ``model_identity``: a folder filled by
+            hand or by an older kit), which a report would average as one.
+    """
     runs_dir = Path(folder) / "runs"
     if not runs_dir.is_dir():
         raise BiomedError(f"{folder} has no runs/ folder; pass the output folder of `biomed eval run`")
-    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(runs_dir.rglob("seed-*.json"))]
+    runs = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(runs_dir.rglob("seed-*.json"))]
+    models = {run.get("model_identity") for run in runs}
+    if len(models) > 1:
+        names = sorted({str(run.get("model_identity") or "unknown") for run in runs})
+        raise BiomedError(
+            f"{folder} holds runs of {len(models)} different models ({', '.join(names)}); a report averages the "
+            "seeds of one model: evaluate each model into its own --out (`biomed eval run MODEL --out DIR`)"
+        )
+    return runs
 
 
 def aggregate_runs(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -110,7 +125,12 @@ def unweighted_average(tasks: dict[str, dict[str, Any]], suite: str) -> tuple[fl
 
 
 def paired_bootstrap(
-    counts_a: np.ndarray, counts_b: np.ndarray, metric: str, samples: int = 1000, seed: int = 0
+    counts_a: np.ndarray,
+    counts_b: np.ndarray,
+    metric: str,
+    samples: int = 1000,
+    seed: int = 0,
+    kind: str = "multi_label",
 ) -> dict[str, float]:
     """Paired bootstrap over test examples (Berg-Kirkpatrick, Burkett & Klein 2012).
 
@@ -120,6 +140,7 @@ def paired_bootstrap(
         metric: the F1 key to compare.
         samples: resamples.
         seed: resampling seed.
+        kind: the task's kind (what macro F1 averages over: ``biomed.eval.metrics.macro_scope``).
 
     Returns:
         ``delta`` (A − B, each the mean over its seeds), the 95% percentile interval of the resampled delta and
@@ -128,7 +149,7 @@ def paired_bootstrap(
     """
 
     def score(counts: np.ndarray) -> float:
-        return float(np.mean([metric_from_counts(metric, c.sum(axis=0)) for c in counts]))
+        return float(np.mean([metric_from_counts(metric, c.sum(axis=0), kind) for c in counts]))
 
     if counts_a.shape[1] != counts_b.shape[1]:
         raise BiomedError("bootstrap needs both models scored on the same test examples")
@@ -150,7 +171,10 @@ def paired_bootstrap(
 def bootstrap_task(runs_a: list[dict], runs_b: list[dict], samples: int, seed: int) -> dict[str, float]:
     """Paired bootstrap on one task from the runs' stored test predictions."""
     first = runs_a[0]
-    if any(r["test_gold"] != first["test_gold"] for r in runs_b):
+    # NER gold holds only the words a model's window kept; the fingerprint names the whole test split
+    if any(
+        r.get("test_fingerprint", r["test_gold"]) != first.get("test_fingerprint", first["test_gold"]) for r in runs_b
+    ):
         raise BiomedError(f"{first['task']}: the two models were scored on different test sets; cannot pair them")
     labels = first["labels"]
 
@@ -159,13 +183,15 @@ def bootstrap_task(runs_a: list[dict], runs_b: list[dict], samples: int, seed: i
             [metric_counts(r["kind"], r["metric"], r["test_gold"], r["test_predictions"], labels) for r in runs]
         )
 
-    return paired_bootstrap(stack(runs_a), stack(runs_b), first["metric"], samples, seed)
+    return paired_bootstrap(stack(runs_a), stack(runs_b), first["metric"], samples, seed, first["kind"])
 
 
-def run_report(cfg: ReportConfig) -> ReportResult:
-    """Aggregate each model's runs, write report.md / report.png / report.json beside the resolved config."""
-    from biomed.config import save_config
+def run_report(cfg: ReportConfig, overwrite: bool = False) -> ReportResult:
+    """Aggregate each model's runs, write report.md / report.png / report.json beside the resolved config.
 
+    The output folder is claimed for these run folders and settings: a report of other runs or settings is refused
+    there (``overwrite`` replaces it).
+    """
     if not cfg.runs and not cfg.references:
         raise BiomedError("nothing to report: pass run folders and/or --reference SUITE")
     for suite in cfg.references:
@@ -181,10 +207,19 @@ def run_report(cfg: ReportConfig) -> ReportResult:
             name = f"{name} ({Path(folder).name})"
         models.append((name, runs, aggregate_runs(runs)))
     comparisons = _bootstraps(models, cfg) if cfg.bootstrap else []
-    out = Path(cfg.output_dir)
+    settings = {key: getattr(cfg, key) for key in ("references", "bootstrap", "bootstrap_samples", "seed", "title")}
+    # the run folders as settings, not inputs: a report may sit inside the folder it reads (the demo's does)
+    settings["runs"] = [str(Path(folder).resolve()) for folder in cfg.runs]
+    with claim_output(cfg.output_dir, "eval report", settings, [], overwrite=overwrite) as out:
+        return _write_report(cfg, out, models, comparisons)
+
+
+def _write_report(cfg: ReportConfig, out: Path, models: list, comparisons: list) -> ReportResult:
+    from biomed.config import save_config
+
     save_config(cfg, out)
     markdown = render_markdown(cfg, models, comparisons)
-    (out / "report.md").write_text(markdown, encoding="utf-8")
+    write_text(out / "report.md", markdown)
     draw_chart(models, [r for s in cfg.references for r in REFERENCES[s]], out / "report.png")
     payload = {
         "models": {name: table for name, _, table in models},
@@ -195,7 +230,7 @@ def run_report(cfg: ReportConfig) -> ReportResult:
         "bootstrap": comparisons,
         "references": {s: [r.__dict__ for r in REFERENCES[s]] for s in cfg.references},
     }
-    (out / "report.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
+    write_text(out / "report.json", json.dumps(payload, indent=1, ensure_ascii=False))
     return ReportResult(out / "report.md", out / "report.png", out / "report.json", markdown)
 
 

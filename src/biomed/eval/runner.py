@@ -9,8 +9,15 @@ Example::
 
 Layout of ``output_dir``: ``config.yaml`` (the resolved config), ``runs/<suite>/<task>/seed-<k>.json`` (one per
 run: dev and test scores under every metric variant, truncation counts, test predictions and gold for the paired
-bootstrap) and ``summary.json`` (mean ± std per task). A run whose JSON exists with the same fingerprint (model,
-task, protocol, overrides) is skipped, so an interrupted suite, rerun, finishes only what is missing.
+bootstrap) and ``summary.json`` (mean ± std per task). A run whose JSON exists with the same fingerprint (the
+model's identity, task, protocol, overrides) is skipped, so an interrupted suite, rerun, finishes only what is
+missing.
+
+The folder holds one model: it is claimed (``claim_output``) for the model's location and the settings that shape
+the scores (name, max_length, limit, batching, head, training), with the model's fingerprint (``config.json`` and
+weight files, or a Hub id at its commit) as input. Another model, or other settings, is refused in one line
+(``overwrite`` starts afresh); the same checkpoint retrained in place (or a Hub branch that moved) is evaluated
+again from scratch, its earlier results removed, so no score of the old weights is kept or averaged with the new.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from biomed.errors import BiomedError
 from biomed.eval.tasks import SUITES, TASKS, TaskSpec
 from biomed.eval.training import RESULT_FORMAT, prepare_task, run_one, run_path
 from biomed.runtime.files import write_json
+from biomed.runtime.identity import fingerprint_digest, model_fingerprint
+from biomed.runtime.ownership import claim_output, read_manifest
 
 
 logger = logging.getLogger(__name__)
@@ -119,20 +128,36 @@ def selected_tasks(cfg: EvalConfig) -> list[TaskSpec]:
     return [dataclasses.replace(t, protocol=dataclasses.replace(t.protocol, head=cfg.head)) for t in tasks]
 
 
-def run_eval(cfg: EvalConfig) -> EvalSummary:
+def run_eval(cfg: EvalConfig, overwrite: bool = False) -> EvalSummary:
     """Run every selected task for every seed (skipping finished runs) and write the summary.
+
+    Args:
+        cfg: the resolved config.
+        overwrite: start afresh in an ``output_dir`` that holds another model's (or other settings') results.
 
     Raises:
         BiomedError: no model, unknown task or suite, missing data (the message says where to get it).
+        OutputRefused: ``output_dir`` holds another model's results, another stage's output, or cannot be written.
     """
-    from biomed.eval.report import aggregate_runs, load_runs
-    from biomed.runtime.progress import progress_bar
-
     if not cfg.model:
         raise BiomedError("no model to evaluate: pass a checkpoint folder or Hub id (biomed eval run MODEL)")
     tasks = selected_tasks(cfg)
     name = cfg.name or Path(str(cfg.model).rstrip("/")).name
-    out = Path(cfg.output_dir)
+    model = model_fingerprint(cfg.model)
+    identity = fingerprint_digest(model)
+    settings = {
+        "model": model.get("hub") or model["root"],
+        "name": name,
+        **{key: getattr(cfg, key) for key in ("max_length", "limit", "batching", "head", "training")},
+    }
+    with claim_model_output(cfg.output_dir, "eval run", settings, model, overwrite) as out:
+        return _run_claimed(cfg, out, tasks, name, identity)
+
+
+def _run_claimed(cfg: EvalConfig, out: Path, tasks: list[TaskSpec], name: str, identity: str) -> EvalSummary:
+    from biomed.eval.report import aggregate_runs, load_runs
+    from biomed.runtime.progress import progress_bar
+
     save_config(cfg, out)
     summary = EvalSummary(output_dir=out, name=name)
     tokenizers = {}  # one per prefix-space setting of the selected protocols
@@ -141,7 +166,7 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
     with progress_bar("fine-tuning", total=len(plan), unit="runs") as bar:
         for task, seed in plan:
             path = run_path(out, task.name, seed)
-            fingerprint = _fingerprint(cfg, task, seed)
+            fingerprint = _fingerprint(cfg, task, seed, identity)
             if _finished(path, fingerprint):
                 summary.skipped += 1
                 bar.advance()
@@ -155,13 +180,39 @@ def run_eval(cfg: EvalConfig) -> EvalSummary:
             bar.update(description=f"{task.name} seed {seed}")
             result = run_one(task, seed, cfg, tokenizer, prepared[task.name], name)
             result["fingerprint"] = fingerprint
+            result["model_identity"] = identity
             write_json(path, result)
             summary.ran += 1
             bar.advance()
     runs = [r for r in load_runs(out) if r["task"] in {t.name for t in tasks}]
     summary.tasks = aggregate_runs(runs)
-    write_json(out / "summary.json", {"name": name, "model": cfg.model, "tasks": summary.tasks})
+    summary_json = {"name": name, "model": cfg.model, "model_identity": identity, "tasks": summary.tasks}
+    write_json(out / "summary.json", summary_json)
     return summary
+
+
+def claim_model_output(out: str | Path, stage: str, settings: dict, model: dict, overwrite: bool):
+    """``claim_output`` of a folder of one model's scores; the same model retrained starts it afresh.
+
+    ``settings`` name the model's place (``model``: folder or Hub id); its fingerprint is added to them (and a local
+    folder's is the run's input, so that ``out`` cannot lie inside the model). When the folder's manifest differs
+    from this run only by that fingerprint, the model was retrained in place (or its Hub branch moved) since: the
+    folder is cleared and the model evaluated again, with a warning, rather than refused.
+    """
+    settings = {**settings, "model_fingerprint": fingerprint_digest(model)}
+    previous = (read_manifest(out) or {}).get("settings") or {}
+    now = json.loads(json.dumps(settings, default=str))
+    retrained = previous.get("model_fingerprint") not in (None, now["model_fingerprint"]) and {
+        k: v for k, v in previous.items() if k != "model_fingerprint"
+    } == {k: v for k, v in now.items() if k != "model_fingerprint"}
+    if retrained and not overwrite:
+        logger.warning(
+            "%s changed since it was evaluated into %s: its earlier results are removed and it is evaluated again",
+            settings["model"],
+            out,
+        )
+    inputs = [] if "hub" in model else [model]
+    return claim_output(out, stage, settings, inputs, overwrite=overwrite or retrained)
 
 
 # --- bookkeeping ----------------------------------------------------------------------------------------------
@@ -206,10 +257,10 @@ def _add_prefix_space(backend) -> None:
     backend.pre_tokenizer = Tokenizer.from_str(json.dumps(state)).pre_tokenizer
 
 
-def _fingerprint(cfg: EvalConfig, task: TaskSpec, seed: int) -> str:
+def _fingerprint(cfg: EvalConfig, task: TaskSpec, seed: int, identity: str) -> str:
     payload = {
         "format": RESULT_FORMAT,
-        "model": str(cfg.model),
+        "model": identity,
         "task": dataclasses.asdict(task),
         "seed": seed,
         "max_length": cfg.max_length,

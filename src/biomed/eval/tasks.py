@@ -104,7 +104,9 @@ class DataSource:
 
     Attributes:
         format: ``hub-tokens`` (a Hub dataset with word and tag columns), ``hub-kb`` (BigBio KB schema: passages
-            and entity offsets), ``hub-text`` (text and label columns), ``conll`` (BIO files), ``brat`` (standoff
+            and entity offsets), ``hub-spans`` (documents with character-offset entities, tabib's Hub copies of its
+            BRAT corpora: ``text`` and ``entities`` of ``start``/``end``/``label``), ``hub-text`` (text and label
+            columns), ``conll`` (BIO files), ``brat`` (standoff
             ``.txt``/``.ann`` folders), ``table`` (local JSONL/JSON/Parquet/CSV/TSV with text and label columns).
         hub_id: Hub dataset id, when the data is public on the Hub.
         config: Hub dataset configuration.
@@ -112,23 +114,54 @@ class DataSource:
         splits: our split name (train/dev/test) -> the dataset's split name; a missing ``dev`` is carved from train.
         columns: our field (tokens/tags/text/labels) -> the dataset's column.
         local_format: format of a local copy given with ``data_paths``/``data_dir``: ``conll``, ``brat``, ``table``,
-            or a raw English clinical corpus split as BioClinical-ModernBERT does (``physionet-deid``,
-            ``cos-snippets``, ``social-history``: see ``biomed.eval.bioclinical``).
+            a raw English clinical corpus split as BioClinical-ModernBERT does (``physionet-deid``,
+            ``cos-snippets``, ``social-history``: see ``biomed.eval.bioclinical``), or a French coded corpus built
+            into a document-level multi-label task as tabib builds it (``fracco``, ``frasimed-cantemist``,
+            ``frasimed-distemist``: see ``biomed.eval.doc_codes``).
+        top_k: the coded corpora's number of most frequent codes kept (tabib's ``top_k``).
+        tag_names: names of a ``hub-tokens`` tag column's integer ids when the column carries none (no
+            ``ClassLabel``).
+        nested: the data keeps nested (and crossing) entities: NER records carry every entity as a word span
+            (``spans``), the span head trains on and predicts nested spans, and the task is scored on exact
+            (start, end, type) span matches (``biomed.eval.metrics.span_scores``).
         package_path: folder inside ``biomed.eval`` holding bundled data (fixtures).
         access: ``None`` for public data, else where to obtain it (data-use agreement, credentialed access).
         note: how the kit reads it and anything a user must know (Parquet conversion, preprocessing).
     """
 
-    format: Literal["hub-tokens", "hub-kb", "hub-text", "conll", "brat", "table"]
+    format: Literal[
+        "hub-tokens",
+        "hub-kb",
+        "hub-text",
+        "conll",
+        "brat",
+        "table",
+        "fracco",
+        "frasimed-cantemist",
+        "frasimed-distemist",
+    ]
     hub_id: str | None = None
     config: str | None = None
     revision: str | None = None
     splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "dev": "validation", "test": "test"})
     columns: dict[str, str] = field(default_factory=dict)
-    local_format: Literal["conll", "brat", "table", "physionet-deid", "cos-snippets", "social-history"] = "table"
+    local_format: Literal[
+        "conll",
+        "brat",
+        "table",
+        "physionet-deid",
+        "cos-snippets",
+        "social-history",
+        "fracco",
+        "frasimed-cantemist",
+        "frasimed-distemist",
+    ] = "table"
     package_path: str | None = None
     access: str | None = None
     note: str = ""
+    top_k: int | None = None
+    tag_names: tuple[str, ...] = ()
+    nested: bool = False
 
 
 @dataclass(frozen=True)
@@ -261,10 +294,12 @@ _EN_CLS = {"metric": "f1_weighted", "also": ("f1_micro", "f1_macro")}
 # The CLM-detour table reports macro F1 (ch5 l.168); tabib selects multi-label checkpoints on micro F1
 # (multilabel_bert_4096.yaml l.20) and single-label ones on weighted F1 (cls_bert.yaml l.20, bert_text_cls.py l.106),
 # and its single-label task computes no macro F1 at all (tasks/classification.py l.71-75): DiaMED's headline is the
-# code's weighted F1, macro beside it. NER: seqeval strict IOB2, micro (tabib tasks/ner_span.py l.89).
+# code's weighted F1, macro beside it. NER: tabib's span model is scored by its span evaluator, exact (start, end,
+# type) matches with nested entities, micro (evaluation/span_evaluator.py l.39 `exact_f1`): the number its results
+# tables show (benchmark_results/1epoch/*.md, e.g. EMEA 49.82 = mean exact_f1 of the .json, seqeval_f1 gives 48.97).
 _FR_MULTI = {"metric": "f1_macro", "selection_metric": "f1_micro", "also": ("f1_micro", "f1_weighted")}
 _FR_SINGLE = {"metric": "f1_weighted", "also": ("f1_macro", "accuracy")}
-_FR_NER = {"metric": "f1_micro_strict", "also": ("f1_macro_strict",)}
+_FR_NER = {"metric": "f1_micro_span", "also": ("f1_macro_span",)}
 _CBIO_NER = {"metric": "f1_micro_strict", "also": ("f1_macro_strict", "f1_micro_default")}  # ch4 l.45
 
 # --- sources ------------------------------------------------------------------------------------------------------
@@ -278,6 +313,7 @@ _SCRIPT_NOTE = (
 
 
 def _quaero(config: str, task: str) -> DataSource:
+    """QUAERO as DrBenchmark's script gives it: one tag per word, nested entities flattened (the cbio suite)."""
     return DataSource(
         format="hub-tokens",
         hub_id="DrBenchmark/QUAERO",
@@ -287,6 +323,29 @@ def _quaero(config: str, task: str) -> DataSource:
         local_format="conll",
         note=_SCRIPT_NOTE.format(hub_id="DrBenchmark/QUAERO", config=config, task=task)
         + " Nested QUAERO entities are flattened by the DrBenchmark script; IO tags are read as BIO.",
+    )
+
+
+def _tabib_quaero(corpus: str, task: str) -> DataSource:
+    """QUAERO as tabib's span tasks read it: its Hub copy of the BRAT corpus, nested entities kept.
+
+    tabib registers ``emea`` / ``medline`` with ``filter_nested=False`` (src/tabib/__init__.py l.57-58) and loads
+    ``rntc/tabib-emea`` / ``rntc/tabib-medline`` (data/emea.py l.9, data/medline.py l.9): documents with character
+    offsets, splits train/val/test (data/brat.py l.86-97; scripts/upload_datasets_to_hf.py l.62-73).
+    """
+    hub_id = f"rntc/tabib-{corpus}"
+    return DataSource(
+        format="hub-spans",
+        hub_id=hub_id,
+        splits={"train": "train", "dev": "val", "test": "test"},
+        columns={"text": "text", "entities": "entities"},
+        local_format="brat",
+        nested=True,  # filter_nested=False: the span model trains on, predicts and scores nested entities
+        note=f"tabib's copy of the QUAERO {corpus.upper()} BRAT corpus ({hub_id}, Parquet: text and character-offset "
+        "entities, nested ones kept). Documents are cut at line and sentence ends (never inside an entity); every "
+        "entity is kept as a word span, nested ones included, and scored by exact span match: only the span head "
+        "predicts nested spans (a one-tag-per-word head is scored on the spans of its tags). A local copy: "
+        f"train/dev/test folders of .txt/.ann files (--set data_paths.{task}=DIR).",
     )
 
 
@@ -302,18 +361,33 @@ def _bigbio(name: str, config: str, task: str, fmt: str = "hub-kb", columns: dic
     )
 
 
-def _local(fmt: str, access: str, note: str = "") -> DataSource:
-    return DataSource(format=fmt, local_format=fmt, access=access, note=note)
+def _local(fmt: str, access: str, note: str = "", top_k: int | None = None) -> DataSource:
+    return DataSource(format=fmt, local_format=fmt, access=access, note=note, top_k=top_k)
+
+
+# tabib src/tabib/__init__.py l.36-37, l.74, l.76: fracco_icd_doc_top30/_top100 and
+# frasimed_{cantemist,distemist}_doc_top100 (data/fracco.py FRACCODocumentICDAdapter, data/frasimed.py
+# FRASIMEDDocumentMultilabelAdapter), rebuilt by biomed.eval.doc_codes
+_FRACCO_ACCESS = "the FRACCO corpus (Pignat et al. 2024, ch5 l.117), FRACCO.zip as its authors distribute it"
+_FRACCO_NOTE = (
+    "Read as tabib reads it: FRACCO/ann_txt_files/*.txt and FRACCO/DetectOnco_Final.csv (expression_CIM codes), the "
+    "extracted folder or FRACCO.zip; each document's code set cut to the {k} most frequent codes, documents left "
+    "without one dropped, random.Random(42) 80/10/10 split of the sorted document names (biomed.eval.doc_codes)."
+)
+_FRASIMED_ACCESS = (
+    "the FRASIMED corpus (French CANTEMIST and DisTEMIST, Zaghir et al. 2024) as its authors distribute it"
+)
+_FRASIMED_NOTE = (
+    "Read as tabib reads it: FRASIMED/{folder}/*.txt and *.ann, the codes of the '#' notes ({codes}); each document's "
+    "code set cut to the 100 most frequent codes, documents left without one dropped, random.Random(42) 80/10/10 "
+    "split of the sorted document names (biomed.eval.doc_codes)."
+)
 
 
 _QUAERO_TYPES = ("ANAT", "CHEM", "DEVI", "DISO", "GEOG", "LIVB", "OBJC", "PHEN", "PHYS", "PROC")
 _CAS_ACCESS = (
     "the CAS corpus (Grabar, Claveau & Dalloux 2018) is distributed by its authors under a data-use agreement "
     "(see the homepage in the bigbio/cas dataset card); ESSAI likewise (bigbio/essai)"
-)
-_FR_LOCAL_NOTE = (
-    "French version used by the CLM-detour paper; no public Hub copy was confirmed when this table was written. "
-    "Give a local folder with train/dev/test JSONL or Parquet ({columns})."
 )
 _PHYSIONET = "credentialed access on PhysioNet (physionet.org), after the CITI training and the data-use agreement"
 _BIONLP = "the University of Washington BioNLP group's corpus page (depts.washington.edu/bionlp/data/corpora)"
@@ -342,13 +416,7 @@ TASKS: dict[str, TaskSpec] = dict(
             "fr/fracco-30",
             "FrACCO-30",
             "multi_label",
-            DataSource(
-                format="hub-text",
-                hub_id="rntc/fracco",
-                columns={"text": "text", "labels": "labels"},
-                note="Hub id from the ModernCamemBERT-bio model-index; the top-30 code configuration name is not "
-                "confirmed: pass --set data_paths.fr/fracco-30=DIR when the default configuration is not it.",
-            ),
+            _local("fracco", _FRACCO_ACCESS, _FRACCO_NOTE.format(k=30), top_k=30),  # tabib fracco_icd_doc_top30
             DETOUR_CLS,
             4096,
             _FR_MULTI,
@@ -357,13 +425,7 @@ TASKS: dict[str, TaskSpec] = dict(
             "fr/fracco-100",
             "FrACCO-100",
             "multi_label",
-            DataSource(
-                format="hub-text",
-                hub_id="rntc/fracco",
-                columns={"text": "text", "labels": "labels"},
-                note="Hub id from the ModernCamemBERT-bio model-index; the top-100 code configuration name is not "
-                "confirmed: pass --set data_paths.fr/fracco-100=DIR when the default configuration is not it.",
-            ),
+            _local("fracco", _FRACCO_ACCESS, _FRACCO_NOTE.format(k=100), top_k=100),  # tabib fracco_icd_doc_top100
             DETOUR_CLS,
             4096,
             _FR_MULTI,
@@ -372,7 +434,12 @@ TASKS: dict[str, TaskSpec] = dict(
             "fr/cantemist",
             "CANTEMIST (fr)",
             "multi_label",
-            _local("table", None, _FR_LOCAL_NOTE.format(columns="text, labels = ICD-O codes")),
+            _local(  # tabib frasimed_cantemist_doc_top100
+                "frasimed-cantemist",
+                _FRASIMED_ACCESS,
+                _FRASIMED_NOTE.format(folder="CANTEMIST-FRASIMED", codes="ICD-O-3.1"),
+                top_k=100,
+            ),
             DETOUR_CLS,
             4096,
             _FR_MULTI,
@@ -381,7 +448,12 @@ TASKS: dict[str, TaskSpec] = dict(
             "fr/distemist",
             "DisTEMIST (fr)",
             "multi_label",
-            _local("table", None, _FR_LOCAL_NOTE.format(columns="text, labels = SNOMED CT codes")),
+            _local(  # tabib frasimed_distemist_doc_top100
+                "frasimed-distemist",
+                _FRASIMED_ACCESS,
+                _FRASIMED_NOTE.format(folder="DISTEMIST-FRASIMED", codes="SNOMED CT"),
+                top_k=100,
+            ),
             DETOUR_CLS,
             4096,
             _FR_MULTI,
@@ -427,7 +499,7 @@ TASKS: dict[str, TaskSpec] = dict(
             "fr/quaero-emea",
             "QUAERO EMEA",
             "ner",
-            _quaero("emea", "fr/quaero-emea"),
+            _tabib_quaero("emea", "fr/quaero-emea"),
             DETOUR_NER,
             1024,
             _FR_NER,
@@ -437,7 +509,7 @@ TASKS: dict[str, TaskSpec] = dict(
             "fr/quaero-medline",
             "QUAERO MEDLINE",
             "ner",
-            _quaero("medline", "fr/quaero-medline"),
+            _tabib_quaero("medline", "fr/quaero-medline"),
             DETOUR_NER,
             1024,
             _FR_NER,
@@ -468,17 +540,20 @@ TASKS: dict[str, TaskSpec] = dict(
             "ner",
             DataSource(
                 format="hub-tokens",
-                hub_id="DrBenchmark/E3C",
-                config="French",
-                revision=PARQUET_REVISION,
-                columns={"tokens": "tokens", "tags": "ner_tags"},
+                hub_id="rntc/legacy_e3c",  # tabib data/e3c.py l.36; INFO.md l.49
+                # layer 2 (manual) trains and validates, layer 1 tests: tabib data/e3c.py l.38-45; ch4 l.39
+                splits={"train": "fr.layer2", "dev": "fr.layer2.validation", "test": "fr.layer1"},
+                columns={"tokens": "tokens", "tags": "clinical_entity_tags"},
+                tag_names=("O", "B-CLINENTITY", "I-CLINENTITY"),  # tabib data/e3c_token.py l.20: 0=O, 1=B, 2=I
                 local_format="conll",
-                note=_SCRIPT_NOTE.format(hub_id="DrBenchmark/E3C", config="French", task="cbio/e3c")
-                + " The French clinical-entity layer; the original corpus is also on the European Language Grid.",
+                note="The French E3C clinical-entity annotations as tabib reads them (rntc/legacy_e3c, Parquet): "
+                "train fr.layer2, dev fr.layer2.validation, test fr.layer1. The original corpus is also on the "
+                "European Language Grid.",
             ),
             CAMEMBERT_BIO,
             512,
             _CBIO_NER,
+            ("CLINENTITY",),  # tabib data/e3c_token.py l.17
         ),
         _task(
             "cbio/emea",

@@ -17,6 +17,8 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import shutil
 import time
@@ -42,7 +44,7 @@ from biomed.eval.heads import (
     load_auto_model,
 )
 from biomed.eval.loaders import TaskData, load_task_data
-from biomed.eval.metrics import METRIC_LABELS, classification_scores, multi_hot, ner_scores
+from biomed.eval.metrics import METRIC_LABELS, classification_scores, entities, multi_hot, ner_scores, span_scores
 from biomed.eval.tasks import Protocol, SpanHead, TaskSpec
 from biomed.upstream import keep_eval_order
 
@@ -67,7 +69,12 @@ def run_path(out: Path, task: str, seed: int) -> Path:
 
 @dataclass
 class PreparedTask:
-    """A task's data encoded once for all its seeds."""
+    """A task's data encoded once for all its seeds.
+
+    ``gold`` holds what is scored: for NER, the tags of the words whose first sub-token fits the window
+    (``scored_words``), or for a task whose entities nest (``DataSource.nested``) the ``[start, end, type]`` spans
+    that end inside the window; ``test_fingerprint`` identifies the whole test split, whatever a tokenizer cut off.
+    """
 
     task: TaskSpec
     labels: list[str]
@@ -75,10 +82,12 @@ class PreparedTask:
     gold: dict[str, list]
     encoded: dict[str, Any]
     word_positions: dict[str, list[list[int]]]
+    scored_words: dict[str, list[list[int]]]
     truncation: dict[str, dict[str, int]]
     data_stats: dict[str, int]
     origin: str
     max_length: int
+    test_fingerprint: str
 
 
 def prepare_task(task: TaskSpec, cfg: EvalConfig, tokenizer, data: TaskData | None = None) -> PreparedTask:
@@ -88,12 +97,22 @@ def prepare_task(task: TaskSpec, cfg: EvalConfig, tokenizer, data: TaskData | No
     data = data or load_task_data(task, cfg.data_dir, cfg.data_paths, cfg.limit)
     max_length = effective_max_length(task, cfg, tokenizer)
     tags = tag_names(data.labels) if task.kind == "ner" else []
-    encoded, positions, truncation, gold = {}, {}, {}, {}
+    encoded, positions, scored, truncation, gold = {}, {}, {}, {}, {}
+    nested = task.kind == "ner" and task.source.nested
     for split, records in data.splits.items():
         if task.kind == "ner":
-            columns, stats = encode_ner(records, tokenizer, tags, max_length, task.protocol.head)
+            columns, stats = encode_ner(records, tokenizer, tags, max_length, task.protocol.head, nested)
             positions[split] = columns.pop("word_positions")
-            gold[split] = [r["tags"] for r in records]
+            scored[split] = columns.pop("scored_words")
+            # only what survives truncation is scored (BCM src/metrics/metrics.py l.60-68; tabib
+            # models/bert_token_ner.py l.262-269): a cut-off word is neither a miss nor a hit
+            if nested:
+                gold[split] = [
+                    [span for span in r["spans"] if span[1] < len(window)]
+                    for r, window in zip(records, positions[split], strict=True)
+                ]
+            else:
+                gold[split] = [[r["tags"][w] for w in words] for r, words in zip(records, scored[split], strict=True)]
         else:
             columns, stats = encode_classification(
                 records, tokenizer, data.labels, max_length, task.kind == "multi_label"
@@ -103,8 +122,20 @@ def prepare_task(task: TaskSpec, cfg: EvalConfig, tokenizer, data: TaskData | No
         truncation[split] = stats
     if truncation["test"].get("entities_lost") or truncation["test"].get("examples_truncated"):
         logger.warning("%s: truncation at %d sub-tokens on test: %s", task.name, max_length, truncation["test"])
+    fingerprint = hashlib.sha256(json.dumps(data.splits["test"], sort_keys=True).encode("utf-8")).hexdigest()
     return PreparedTask(
-        task, data.labels, tags, gold, encoded, positions, truncation, data.stats, data.origin, max_length
+        task,
+        data.labels,
+        tags,
+        gold,
+        encoded,
+        positions,
+        scored,
+        truncation,
+        data.stats,
+        data.origin,
+        max_length,
+        fingerprint,
     )
 
 
@@ -163,6 +194,11 @@ def run_one(task: TaskSpec, seed: int, cfg: EvalConfig, tokenizer, prep: Prepare
         scores[split] = score_decoded(prep, split, predictions[split])
     if not cfg.keep_checkpoints:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
+    extra = {}
+    if task.kind == "ner" and task.source.nested:
+        extra["entities_scored"] = {
+            split: entity_counts(prep.gold[split], predictions[split]) for split in ("dev", "test")
+        }
     if args.max_steps > 0:
         examples_seen = train_output.global_step * args.per_device_train_batch_size
     else:
@@ -194,7 +230,9 @@ def run_one(task: TaskSpec, seed: int, cfg: EvalConfig, tokenizer, prep: Prepare
         "train_examples_per_second": round(examples_seen / elapsed, 3),
         "global_step": train_output.global_step,
         "test_gold": prep.gold["test"],
+        "test_fingerprint": prep.test_fingerprint,
         "test_predictions": predictions["test"],
+        **extra,
         "biomed_version": __version__,
     }
 
@@ -222,6 +260,7 @@ def build_model(task: TaskSpec, model_name: str, prep: PreparedTask):
                 biaffine_size=sizes.biaffine_size,
                 max_width=sizes.max_width,
                 dropout=sizes.dropout,
+                nested=task.source.nested,
             )
         return TokenTagger(encoder, num_tags=len(prep.tags))
     if head == "span":
@@ -317,21 +356,24 @@ class EvalTrainer(Trainer):
 
 
 def decode_predictions(prep: PreparedTask, split: str, predictions) -> list:
-    """Model outputs -> per-example BIO tags (full length; cut-off words are ``O``) or label-name lists."""
+    """Model outputs -> per-example BIO tags of the scored words (``PreparedTask.gold``) or label-name lists.
+
+    A task whose entities nest gets ``[start, end, type]`` spans: the nested span head's rows as they are; a
+    one-tag-per-word head's tags read as strict IOB2 entities, at their words' indices.
+    """
     predictions = predictions[0] if isinstance(predictions, tuple) else predictions
-    gold = prep.gold[split]
-    if prep.task.kind == "ner":
+    if prep.task.kind == "ner" and prep.task.source.nested:
+        if prep.task.protocol.head == "span":
+            return [
+                [[int(i), int(j), prep.labels[int(c) - 1]] for i, j, c in np.asarray(rows).reshape(-1, 3) if c > 0]
+                for rows in predictions[: len(prep.scored_words[split])]
+            ]
         out = []
-        for n, gold_tags in enumerate(gold):
-            positions = prep.word_positions[split][n]
-            row = predictions[n]
-            if prep.task.protocol.head == "span":
-                ids = [int(row[w]) for w in range(len(positions))]
-            else:
-                ids = [int(np.argmax(row[p])) if p >= 0 else 0 for p in positions]
-            tags = [prep.tags[i] if i >= 0 else "O" for i in ids]
-            out.append(tags + ["O"] * (len(gold_tags) - len(tags)))
+        for words, tags in zip(prep.scored_words[split], _decode_tags(prep, split, predictions), strict=True):
+            out.append(sorted([words[i], words[j], etype] for etype, i, j in entities(tags, "strict")))
         return out
+    if prep.task.kind == "ner":
+        return _decode_tags(prep, split, predictions)
     if prep.task.kind == "multi_label":
         out = []
         for row in predictions:
@@ -343,12 +385,47 @@ def decode_predictions(prep: PreparedTask, split: str, predictions) -> list:
     return [[prep.labels[int(np.argmax(row))]] for row in predictions]
 
 
+def _decode_tags(prep: PreparedTask, split: str, predictions) -> list[list[str]]:
+    """BIO tags of each example's scored words: the span head's word-level tag ids, or a tagger's argmax on each
+    word's first sub-token."""
+    out = []
+    for n, words in enumerate(prep.scored_words[split]):
+        positions = prep.word_positions[split][n]
+        row = predictions[n]
+        if prep.task.protocol.head == "span":
+            ids = [int(row[w]) for w in words]
+        else:
+            ids = [int(np.argmax(row[positions[w]])) for w in words]
+        out.append([prep.tags[i] if i >= 0 else "O" for i in ids])
+    return out
+
+
+def entity_counts(gold: list[list], predicted: list[list]) -> dict[str, int]:
+    """How many gold and predicted spans were scored, and how many of each overlap another of their example (what
+    one tag per word cannot hold)."""
+
+    def overlapping(spans) -> int:
+        return sum(
+            any(k <= j and i <= m for b, (k, m, _) in enumerate(spans) if b != a) for a, (i, j, _) in enumerate(spans)
+        )
+
+    return {
+        "gold": sum(map(len, gold)),
+        "gold_overlapping": sum(map(overlapping, gold)),
+        "predicted": sum(map(len, predicted)),
+        "predicted_overlapping": sum(map(overlapping, predicted)),
+    }
+
+
 def score_decoded(prep: PreparedTask, split: str, predicted: list) -> dict[str, float]:
     """Every metric variant of one split from decoded predictions."""
 
+    if prep.task.kind == "ner" and prep.task.source.nested:
+        return span_scores(prep.gold[split], predicted, prep.labels)
     if prep.task.kind == "ner":
         return ner_scores(prep.gold[split], predicted, prep.labels)
-    return classification_scores(multi_hot(prep.gold[split], prep.labels), multi_hot(predicted, prep.labels))
+    gold, pred = multi_hot(prep.gold[split], prep.labels), multi_hot(predicted, prep.labels)
+    return classification_scores(gold, pred, prep.task.kind)
 
 
 def score_predictions(prep: PreparedTask, split: str, predictions) -> dict[str, float]:

@@ -6,7 +6,8 @@ Example::
 
     card = render_classifier_card("biomed-classifier-v1", metrics, backbone="FacebookAI/xlm-roberta-base",
                                   license="apache-2.0", max_length=512, training={}, split_sizes=sizes,
-                                  prompt_versions=["annotate_v1"], n_parameters=278_000_000)
+                                  prompt_versions=["annotate_v1"], n_parameters=278_000_000,
+                                  paper=json.load(open("classifier/metrics.json"))["paper_reference"])
     card.save("classifier/README.md")
 
 ``metrics`` is the ``test`` mapping of the checkpoint's ``metrics.json`` (empty when the test split was); each head's
@@ -30,12 +31,15 @@ def render_classifier_card(
     split_sizes: dict[str, int],
     prompt_versions: list[str],
     n_parameters: int,
+    paper: dict[str, Any],
 ):
-    """A ``ModelCard`` for the classifier checkpoint ``version``, with a model-index of its test metrics."""
+    """A ``ModelCard`` for the classifier checkpoint ``version``, with a model-index of its test metrics.
+
+    ``paper`` is the paper's figures for its own classifier (``metrics.json``'s ``paper_reference``), shown beside.
+    """
     from huggingface_hub import EvalResult, ModelCardData
 
-    from biomed.dataset_builder.classify.metrics import EDU_THRESHOLD, PAPER_REFERENCE
-    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+    from biomed.labels import DOMAIN_LABELS, EDU_THRESHOLD, TYPE_LABELS
     from biomed.model_cards.render import render_model_card
 
     eval_results = []
@@ -79,7 +83,7 @@ def render_classifier_card(
         split_sizes=split_sizes,
         prompt_versions=prompt_versions,
         metrics=metrics,
-        paper=PAPER_REFERENCE,
+        paper=paper,
         type_labels=TYPE_LABELS,
         domain_labels=DOMAIN_LABELS,
         n_parameters=n_parameters,

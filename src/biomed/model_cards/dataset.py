@@ -7,8 +7,10 @@ Example::
 
     problems = check_dataset_card(DatasetCard.load("release/README.md"), "release")   # [] when all is well
 
-``write_dataset_card`` is called by ``run_build``; it renders ``templates/dataset_card.md.j2`` through
-``biomed.model_cards.render.render_dataset_card`` and checks the result offline with ``check_dataset_card``.
+``write_dataset_card`` is called by ``run_build`` with the build's facts (its summary and config, the kit's
+columns, the extractor's version): this module renders them and imports no stage. It renders
+``templates/dataset_card.md.j2`` through ``biomed.model_cards.render.render_dataset_card`` and checks the result
+offline with ``check_dataset_card``.
 ``DatasetCard.validate()`` (huggingface_hub) posts the card to ``{HF_ENDPOINT}/api/validate-yaml`` and so needs
 a Hub; ``push-dataset`` has the Hub check the card again when it commits ``README.md``.
 """
@@ -25,8 +27,6 @@ from biomed.errors import BiomedError
 
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCard
-
-    from biomed.dataset_builder.build.stage import BuildConfig, BuildSummary
 
 TEMPLATE = "dataset_card.md.j2"
 IMAGES_DIR = "images"
@@ -52,11 +52,20 @@ def size_category(rows: int) -> str:
     return "n>1T"
 
 
-def write_dataset_card(folder: str | Path, summary: BuildSummary, cfg: BuildConfig) -> DatasetCard:
-    """Draw the plots into ``folder/images/``, render ``folder/README.md`` and check it; return the card."""
+def write_dataset_card(
+    folder: str | Path, summary: Any, cfg: Any, *, kit_columns: tuple, extractor_version: str
+) -> DatasetCard:
+    """Draw the plots into ``folder/images/``, render ``folder/README.md`` and check it; return the card.
+
+    Args:
+        folder: the release folder being written.
+        summary: the build's ``BuildSummary`` (counts per config, drop reasons, input statistics).
+        cfg: the build's ``BuildConfig`` (card text, withheld groups and columns).
+        kit_columns: ``(name, pyarrow type)`` of the columns the kit adds to the published ones.
+        extractor_version: the version of the paragraph extraction the release was built from.
+    """
     from huggingface_hub import DatasetCardData
 
-    from biomed.dataset_builder.build.published import KIT_COLUMNS
     from biomed.model_cards.render import render_dataset_card
 
     folder = Path(folder)
@@ -99,11 +108,11 @@ def write_dataset_card(folder: str | Path, summary: BuildSummary, cfg: BuildConf
         summary=summary,
         repo_id=card_cfg.repo_id or "<namespace>/biomed-enriched",
         images=images,
-        provenance=_provenance(card_cfg, summary),
+        provenance=_provenance(card_cfg, summary, extractor_version),
         withhold_text_groups=cfg.withhold_text_groups,
         withheld_columns=cfg.withheld_columns,
         languages=languages,
-        kit_columns=[(name, _dtype(type_)) for name, type_ in KIT_COLUMNS],
+        kit_columns=[(name, _dtype(type_)) for name, type_ in kit_columns],
         fmt=_fmt,
         describe_condition=_describe_condition,
     )
@@ -180,14 +189,15 @@ def check_dataset_card(card: DatasetCard, folder: str | Path | None = None) -> l
     return problems
 
 
-def draw_plots(folder: Path, summary: BuildSummary) -> dict[str, str]:
+def draw_plots(folder: Path, summary: Any) -> dict[str, str]:
     """PNG plots of the score and label distributions; returns {name: path relative to ``folder``}."""
     # Figure objects rendered by Agg, without pyplot: no display needed, no global backend switched
+    import numpy as np
     from matplotlib.figure import Figure
 
-    from biomed.dataset_builder.build.stats import EDU_BINS
-    from biomed.dataset_builder.labels import PUBLISHED_DOCUMENT_TYPE_ORDER as TYPE_LABELS
-    from biomed.dataset_builder.labels import PUBLISHED_DOMAIN_ORDER as DOMAIN_LABELS
+    from biomed.labels import EDU_SCORES
+    from biomed.labels import PUBLISHED_DOCUMENT_TYPE_ORDER as TYPE_LABELS
+    from biomed.labels import PUBLISHED_DOMAIN_ORDER as DOMAIN_LABELS
 
     out = folder / IMAGES_DIR
     out.mkdir(parents=True, exist_ok=True)
@@ -197,7 +207,9 @@ def draw_plots(folder: Path, summary: BuildSummary) -> dict[str, str]:
     if "edu_hist" in summary.input and "type_by_edu" in summary.input:
         fig = Figure(figsize=(10, 3.4))
         left, right = fig.subplots(1, 2)
-        left.stairs(summary.input["edu_hist"], EDU_BINS, fill=True, alpha=0.8)
+        # the histogram's equal bins span the score scale (the build's EDU_BINS)
+        edges = np.linspace(EDU_SCORES[0], EDU_SCORES[-1], len(summary.input["edu_hist"]) + 1)
+        left.stairs(summary.input["edu_hist"], edges, fill=True, alpha=0.8)
         left.set(xlabel="educational score (continuous)", ylabel="paragraphs", title="Educational quality")
         table = summary.input["type_by_edu"]
         types = [t for t in TYPE_LABELS if any(k.startswith(t + "|") for k in table)]
@@ -250,15 +262,10 @@ def _save(fig, path: Path, folder: Path) -> str:
     return path.relative_to(folder).as_posix()
 
 
-def _provenance(card_cfg, summary: BuildSummary) -> dict[str, Any]:
+def _provenance(card_cfg, summary: Any, extractor_version: str) -> dict[str, Any]:
     """The annotation LLM and prompt, and the classifier's test metrics, when the recipe points at them."""
     info: dict[str, Any] = {"classifier_versions": summary.input.get("classifier_versions", [])}
-    try:
-        from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION
-
-        info["extractor_version"] = EXTRACTOR_VERSION
-    except ImportError:  # pragma: no cover - the extractor ships with the package
-        info["extractor_version"] = ""
+    info["extractor_version"] = extractor_version
     if card_cfg.annotations:
         import pyarrow.compute as pc
         import pyarrow.parquet as pq

@@ -64,6 +64,9 @@ class SourceConfig:
     text_column: str = "text"
     template: str | None = None  # format string over columns, e.g. "{instruction}\n{output}" for instruction sets
     where: dict = field(default_factory=dict)  # row filter: {column: value | [values] | {">=": x, "<": y}}
+    # consecutive rows sharing these columns' values form one document, their texts joined by newlines in order
+    # (a built release's article: [article_id, copy_index]); empty = every row is a document
+    document_key: list[str] = field(default_factory=list)
     access: str | None = None  # where to get data behind an agreement; shown when `path` is missing
 
     def __post_init__(self) -> None:
@@ -73,6 +76,29 @@ class SourceConfig:
             raise ValueError(f"source {self.name or '?'!r} has weight {self.weight}; weights must be > 0")
         if not self.name:
             self.name = Path(self.path).name if self.path else self.hub.split("/")[-1]
+        for column, rule in self.where.items():
+            _check_where_rule(self.name, column, rule)
+
+
+WHERE_OPERATORS = (">=", ">", "<=", "<", "==", "!=")
+
+
+def _check_where_rule(source: str, column: str, rule) -> None:
+    """A `where` entry is a value, a non-empty list of values or {operator: value}: refuse any other shape."""
+    prefix = f"source {source!r}: where {column!r}"
+    if isinstance(rule, dict):
+        if not rule:
+            raise ValueError(f"{prefix} has no operator; use {{'>=': 4}} and the like")
+        for op, bound in rule.items():
+            if op not in WHERE_OPERATORS:
+                raise ValueError(f"{prefix}: operator {op!r} is not one of {', '.join(WHERE_OPERATORS)}")
+            if bound is None or isinstance(bound, (list, dict)):
+                raise ValueError(f"{prefix}: operator {op!r} needs one value, got {bound!r}")
+    elif isinstance(rule, list):
+        if not rule:
+            raise ValueError(f"{prefix} lists no value: it would select nothing")
+    elif rule is None:
+        raise ValueError(f"{prefix} is empty: give a value, a list of values or {{operator: value}}")
 
 
 @dataclass

@@ -10,7 +10,16 @@ Example::
 Packing: documents are tokenised without special tokens and concatenated with an end-of-sequence token after
 each one (``[SEP]`` for ModernBERT, ``</s>`` for CamemBERT); the stream is cut into rows of ``max_length`` tokens,
 each starting with the tokenizer's ``[CLS]``/``<s>``. A row can hold the end of one document and the start of the
-next: there is no padding at all, so every position trains. The tail shorter than a row is dropped.
+next: there is no padding at all, so every position trains. The tail shorter than a row is dropped. A document is
+one row of the source, or, with ``document_key`` (``[article_id, copy_index]`` in the Biomed-Enriched recipes),
+the consecutive rows that share the key's values: a built release's paragraphs of one article (one copy of it), in
+their order, joined by newlines, so the article keeps its structure and gets one end-of-sequence token (thesis ch2
+l.223).
+
+Filters: a ``where`` that cannot select is an error, not an empty mixture. When a source is opened
+(``check_sources``, before any model download), a column the source lacks, or (Parquet files) a value its column
+never takes or a bound no value reaches, is refused in one line naming the source, the column and what exists; a
+source that selects no row stops the packing, hence the run, before any training step.
 
 Cache: the packed rows of a source live in ``cache_dir/sources/<key>/`` where the key hashes the source (Hub id,
 config, split and revision, or the local files' names, sizes and modification times), its row filter and
@@ -100,6 +109,8 @@ def source_fingerprint(source: SourceConfig) -> dict[str, Any]:
         "template": source.template,
         "where": source.where,
     }
+    if source.document_key:  # only when set: the cache of every source without it keeps its key
+        base["document_key"] = source.document_key
     if source.hub:
         return {**base, "hub": source.hub, "config": source.config, "split": source.split, "revision": source.revision}
     root = Path(source.path).expanduser()
@@ -138,6 +149,155 @@ def _compare(value, op: str, bound) -> bool:
     raise BiomedError(f"`where` operator {op!r} is not one of >=, >, <=, <, ==, !=")
 
 
+# ---------------------------------------------------------------------------------------------------- filters
+
+_LISTED_VALUES = 12  # distinct values an error names before "..."
+
+
+def source_columns(source: SourceConfig) -> list[str]:
+    """The source's columns: its Parquet files' schemas, its JSONL files' first rows, or a Hub dataset's first row."""
+    if source.hub:
+        first = next(iter(_iter_rows(source)), None)
+        return list(first or {})
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns: dict[str, None] = {}
+    for path in local_files(source):
+        if path.name.endswith(".parquet"):
+            try:
+                columns.update(dict.fromkeys(pq.read_schema(path).names))
+            except (OSError, pa.ArrowException) as err:
+                raise BiomedError(f"data source {source.name!r}: cannot read {path} as Parquet: {err}") from None
+        else:
+            columns.update(dict.fromkeys(_first_json_row(path)))
+    return list(columns)
+
+
+def check_source_filter(source: SourceConfig) -> None:
+    """Refuse a ``where`` (or ``document_key``) that cannot select, in one line naming the source, the column and
+    what exists: a column the source lacks; for Parquet files, a value the column never holds, or a bound that no
+    value reaches (from the files' statistics). Hub sources are checked for columns only; a source that still
+    selects nothing is stopped by ``pack_source``."""
+    needed = [*source.where, *(c for c in source.document_key if c not in source.where)]
+    if not needed:
+        return
+    columns = source_columns(source)
+    label = _source_label(source)
+    for column in needed:
+        if column not in columns:
+            what = "where" if column in source.where else "document_key"
+            raise BiomedError(
+                f"data source {source.name!r}: `{what}` names column {column!r}, which {label} lacks; "
+                f"columns: {', '.join(columns) or 'none'}"
+            )
+    if source.hub:
+        return
+    parquet = [path for path in local_files(source) if path.name.endswith(".parquet")]
+    for column, rule in source.where.items() if parquet else ():
+        _check_rule_can_select(source, label, parquet, column, rule)
+
+
+def _source_label(source: SourceConfig) -> str:
+    if source.hub:
+        return f"Hub dataset {source.hub}" + (f" ({source.config})" if source.config else "")
+    return f"{source.path}" + (f" (config {source.config})" if source.config else "")
+
+
+def _check_rule_can_select(source: SourceConfig, label: str, files: list[Path], column: str, rule) -> None:
+    prefix = f"data source {source.name!r}: where {column!r}"
+    if isinstance(rule, dict):
+        wanted = [bound for op, bound in rule.items() if op == "=="]
+        bounds = {op: bound for op, bound in rule.items() if op in (">=", ">", "<=", "<")}
+    else:
+        wanted, bounds = (list(rule) if isinstance(rule, list) else [rule]), {}
+    if wanted:
+        present = _distinct_values(files, column)
+        if present is not None:
+            missing = [value for value in wanted if value not in present]
+            if missing:
+                shown = sorted(present, key=str)
+                listing = ", ".join(map(repr, shown[:_LISTED_VALUES])) + (
+                    ", ..." if len(shown) > _LISTED_VALUES else ""
+                )
+                raise BiomedError(
+                    f"{prefix} asks for {missing[0]!r}, which column {column!r} of {label} never holds; "
+                    f"its values: {listing or 'none (every value is null)'}"
+                )
+    if bounds:
+        low, high = _value_range(files, column)
+        if low is None:
+            raise BiomedError(f"{prefix}: column {column!r} of {label} holds no value (every value is null)")
+        for op, bound in bounds.items():
+            if isinstance(bound, str) != isinstance(low, str):
+                raise BiomedError(
+                    f"{prefix}: {op} {bound!r} compares a {type(bound).__name__} with column {column!r} of {label}, "
+                    f"whose values run from {low!r} to {high!r}"
+                )
+            if not _compare(high if op in (">=", ">") else low, op, bound):
+                raise BiomedError(
+                    f"{prefix}: no value of column {column!r} of {label} is {op} {bound!r}; "
+                    f"its values run from {low!r} to {high!r}"
+                )
+
+
+def _distinct_values(files: list[Path], column: str) -> set | None:
+    """Every value of ``column`` across ``files`` (None for a nested column, whose values are not compared)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    values: set = set()
+    for path in files:
+        if column not in pq.read_schema(path).names:
+            continue
+        data = pq.read_table(path, columns=[column])[column]
+        if pa.types.is_nested(data.type):
+            return None
+        values.update(v for v in pc.unique(data).to_pylist() if v is not None)
+    return values
+
+
+def _value_range(files: list[Path], column: str) -> tuple[Any, Any]:
+    """Smallest and largest value of ``column``: the Parquet statistics, or the column itself where they lack."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    lows, highs = [], []
+    for path in files:
+        parquet = pq.ParquetFile(path)
+        if column not in parquet.schema_arrow.names:
+            continue
+        stats = []
+        for group in range(parquet.metadata.num_row_groups):
+            meta = parquet.metadata.row_group(group)
+            chunk = next(
+                (meta.column(i) for i in range(meta.num_columns) if meta.column(i).path_in_schema == column), None
+            )
+            stats.append(chunk.statistics if chunk is not None else None)
+        if stats and all(s is not None and s.has_min_max for s in stats):
+            lows += [s.min for s in stats if s.null_count < s.num_values]
+            highs += [s.max for s in stats if s.null_count < s.num_values]
+        else:
+            found = pc.min_max(parquet.read(columns=[column])[column]).as_py()
+            if found["min"] is not None:
+                lows.append(found["min"])
+                highs.append(found["max"])
+    return (min(lows), max(highs)) if lows else (None, None)
+
+
+def _first_json_row(path: Path) -> dict:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    return json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise BiomedError(f"{path}, line {line_number}: not valid JSON ({err.msg})") from None
+    return {}
+
+
 def _row_text(row: dict, source: SourceConfig) -> str | None:
     if source.template:
         try:
@@ -155,14 +315,35 @@ def _row_text(row: dict, source: SourceConfig) -> str | None:
     return text
 
 
-def iter_documents(source: SourceConfig) -> Iterator[str]:
-    """The source's texts in a fixed order, filtered by ``where``; empty texts are skipped."""
+def iter_documents(source: SourceConfig, counts: dict[str, int] | None = None) -> Iterator[str]:
+    """The source's documents in a fixed order, filtered by ``where``; empty texts are skipped.
+
+    A document is a row's text, or with ``document_key`` the texts of consecutive rows sharing the key's values,
+    joined by newlines. ``counts``, when given, receives ``rows`` (read) and ``selected`` (passing ``where``).
+    """
+    counts = {} if counts is None else counts
+    counts.update(rows=0, selected=0)
+    key_columns = source.document_key
+    current_key, parts = None, []
     for row in _iter_rows(source):
+        counts["rows"] += 1
         if source.where and not _row_matches(row, source.where):
             continue
+        counts["selected"] += 1
         text = _row_text(row, source)
+        if not key_columns:
+            if text and text.strip():
+                yield text
+            continue
+        key = tuple(row.get(column) for column in key_columns)
+        if key != current_key:
+            if parts:
+                yield "\n".join(parts)
+            current_key, parts = key, []
         if text and text.strip():
-            yield text
+            parts.append(text)
+    if parts:
+        yield "\n".join(parts)
 
 
 def _iter_rows(source: SourceConfig) -> Iterator[dict]:
@@ -286,8 +467,10 @@ def pack_source(
     buffer = np.empty(0, dtype=np.uint32)
     label = f"packing {source.name}"
     # the rows become tokens.u32 only when the source is packed whole; an error removes the partial file
+    check_source_filter(source)
+    counts: dict[str, int] = {}
     with atomic_write(folder / "tokens.u32", "wb") as out, progress_bar(label, unit="tokens", enabled=progress) as bar:
-        batches = _batches(iter_documents(source), batch_size)
+        batches = _batches(iter_documents(source, counts), batch_size)
         # one tokenizer per process, set once; batches are read lazily, a few ahead of the workers
         for encoded in map_processes(_encode_batch, batches, num_proc, _init_worker, (tokenizer,)):
             pieces = [buffer]
@@ -306,6 +489,8 @@ def pack_source(
                 rows += full
                 buffer = buffer[full * body :]
             bar.update(completed=stream_tokens)
+        if not docs:
+            raise BiomedError(_no_documents(source, counts))
         if rows == 0:
             raise BiomedError(
                 f"data source {source.name!r} has {stream_tokens} tokens, fewer than one row of {max_length}; "
@@ -324,6 +509,17 @@ def pack_source(
     }
     write_json(meta_file, meta)  # written last: the done marker of the packed source
     return PackedSource(source.name, folder, rows, max_length, meta)
+
+
+def _no_documents(source: SourceConfig, counts: dict[str, int]) -> str:
+    start = f"data source {source.name!r} selects no"
+    label = _source_label(source)
+    if not counts.get("rows"):
+        return f"{start} rows: {label} has none"
+    if not counts.get("selected"):
+        return f"{start} rows: where {source.where} matched none of the {counts['rows']:,} rows of {label}"
+    empty = "templates" if source.template else repr(source.text_column)
+    return f"{start} text: the {counts['selected']:,} rows it selects from {label} have empty {empty}"
 
 
 # ---------------------------------------------------------------------------------------------------- mixing
@@ -380,12 +576,14 @@ class MixtureDataset:
 
 
 def check_sources(cfg: DataConfig) -> None:
-    """Fail fast, before any model download, when a local source is missing (its error says where to get it)."""
+    """Fail fast, before any model download, when a local source is missing (its error says where to get it) or its
+    ``where`` cannot select (``check_source_filter``)."""
     if not cfg.sources:
         raise BiomedError("data.sources is empty: list at least one source (path or hub) in the recipe")
     for source in cfg.sources:
         if source.path:
             local_files(source)
+            check_source_filter(source)
 
 
 def build_mixture(

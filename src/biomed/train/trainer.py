@@ -11,7 +11,8 @@ Example::
     print(result.final_dir)             # a standard *ForMaskedLM folder + card + curves
 
 Multi-GPU / multi-node: ``accelerate launch -m biomed.cli train ...`` or ``torchrun ... -m biomed.cli train``
-(DDP); FSDP through ``training.fsdp`` / ``training.fsdp_config``. Gradient accumulation is derived so that
+(DDP); FSDP2 through ``training.fsdp`` / ``training.fsdp_config`` on GPUs, with the decisions of
+:mod:`biomed.train.sharding`. Gradient accumulation is derived so that
 ``micro-batch x processes x accumulation = global_batch_size``.
 
 The run is one ``transformers.Trainer`` loop over all phases: one optimizer (AdamW, kept across the phase
@@ -71,12 +72,18 @@ class PretrainResult:
     main_process: bool = True  # False on the other ranks of a distributed run: they report nothing
 
 
-def training_arguments(cfg: PretrainConfig, plan: PhasePlan, world_size: int | None = None):
-    """``TrainingArguments`` from the recipe's ``training:`` mapping plus the keys the schedule decides."""
+def training_arguments(
+    cfg: PretrainConfig, plan: PhasePlan, world_size: int | None = None, *, cuda: bool | None = None
+):
+    """``TrainingArguments`` from the recipe's ``training:`` mapping plus the keys the schedule decides (``cuda``:
+    for a machine with GPUs, default: this one)."""
     from transformers import TrainingArguments
 
+    from biomed.train.sharding import fsdp_training_values, set_mixed_precision
+
     world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
-    values = {**DEFAULT_TRAINING, **cfg.training}
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    values = fsdp_training_values({**DEFAULT_TRAINING, **cfg.training}, cuda=cuda, world_size=world_size)
     if "bf16" not in cfg.training:
         values["bf16"] = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if "dataloader_pin_memory" not in cfg.training:
@@ -105,11 +112,13 @@ def training_arguments(cfg: PretrainConfig, plan: PhasePlan, world_size: int | N
         remove_unused_columns=False,
     )
     try:
-        return TrainingArguments(**values)
+        args = TrainingArguments(**values)
     except TypeError as err:
         raise ConfigError(f"training: {err} (keys must be transformers.TrainingArguments fields)") from None
     except ValueError as err:  # e.g. bf16 asked on a machine without bf16 support
         raise ConfigError(f"training: {err}") from None
+    set_mixed_precision(args)
+    return args
 
 
 class PretrainTrainer(Trainer):
@@ -358,19 +367,18 @@ def write_card(
 ) -> Path:
     """Render the encoder (or decoder) card into ``folder/README.md`` and keep its context in ``card.json``
     (push-model re-renders it with the repository id)."""
+    from biomed.model_cards.eval_results import render_context
     from biomed.runtime.files import write_json
 
     if cfg.model.kind == "decoder":
-        from biomed.model_cards.decoder import decoder_card_context as card_context
-        from biomed.model_cards.decoder import render_decoder_card as render_card
+        from biomed.train.card import decoder_card_context as card_context
     else:
-        from biomed.model_cards.encoder import card_context
-        from biomed.model_cards.encoder import render_encoder_card as render_card
+        from biomed.train.card import card_context
 
     context = card_context(
         cfg, manifest, plan, global_step, hardware=cfg.card.hardware or hardware_description(), bf16=bf16
     )
     write_json(folder / "card.json", context)
     path = folder / "README.md"
-    render_card(context).save(path)
+    render_context(context).save(path)
     return path

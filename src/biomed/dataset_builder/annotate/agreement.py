@@ -30,8 +30,8 @@ from biomed.dataset_builder.label_metrics import (
     macro_f1,
     macro_f1_name,
 )
-from biomed.dataset_builder.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS, LabelError, check_labels
 from biomed.errors import BiomedError
+from biomed.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS, LabelError, check_labels
 
 
 LABEL_SETS: dict[str, tuple] = {"type": TYPE_LABELS, "domain": DOMAIN_LABELS, "educational_score": EDU_SCORES}

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from biomed.dataset_builder.annotate.prompt import AnnotationPrompt
-from biomed.dataset_builder.labels import LabelError, check_labels
 from biomed.errors import BiomedError
+from biomed.labels import LabelError, check_labels
 
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from biomed.dataset_builder.annotate.prompt import AnnotationPrompt
-from biomed.dataset_builder.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS
+from biomed.labels import DOMAIN_LABELS, EDU_SCORES, TYPE_LABELS
 from biomed.runtime.files import atomic_path
 
 

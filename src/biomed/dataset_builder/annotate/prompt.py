@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from biomed.dataset_builder.labels import DOMAIN_LABELS, EDU_SCORES, LABEL_FIELDS, TYPE_LABELS
 from biomed.errors import BiomedError
+from biomed.labels import DOMAIN_LABELS, EDU_SCORES, LABEL_FIELDS, TYPE_LABELS
 
 
 DEFAULT_PROMPT = "annotate_v1"

@@ -22,9 +22,10 @@ variants and subsets keep both. Two inputs give a release table:
 
 ``id`` is ``<article_id>_p<paragraph_index>``. The authors' code does not derive it (their re-insertion tool,
 GitHub ``Rian-T/biomed-enriched``, only reads it); the one published row shown in its ``examples/simple.py``,
-``id`` ``'30343930_p0'`` for path ``sec[0]/p[0]``, fixes the form. ``paragraph_index`` is the kit's position of
-the paragraph in its article (abstracts first, before length filtering), so ids are unique and never depend on
-the filters; see ``docs/fidelity-release.md`` for where that numbering can differ from the published one.
+``id`` ``'30343930_p0'`` for path ``sec[0]/p[0]``, fixes the form. ``paragraph_index`` numbers the body's
+paragraphs from 0 as that row does, then the kit's abstract paragraphs after them (``extract.jats``), before length
+filtering, so ids are unique and never depend on the filters. ``article_part`` (``body`` or ``abstract``) tells
+the two apart: the published release addresses the ``<body>`` only, so the ``default`` config keeps ``body``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from biomed.dataset_builder.labels import (
+from biomed.errors import BiomedError
+from biomed.labels import (
     DOMAIN_LABELS,
     PUBLISHED_DOCUMENT_TYPE_ORDER,
     PUBLISHED_DOCUMENT_TYPES,
@@ -44,7 +46,6 @@ from biomed.dataset_builder.labels import (
     PUBLISHED_DOMAINS,
     TYPE_LABELS,
 )
-from biomed.errors import BiomedError
 
 
 PUBLISHED_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
@@ -75,6 +76,7 @@ KIT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("license", pa.string()),
     ("license_group", pa.string()),
     ("section", pa.string()),
+    ("article_part", pa.string()),
     ("paragraph_index", pa.int32()),
     ("n_chars", pa.int32()),
     ("n_tokens", pa.int32()),
@@ -83,6 +85,22 @@ KIT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("classifier_version", pa.string()),
 )
 """The kit's columns kept after the published ones in the variants and subsets (null where the input lacks them)."""
+
+ABSTRACT_PATH_STARTS = ("abstract[", "trans-abstract[")
+"""Paths of abstract paragraphs (``extract.jats``); every other path addresses the ``<body>``."""
+
+COLUMN_VALUES: dict[str, tuple] = {
+    "document_type": PUBLISHED_DOCUMENT_TYPE_ORDER,
+    "domain": PUBLISHED_DOMAIN_ORDER,
+    "license_group": ("commercial", "non_commercial", "other"),
+    "article_part": ("body", "abstract"),
+    "educational_score_int": (1, 2, 3, 4, 5),
+}
+"""Every value a release table's categorical column can hold: a variant condition asking for another selects
+nothing and is refused when the build config resolves."""
+
+COLUMN_RANGES: dict[str, tuple[float, float]] = {"educational_score": (1.0, 5.0)}
+"""The range of the numeric columns: a bound outside it is refused like an unknown value."""
 
 SPLIT_GROUPS: dict[str, tuple[str, ...]] = {
     "commercial": ("commercial",),
@@ -180,6 +198,8 @@ def release_table_from_scored(table: pa.Table) -> pa.Table:
     for name, type_ in KIT_COLUMNS:
         if name == "text_hash":
             columns[name] = _hashes(table["text"])
+        elif name == "article_part":
+            columns[name] = _article_parts(table["path"])
         elif name == "n_chars" and name not in names:
             columns[name] = pc.utf8_length(table["text"])
         else:
@@ -227,6 +247,7 @@ def release_table_from_published(table: pa.Table, split: str) -> pa.Table:
         "license": pa.array([normalise_license(u) for u in columns["license_url"].to_pylist()], pa.string()),
         "license_group": pa.array([SPLIT_GROUPS[split][0]] * n, pa.string()),
         "section": columns["section_title"],
+        "article_part": _article_parts(columns["path"]),
         "paragraph_index": pa.array(indexes, pa.int32()),
         "n_chars": pa.array([None if t is None else len(t) for t in texts], pa.int32()),
         "n_tokens": pa.array([0 if t is None else count_tokens(t, len(t.split())) for t in texts], pa.int32()),
@@ -286,6 +307,12 @@ def _last_section(section):
     # the kit keeps the chain of titles ("Methods > Patients"); the published section_title is the paragraph's own
     titles = [None if not s else s.rsplit(" > ", 1)[-1] for s in section.to_pylist()]
     return pa.array(titles, pa.string())
+
+
+def _article_parts(paths):
+    """``abstract`` for a path under an abstract, else ``body``: the published release's paths are all ``body``."""
+    starts = [None if p is None else p.startswith(ABSTRACT_PATH_STARTS) for p in paths.to_pylist()]
+    return pa.array([None if s is None else ("abstract" if s else "body") for s in starts], pa.string())
 
 
 def _hashes(texts):

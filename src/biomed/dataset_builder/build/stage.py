@@ -173,6 +173,8 @@ class BuildConfig:
             raise ValueError(f"unknown config {unknown[0]!r}; variants: {', '.join(names) or '(none)'}")
         if set(self.withheld_columns) & set(KEY_COLUMNS):
             raise ValueError(f"withheld_columns cannot include the key columns {KEY_COLUMNS}")
+        for spec in self.variants:
+            check_conditions(spec)
 
     def selected_variants(self) -> list[VariantSpec]:
         return [spec for spec in self.variants if not self.only or spec.name in self.only]
@@ -338,6 +340,7 @@ def run_build(cfg: BuildConfig, overwrite: bool = False) -> BuildSummary:
 def _finish(cfg, specs, output_dir, work_dir, stats, n_shards, classifier_versions, resumed, start) -> BuildSummary:
     """Merge the tasks' counts and files into the release, write its card and swap it in."""
     from biomed.config import save_config
+    from biomed.dataset_builder.extract.jats import EXTRACTOR_VERSION
     from biomed.model_cards.dataset import write_dataset_card
 
     input_stats = _merge([s["input"] for s in stats])
@@ -375,7 +378,7 @@ def _finish(cfg, specs, output_dir, work_dir, stats, n_shards, classifier_versio
     # previous release as it was
     save_config(cfg, work_dir)
     write_summary(work_dir, summary.to_json(), name="build_summary.json")
-    write_dataset_card(work_dir, summary, cfg)
+    write_dataset_card(work_dir, summary, cfg, kit_columns=pub.KIT_COLUMNS, extractor_version=EXTRACTOR_VERSION)
     _swap_in(work_dir, output_dir)
     shutil.rmtree(output_dir / ".build", ignore_errors=True)
     summary.seconds = time.perf_counter() - start
@@ -396,6 +399,38 @@ def _task_count(cfg: BuildConfig, shards: list[Path]) -> int:
         return len(shards)
     size = sum(shard.stat().st_size for shard in shards)
     return max(1, min(len(shards), math.ceil(size / (cfg.shard_size_mb << 20))))
+
+
+def check_conditions(spec: VariantSpec) -> None:
+    """Refuse, when the build config resolves, a condition that cannot select: a column the release table lacks
+    (``build.published``), a value its categorical column never holds, a bound outside its numeric column's range.
+
+    Raises:
+        ValueError: in one line naming the config, the column and what exists.
+    """
+    columns = pub.release_schema().names
+    for condition in [*spec.keep, *(c for rule in spec.upsample for c in rule.when)]:
+        column, op = condition.column, condition.op
+        where = f"config {spec.name!r}: condition {column} {op} {condition.value!r}"
+        if column not in columns:
+            raise ValueError(f"{where}: the release table has no column {column!r}; columns: {', '.join(columns)}")
+        values = list(condition.value) if op in ("in", "not_in") else [condition.value]
+        allowed = pub.COLUMN_VALUES.get(column)
+        if allowed is not None and op in ("==", "!=", "in", "not_in"):
+            unknown = [v for v in values if v not in allowed]
+            if unknown:
+                raise ValueError(
+                    f"{where}: {unknown[0]!r} is not a value of {column}; its values: {', '.join(map(str, allowed))}"
+                )
+        span = pub.COLUMN_RANGES.get(column) or (allowed and (min(allowed), max(allowed)))
+        if span and op in (">=", ">", "<=", "<"):
+            low, high = span
+            value = condition.value
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{where}: {column} is numeric, compare it with a number")
+            reachable = {">=": high >= value, ">": high > value, "<=": low <= value, "<": low < value}[op]
+            if not reachable:
+                raise ValueError(f"{where}: no row can pass, {column} runs from {low} to {high}")
 
 
 def _output_settings(cfg: BuildConfig) -> dict[str, Any]:

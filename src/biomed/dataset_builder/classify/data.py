@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS, LabelError, check_labels
 from biomed.errors import BiomedError
+from biomed.labels import DOMAIN_LABELS, TYPE_LABELS, LabelError, check_labels
 
 
 SPLITS = ("train", "dev", "test")

@@ -26,6 +26,7 @@ from biomed.dataset_builder.label_metrics import (
     pearson_r,
     spearman_rho,
 )
+from biomed.labels import EDU_THRESHOLD
 
 
 PAPER_REFERENCE: dict[str, Any] = {
@@ -36,9 +37,6 @@ PAPER_REFERENCE: dict[str, Any] = {
     "educational": {"pearson_r": 0.876, "mae": 0.326},
 }
 """The figures reported for the paper's classifier, saved beside ours so that a real run can be compared."""
-
-EDU_THRESHOLD = 3
-"""The educational score from which a paragraph counts as educational (the threshold the variants use)."""
 
 
 def classification_metrics(
@@ -65,7 +63,9 @@ def classification_metrics(
 def educational_metrics(gold: Sequence[float], score: Sequence[float], low: int = 1, high: int = 5) -> dict[str, Any]:
     """Regression metrics of the raw score, class metrics of the rounded score, F1 of the ``>= 3`` decision.
 
-    The binary decision uses the rounded score (``educational_score_int >= 3``), as the variants do.
+    The binary decision is taken on the rounded score (``educational_score_int >= 3``), as the class metrics are;
+    the variants select on the float score instead (``educational_score >= 3.0``, recipes/build/biomed-enriched.yaml),
+    so a paragraph scored 2.6 counts as kept here and is dropped by BE-Educational.
     """
     gold = np.asarray(gold, dtype=np.float64)
     score = np.asarray(score, dtype=np.float64)

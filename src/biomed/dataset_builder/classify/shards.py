@@ -66,14 +66,14 @@ def score_shards(
     import pyarrow.parquet as pq
     import torch
 
-    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+    from biomed.labels import DOMAIN_LABELS, TYPE_LABELS
 
     if list(scorer.model.config.type_labels) != list(TYPE_LABELS) or list(scorer.model.config.domain_labels) != list(
         DOMAIN_LABELS
     ):
         raise BiomedError(
             f"the classifier's labels {scorer.model.config.type_labels} / {scorer.model.config.domain_labels} differ "
-            f"from biomed.dataset_builder.labels {TYPE_LABELS} / {DOMAIN_LABELS}; retrain it with this kit version"
+            f"from biomed.labels {TYPE_LABELS} / {DOMAIN_LABELS}; retrain it with this kit version"
         )
     score_types = {"type_probs": pa.list_(pa.float32()), "domain_probs": pa.list_(pa.float32()),
                    "educational_score": pa.float32(), "educational_score_int": pa.int8()}  # fmt: skip
@@ -188,7 +188,7 @@ def _score_columns(scores: ParagraphScores, version: str) -> dict[str, Any]:
     import pyarrow as pa
 
     from biomed.dataset_builder.classify.metrics import rounded_scores
-    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
+    from biomed.labels import DOMAIN_LABELS, TYPE_LABELS
 
     n = len(scores.n_tokens)
     return {

@@ -134,6 +134,7 @@ def run_classify_train(cfg: ClassifyTrainConfig) -> TrainSummary:
 
     from biomed.config import save_config
     from biomed.dataset_builder.classify.data import data_fingerprint, load_labelled_paragraphs, split_by_article
+    from biomed.dataset_builder.classify.metrics import PAPER_REFERENCE
     from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
     from biomed.model_cards.classifier import render_classifier_card
 
@@ -203,6 +204,7 @@ def run_classify_train(cfg: ClassifyTrainConfig) -> TrainSummary:
         split_sizes=split_sizes,
         prompt_versions=rows.prompt_versions,
         n_parameters=sum(p.numel() for p in model.parameters()),
+        paper=PAPER_REFERENCE,
     )
     card.save(str(output_dir / "README.md"))
     return TrainSummary(str(output_dir), version, split_sizes, metrics)
@@ -226,8 +228,8 @@ def build_model(cfg: ClassifyTrainConfig, version: str):
         BiomedClassifierConfig,
         BiomedClassifierModel,
     )
-    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS
     from biomed.encoders import load_encoder
+    from biomed.labels import DOMAIN_LABELS, TYPE_LABELS
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.backbone)

@@ -31,8 +31,10 @@ Paragraph rules (``EXTRACTOR_VERSION`` changes whenever one of them does):
   No MathML or XML ever reaches ``text``, not even as the content of a code listing.
 - Whitespace is normalised to single spaces. ``section`` is the chain of section (and box) titles joined by
   `` > ``; abstract paragraphs start with ``Abstract``.
-- Paragraphs left empty by these rules are skipped; ``paragraph_index`` numbers the kept ones in document
-  order (abstracts first). Length filtering happens later, in the pipeline, so keys never depend on it.
+- Paragraphs left empty by these rules are skipped. ``paragraph_index`` numbers the body's paragraphs from 0 in
+  document order, as the published ids do (``30343930_p0`` is ``sec[0]/p[0]``, the authors' ``examples/simple.py``),
+  then the abstracts' after them; the paragraphs themselves stay in document order (abstracts first). Length
+  filtering happens later, in the pipeline, so keys never depend on it.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from lxml import etree
 from biomed.dataset_builder.extract.licenses import license_from_permissions
 
 
-EXTRACTOR_VERSION = "jats-paragraphs-v1"
+EXTRACTOR_VERSION = "jats-paragraphs-v2"  # v2: body paragraphs numbered first
 
 MML_MATH = "{http://www.w3.org/1998/Math/MathML}math"
 
@@ -178,19 +180,21 @@ def parse_article(data: bytes, file: str = "") -> Article:
 
     body = root.find("body")
     article.has_body = body is not None
-    paragraphs: list[Paragraph] = []
+    abstracts: list[Paragraph] = []
     for abstract_tag in ("abstract", "trans-abstract"):
         for i, abstract in enumerate(meta.iterfind(abstract_tag)):
             if abstract.get("abstract-type") in SKIPPED_ABSTRACT_TYPES:
                 continue
             _prepare(abstract)
-            _walk(abstract, f"{abstract_tag}[{i}]/", ["Abstract"], paragraphs)
+            _walk(abstract, f"{abstract_tag}[{i}]/", ["Abstract"], abstracts)
+    body_paragraphs: list[Paragraph] = []
     if body is not None:
         _prepare(body)
-        _walk(body, "", [], paragraphs)
-    for index, paragraph in enumerate(paragraphs):
+        _walk(body, "", [], body_paragraphs)
+    # the body is numbered first, as the published ids are; the abstracts, which the published release lacks, after
+    for index, paragraph in enumerate(body_paragraphs + abstracts):
         paragraph.paragraph_index = index
-    article.paragraphs = paragraphs
+    article.paragraphs = abstracts + body_paragraphs
     return article
 
 

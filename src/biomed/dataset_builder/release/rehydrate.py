@@ -197,6 +197,10 @@ def run_rehydrate(cfg: RehydrateConfig, overwrite: bool = False) -> RehydrateSum
     """
     from biomed.dataset_builder.extract.sources import list_input_units
 
+    if not cfg.dataset:
+        raise BiomedError(
+            "no dataset to rehydrate: pass its folder (biomed data rehydrate DATASET) or dataset: in --config"
+        )
     dataset = Path(cfg.dataset)
     files = dataset_files(dataset)
     if not cfg.pmc_xml:

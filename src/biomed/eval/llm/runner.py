@@ -13,6 +13,11 @@ id with an optional ``@revision`` (``allenai/OLMo-2-1124-7B@stage1-step928646-to
 baseline). Folders written by ``biomed train`` know their run name and the tokens they have seen (from their
 ``config.yaml`` and ``trainer_state.json``); that is what the report's curves plot.
 
+A result is keyed by what its model is (``config.json`` and weight files, or a Hub id at its commit), the
+``limit`` and the data source: a checkpoint retrained in place is scored again (its older results removed), a
+smoke run (``limit``) is redone by a full one. Two different models whose results would share a folder (two
+reference models of the same folder name) are refused in one line; so is a model that is not a decoder.
+
 Backend: the harness's Hugging Face model (``hf``), or vLLM (``vllm``) when ``backend: auto`` finds it installed
 and a GPU; batch size ``auto`` (the harness finds the largest that fits).
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -29,7 +35,12 @@ from typing import Literal
 
 from biomed.errors import BiomedError
 from biomed.eval.llm.suite import SUITE, resolve_tasks
-from biomed.runtime.files import write_json
+from biomed.runtime.files import read_json, write_json
+from biomed.runtime.identity import fingerprint_digest, model_fingerprint
+from biomed.runtime.ownership import claim_output
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,9 +98,20 @@ def expand_checkpoints(names: list[str]) -> list[Checkpoint]:
                 raise BiomedError(f"{name!r} is neither a folder nor a Hub id (owner/name[@revision])")
             found.append(Checkpoint(repo, revision or None, repo.split("/")[-1] + (f"@{revision}" if revision else ""),
                                     None, None))  # fmt: skip
-    seen = set()
-    unique = [c for c in found if not (c.slug in seen or seen.add(c.slug))]
-    return unique
+    unique: dict[str, Checkpoint] = {}
+    for checkpoint in found:
+        first = unique.setdefault(checkpoint.slug, checkpoint)
+        if _place(first) != _place(checkpoint):
+            raise BiomedError(
+                f"{first.name} and {checkpoint.name} would share the results folder {checkpoint.slug!r}: score them "
+                "into separate --out folders"
+            )
+    return list(unique.values())
+
+
+def _place(checkpoint: Checkpoint) -> str:
+    path = Path(checkpoint.name).expanduser()
+    return str(path.resolve()) if path.is_dir() else f"{checkpoint.name}@{checkpoint.revision}"
 
 
 def describe(folder: Path) -> Checkpoint:
@@ -140,28 +162,43 @@ def model_arguments(checkpoint: Checkpoint, cfg: LlmEvalConfig, backend: str) ->
     return args
 
 
-def run_llm_eval(cfg: LlmEvalConfig, *, progress: bool = True) -> list[dict]:
+def run_llm_eval(cfg: LlmEvalConfig, *, progress: bool = True, overwrite: bool = False) -> list[dict]:
     """Score every (checkpoint, task) pair that has no result file yet; return every record of the sweep.
 
     The model is loaded once per checkpoint for all of its pending tasks; each task's record is written
     atomically as soon as the checkpoint is done, so a killed sweep loses at most one checkpoint's work.
-    """
-    from biomed.config import save_config
-    from biomed.eval.llm.harness import suite_group, task_manager
 
+    Raises:
+        BiomedError: no checkpoint; a model that cannot be found or is not a decoder; two models whose results
+            would share a folder.
+        OutputRefused: ``output_dir`` holds another stage's output or a sweep at another dtype (``overwrite``
+            starts afresh), or cannot be written.
+    """
     if not cfg.checkpoints:
         raise BiomedError("no checkpoint to evaluate: pass model folders, run folders or Hub ids")
     tasks = resolve_tasks(cfg.tasks)
     checkpoints = expand_checkpoints(cfg.checkpoints)
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    identities = {}
+    for checkpoint in checkpoints:
+        model = model_fingerprint(checkpoint.name, checkpoint.revision)
+        check_decoder(checkpoint, model)
+        identities[checkpoint] = (model.get("hub") or model["root"], fingerprint_digest(model))
+    with claim_output(cfg.output_dir, "eval llm", {"dtype": cfg.dtype}, [], overwrite=overwrite) as out:
+        return _sweep(cfg, out, tasks, identities, progress)
+
+
+def _sweep(cfg: LlmEvalConfig, out: Path, tasks: list[str], identities: dict, progress: bool) -> list[dict]:
+    from biomed.config import save_config
+    from biomed.eval.llm.harness import suite_group, task_manager
+
     save_config(cfg, out)
     manager = None
     backend = pick_backend(cfg.backend)
     device = cfg.device or default_device()
     records = []
-    for checkpoint in checkpoints:
-        pending = [task for task in tasks if not is_done(result_path(out, checkpoint, task), cfg, task)]
+    for checkpoint, (location, identity) in identities.items():
+        drop_other_results(out, checkpoint, location, identity)
+        pending = [task for task in tasks if not is_done(result_path(out, checkpoint, task), cfg, task, identity)]
         if pending:
             import lm_eval
 
@@ -184,6 +221,7 @@ def run_llm_eval(cfg: LlmEvalConfig, *, progress: bool = True) -> list[dict]:
             seconds = time.monotonic() - started
             for task in pending:
                 record = task_record(results, task, checkpoint, cfg, seconds=seconds, backend=backend)
+                record.update(model=location, model_identity=identity)
                 write_json(result_path(out, checkpoint, task), record)
         records += [json.loads(result_path(out, checkpoint, task).read_text(encoding="utf-8")) for task in tasks]
     return records
@@ -231,9 +269,70 @@ def data_source(cfg: LlmEvalConfig, task: str) -> str:
     )
 
 
-def is_done(path: Path, cfg: LlmEvalConfig, task: str) -> bool:
-    """A result file of the same data and ``limit``: a smoke run (``--limit``) is redone by a full one."""
-    if not path.is_file():
-        return False
-    record = json.loads(path.read_text(encoding="utf-8"))
-    return record.get("limit") == cfg.limit and record.get("data") == data_source(cfg, task)
+def is_done(path: Path, cfg: LlmEvalConfig, task: str, identity: str) -> bool:
+    """A result file of the same model, data and ``limit``: a smoke run (``--limit``) is redone by a full one."""
+    record = read_json(path) if path.is_file() else None
+    return (
+        isinstance(record, dict)
+        and record.get("model_identity") == identity
+        and record.get("limit") == cfg.limit
+        and record.get("data") == data_source(cfg, task)
+    )
+
+
+def drop_other_results(out: Path, checkpoint: Checkpoint, location: str, identity: str) -> None:
+    """Remove the results of an older state of this model in its folder; refuse the results of another model.
+
+    Raises:
+        BiomedError: the folder holds the results of a model elsewhere (two models of the same name).
+    """
+    folder = result_path(out, checkpoint, "x").parent
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        record = read_json(path)
+        if not isinstance(record, dict) or record.get("model_identity") == identity:
+            continue
+        if record.get("model", location) != location:
+            raise BiomedError(
+                f"{folder} holds the results of {record['model']}, not of {location}: two models share the name "
+                f"{checkpoint.slug!r}; score them into separate --out folders"
+            )
+        logger.warning("%s changed since %s was scored: it is scored again", location, path)
+        path.unlink()
+
+
+CAUSAL_ARCHITECTURES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+"""Endings of the ``architectures`` of a ``config.json`` that lm-evaluation-harness scores as a decoder."""
+
+
+def check_decoder(checkpoint: Checkpoint, model: dict) -> None:
+    """Refuse a model that is not a causal language model (an encoder given by mistake), before any loading.
+
+    Raises:
+        BiomedError: its ``config.json`` names only other architectures (or cannot be read).
+    """
+    if "hub" in model:
+        from huggingface_hub import hf_hub_download
+
+        try:
+            config_file = Path(hf_hub_download(model["hub"], "config.json", revision=model["commit"]))
+        except OSError as err:
+            raise BiomedError(f"cannot read the config.json of {model['hub']}@{model['commit']}: {err}") from None
+    else:
+        config_file = Path(model["root"]) / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise BiomedError(f"{checkpoint.name}: its config.json cannot be read ({err})") from None
+    architectures = config.get("architectures") or []
+    if any(name.endswith(CAUSAL_ARCHITECTURES) for name in architectures):
+        return
+    if not architectures:
+        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+        if config.get("model_type") in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+            return
+    what = ", ".join(architectures) or f"model_type {config.get('model_type')!r}"
+    raise BiomedError(
+        f"{checkpoint.name} is not a decoder ({what}): `biomed eval llm` scores causal language models; "
+        "fine-tune an encoder on the benchmarks with `biomed eval run`"
+    )

@@ -1,8 +1,10 @@
-"""The label sets of Biomed-Enriched, shared by the LLM annotator, the classifier and the dataset builder.
+"""The label sets of Biomed-Enriched, shared by the LLM annotator, the classifier, the dataset builder and the cards.
+
+They live below both the stages and ``biomed.model_cards``, which renders them and imports no stage.
 
 Example::
 
-    from biomed.dataset_builder.labels import DOMAIN_LABELS, TYPE_LABELS, check_labels
+    from biomed.labels import DOMAIN_LABELS, TYPE_LABELS, check_labels
 
     check_labels({"type": "study", "domain": "clinical", "educational_score": 4})  # -> ("study", "clinical", 4)
 
@@ -30,6 +32,9 @@ DOMAIN_LABELS: tuple[str, ...] = ("clinical", "biomedical", "other")
 
 EDU_SCORES: tuple[int, ...] = (1, 2, 3, 4, 5)
 """Educational quality for college-level biomedical learning, from 1 (useless) to 5 (outstanding)."""
+
+EDU_THRESHOLD = 3
+"""The educational score from which a paragraph counts as educational (the threshold the variants use)."""
 
 PUBLISHED_DOCUMENT_TYPES: dict[str, str] = {
     "review": "Review",
