@@ -7,7 +7,8 @@ Example::
     for encoded in map_processes(encode, batches, workers=4, initializer=load, initargs=(tokenizer,)):
         ...  # results in input order, computed four at a time; `batches` is read lazily
 
-    finished = run_jobs(build_task, jobs, cfg.executor, logging_dir=out / "logs", label="building")
+    done = [i for i, job in enumerate(jobs) if markers.read(job.name, job.inputs) is not None]
+    finished = run_jobs(build_task, jobs, cfg.executor, out / "logs", "building", done=done, run_dir=out)
 
 ``map_processes`` runs ``function`` over an iterable in ``workers`` spawned processes (in this process when
 ``workers`` is 1) and yields the results in order. At most ``2 x workers`` jobs are in flight, so a stream larger
