@@ -8,7 +8,7 @@
 #
 # Needs root and Debian's packages `slurmctld slurmd slurm-client munge` (Slurm 22.05; `.ci/run` and `make slurm`
 # `install` them). The host (`hostname`) is controller and only node, with CPUs=2 (or fewer where the machine has
-# fewer) and the memory the machine has; state, spool, logs and pid files live under $BIOMED_SLURM_DIR
+# fewer) and a little less memory than the machine has; state, spool, logs and pid files live under $BIOMED_SLURM_DIR
 # (default /tmp/biomed-slurm). Clients find the configuration through /etc/slurm/slurm.conf, a link to the
 # generated one: a slurm.conf that is not such a link (a real cluster's) is never replaced.
 set -euo pipefail
@@ -23,7 +23,7 @@ die() { echo "slurm-cluster: $*" >&2; exit 1; }
 
 write_conf() {
     local host cpus memory
-    host="$(hostname)"
+    host="$(hostname -s)"  # slurmd finds its node by the short name
     cpus="$(nproc)"
     ((cpus > 2)) && cpus=2
     # a little under what `free -m` reports: slurmd refuses a node whose RealMemory exceeds what it measures
@@ -93,6 +93,13 @@ node_up() {
     [[ -n $state && $state != down* && $state != drain* && $state != unk* && $state != *'*' ]]
 }
 
+resolve_host() {
+    # the controller's address is its host name: a container whose name does not resolve gets it on loopback
+    local host
+    host="$(hostname -s)"
+    getent hosts "$host" >/dev/null || echo "127.0.0.1 $host" >>/etc/hosts
+}
+
 start() {
     [[ $(id -u) == 0 ]] || die "run as root (the daemons run as root here)"
     for cmd in munged slurmctld slurmd sbatch; do
@@ -103,6 +110,7 @@ start() {
         write_conf
     fi
     link_conf
+    resolve_host
     start_munge
     running "$DIR/slurmctld.pid" || slurmctld -f "$CONF"
     running "$DIR/slurmd.pid" || slurmd -f "$CONF"
@@ -112,7 +120,7 @@ start() {
             echo "$PARTITION"
             return
         fi
-        scontrol update nodename="$(hostname)" state=resume >/dev/null 2>&1 || true
+        scontrol update nodename="$(hostname -s)" state=resume >/dev/null 2>&1 || true
         sleep 0.5
     done
     die "the node did not come up in 30 s; see $DIR/log/slurmctld.log and $DIR/log/slurmd.log"
