@@ -1,4 +1,4 @@
-.PHONY: quality style test bench shared-pmc
+.PHONY: quality style test bench shared-pmc slurm slurm-stop
 
 quality:
 	ruff check src tests bench
@@ -17,3 +17,11 @@ bench:
 # the real JATS articles some tests read from ../shared/pmc (see tests/README.md)
 shared-pmc:
 	python tests/fetch_shared_pmc.py
+
+# a single-node Slurm cluster on this machine for the tests marked `slurm` (needs root; installs Debian's packages)
+slurm:
+	scripts/slurm-cluster.sh install
+	scripts/slurm-cluster.sh start
+
+slurm-stop:
+	scripts/slurm-cluster.sh stop

@@ -1,5 +1,8 @@
-"""Shared fixtures: the local Hub (``local_hub``), the real articles, the extracted embedded sample."""
+"""Shared fixtures: the local Hub (``local_hub``), the real articles, the extracted embedded sample, the Slurm
+cluster (``slurm_partition``)."""
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -42,3 +45,20 @@ def sample_extract(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sample_extract")
     run_extract(ExtractConfig(output_dir=str(out)))
     return out
+
+
+@pytest.fixture(scope="session")
+def slurm_partition() -> str:
+    """The default partition of the Slurm cluster this machine reaches (``make slurm`` starts one; CI does)."""
+    if shutil.which("sbatch") is None:
+        pytest.skip("sbatch not found: Slurm tests need a cluster (`make slurm` starts one on this machine, as root)")
+    try:
+        result = subprocess.run(["sinfo", "--noheader", "--format=%P %t"], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.skip("the Slurm controller does not answer (sinfo timed out): `make slurm` starts the test cluster")
+    up = [line.split() for line in result.stdout.splitlines() if len(line.split()) == 2]
+    up = [(name, state) for name, state in up if state.rstrip("*") in ("idle", "mix", "alloc", "comp")]
+    if result.returncode != 0 or not up:
+        pytest.skip("no Slurm partition with a node up (sinfo): `make slurm` starts the test cluster on this machine")
+    default = [name for name, _ in up if name.endswith("*")]
+    return (default or [up[0][0]])[0].rstrip("*")

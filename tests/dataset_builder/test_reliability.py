@@ -301,7 +301,9 @@ def test_a_killed_build_leaves_no_worker_running(tmp_path):
     big = [pa.concat_tables([scored_table(articles)] * 10_000) for articles in SHARDS]  # 20k rows per shard
     scored = write_shards(tmp_path / "scored", big)
     out = tmp_path / "release"
-    args = ["data", "build", str(scored), "--out", str(out), "--workers", "2", "--set", "card.plots=false"]
+    # four tasks: the default cut (by input size) would make these small shards one task, run in this process
+    args = ["data", "build", str(scored), "--out", str(out), "--workers", "2"]
+    args += ["--set", "executor.tasks=4", "--set", "card.plots=false"]
     process = subprocess.Popen([sys.executable, "-c", "from biomed.cli import main; main()", *args])
     try:
         deadline = time.monotonic() + 120

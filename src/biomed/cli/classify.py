@@ -74,6 +74,7 @@ def classify_score_command(
         "dtype": dtype,
         "executor.tasks": tasks,
         "executor.workers": workers,
+        "executor.wait": wait or None,
     }
     opt.run_stage(
         ClassifyScoreConfig,

@@ -12,6 +12,7 @@ def extract_command(
     out: opt.OutOpt = None,
     overwrite: opt.OverwriteOpt = False,
     workers: opt.WorkersOpt = None,
+    wait: opt.WaitOpt = False,
     file_list: opt.ExtractFileListOpt = None,
     min_tokens: opt.MinTokensOpt = None,
     tasks: opt.ExtractTasksOpt = None,
@@ -38,6 +39,7 @@ def extract_command(
         "min_tokens": min_tokens,
         "executor.tasks": tasks,
         "executor.workers": workers,
+        "executor.wait": wait or None,
     }
     summary = opt.run_stage(ExtractConfig, run_extract, config, set_, options, dry_run, overwrite=overwrite)
     if summary.files_failed:
@@ -118,7 +120,14 @@ def build_command(
     """
     from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build
 
-    options = {"input_dir": input_dir, "output_dir": out, "only": only, "seed": seed, "executor.workers": workers}
+    options = {
+        "input_dir": input_dir,
+        "output_dir": out,
+        "only": only,
+        "seed": seed,
+        "executor.workers": workers,
+        "executor.wait": wait or None,
+    }
     recipe = config or default_recipe()
     summary = opt.run_stage(BuildConfig, run_build, recipe, set_, options, dry_run, overwrite=overwrite, wait=wait)
     if not summary.pending:
@@ -157,6 +166,7 @@ def rehydrate_command(
         "file_list": file_list,
         "fill_changed": fill_changed,
         "executor.workers": workers,
+        "executor.wait": wait or None,
     }
     summary = opt.run_stage(
         RehydrateConfig,

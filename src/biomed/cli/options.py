@@ -35,9 +35,11 @@ DryRunOpt = Annotated[
     typer.Option("--dry-run", help="Print the resolved config (every default included) and exit without running."),
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", "-w", help="Tasks run in parallel (processes).", show_default=False)
+    int | None,
+    typer.Option(
+        "--workers", "-w", help="Tasks run in parallel (processes); -1: all tasks at once.", show_default=False
+    ),
 ]
-
 OverwriteOpt = Annotated[
     bool,
     typer.Option(
@@ -50,8 +52,10 @@ WaitOpt = Annotated[
     bool,
     typer.Option(
         "--wait",
-        help="When an input folder is a kit run still being written, wait for it to finish instead of refusing it "
-        "(a run that was killed part-way is refused either way: rerun it first).",
+        help="Wait instead of stopping: for an input folder that is a kit run still being written (a run killed "
+        "part-way is refused either way: rerun it first), and on a cluster for this run's jobs (those submitted "
+        "now, or an earlier submission's still queued). Without it a Slurm run returns once submitted, and a rerun "
+        "while its jobs are queued stops (exit 2) without submitting or deleting anything.",
     ),
 ]
 

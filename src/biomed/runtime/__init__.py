@@ -8,5 +8,8 @@
   local, Slurm or Ray (``run_jobs``).
 - ``progress``: progress bars on stderr (``progress_bar``).
 - ``summary``: the ``summary.json`` beside a stage's output (``write_summary``).
-- ``executors``: the ``executor:`` section of the data stages' configs and the datatrove executor it builds.
+- ``executors``: the ``executor:`` section of the data stages' configs and the datatrove executor it builds
+  (``slurm_executor``: datatrove's Slurm executor as the kit submits it).
+- ``slurm``: the Slurm jobs a run submitted, recorded in ``OUT/.biomed/jobs.json`` and asked of ``squeue`` before a
+  rerun submits or deletes anything (``stop_or_wait``).
 """

@@ -49,6 +49,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ from biomed.runtime.files import files_fingerprint, find_shards, read_json, writ
 from biomed.runtime.markers import DoneMarkers
 from biomed.runtime.ownership import claim_output, input_fingerprint, mark_finished, require_finished
 from biomed.runtime.parallel import run_jobs
+from biomed.runtime.slurm import stop_or_wait
 from biomed.runtime.summary import write_summary
 
 
@@ -144,7 +146,8 @@ class BuildConfig:
         compression: Parquet codec.
         card: what the dataset card says beyond the measured counts.
         executor: where the tasks run (``executor.kind``, ``executor.workers``…); ``executor.tasks`` is the number
-            of contiguous groups of input shards, each resumable on its own (0 = one per worker locally).
+            of contiguous groups of input shards, each resumable on its own (0 = one per ``shard_size_mb`` of input
+            Parquet, whatever the workers: the release's files do not depend on them).
     """
 
     input_dir: str = ""
@@ -287,7 +290,7 @@ def run_build(cfg: BuildConfig, overwrite: bool = False, wait: bool = False) -> 
         path = getattr(cfg.card, name)
         if path and not Path(path).is_file():
             raise BiomedError(f"card.{name}: {path} does not exist; fix the path in the recipe or drop the key")
-    require_finished(cfg.input_dir, "data classify score", wait=wait, on_wait=logger.warning)
+    require_finished(cfg.input_dir, "data classify score", wait=wait or cfg.executor.wait, on_wait=logger.warning)
     shards = find_input_shards(cfg.input_dir)
     input_format = _input_format(shards, cfg.input_format)
     schema = _check_input_schema(shards, specs, input_format)
@@ -295,8 +298,9 @@ def run_build(cfg: BuildConfig, overwrite: bool = False, wait: bool = False) -> 
         _distinct_values(shards, "classifier_version") if input_format == "scored" else [pub.PUBLISHED_CLASSIFIER]
     )
     text_rule = _text_rule(shards) if input_format == "scored" else pub.POPULATE_TEXT_RULE
-    n_tasks = min(cfg.executor.resolved_tasks(), len(shards))
+    n_tasks = _task_count(cfg, shards)
     fingerprint = _fingerprint(config_to_dict(cfg), shards, n_tasks)
+    stop_or_wait(cfg.output_dir, cfg.executor.wait)  # this run's Slurm tasks still write there: nothing is deleted
     owner = claim_output(
         cfg.output_dir,
         "data build",
@@ -307,6 +311,7 @@ def run_build(cfg: BuildConfig, overwrite: bool = False, wait: bool = False) -> 
         markers=f"{WORK_DIR}/{fingerprint}/tasks",
     )
     with owner as output_dir:
+        stop_or_wait(output_dir, cfg.executor.wait)  # a run that submitted since the check above
         _complete_swap(output_dir)  # a run killed while swapping its release in: finish what it started
         work_dir = output_dir / WORK_DIR / fingerprint
         _drop_other_work_dirs(output_dir / WORK_DIR, keep=fingerprint)
@@ -333,11 +338,11 @@ def run_build(cfg: BuildConfig, overwrite: bool = False, wait: bool = False) -> 
         jobs = [
             _TaskJob(task, group, str(work_dir), cfg, schema, out_schema, file_metadata, input_format)
             for task, group in enumerate(groups)
-            if _task_name(task) not in finished
         ]
         ran = run_jobs(
-            _run_task, jobs, cfg.executor, work_dir / "logs", "building", job_name="biomed-build", done=len(finished)
-        )
+            _run_task, jobs, cfg.executor, work_dir / "logs", "building", job_name="biomed-build",
+            done=[task for task in range(n_tasks) if _task_name(task) in finished], run_dir=output_dir,
+        )  # fmt: skip
         stats = [markers.read(name, inputs[name]) for name in inputs]
         missing = [name for name, marker in zip(inputs, stats) if marker is None]
         if missing and not ran:
@@ -399,6 +404,22 @@ def _finish(cfg, specs, output_dir, work_dir, stats, n_shards, classifier_versio
     return summary
 
 
+def _task_count(cfg: BuildConfig, shards: list[Path]) -> int:
+    """How many contiguous groups of input shards the build is cut into: ``executor.tasks``, else one per
+    ``shard_size_mb`` of input (Parquet bytes); never more than the shards.
+
+    The cut decides where the release's files begin and end, so it depends on the input only, never on
+    ``--workers``: the same input gives the same files (names, boundaries, bytes) with any number of workers,
+    locally or on a cluster, and a rerun with other workers keeps the finished tasks.
+    """
+    if cfg.executor.tasks > 0:
+        return min(cfg.executor.tasks, len(shards))
+    if cfg.shard_size_mb <= 0:  # a file per flush: one task per shard
+        return len(shards)
+    size = sum(shard.stat().st_size for shard in shards)
+    return max(1, min(len(shards), math.ceil(size / (cfg.shard_size_mb << 20))))
+
+
 def check_conditions(spec: VariantSpec) -> None:
     """Refuse, when the build config resolves, a condition that cannot select: a column the release table lacks
     (``build.published``), a value its categorical column never holds, a bound outside its numeric column's range.
@@ -434,9 +455,9 @@ def check_conditions(spec: VariantSpec) -> None:
 def _output_settings(cfg: BuildConfig) -> dict[str, Any]:
     """The settings that shape a release, for its manifest: all but the paths, the executor and the card.
 
-    The card is rewritten whole at the end of every build, so changing its text never mixes two runs. The number
-    of tasks (one per worker by default) cuts the rows into files: the work folder is keyed by it, so a rerun with
-    other workers starts that work afresh instead of reusing task markers that name other shards.
+    The card is rewritten whole at the end of every build, so changing its text never mixes two runs. An explicit
+    number of tasks cuts the rows into files: the work folder is keyed by it, so a rerun with another
+    ``executor.tasks`` starts that work afresh instead of reusing task markers that name other shards.
     """
     from biomed.config import config_to_dict
 

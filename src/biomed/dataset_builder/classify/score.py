@@ -55,6 +55,7 @@ from biomed.runtime.markers import DoneMarkers
 from biomed.runtime.ownership import claim_output, input_fingerprint, mark_finished, require_finished
 from biomed.runtime.parallel import run_jobs
 from biomed.runtime.progress import progress_bar
+from biomed.runtime.slurm import stop_or_wait
 from biomed.runtime.summary import write_summary
 
 
@@ -274,7 +275,7 @@ def run_classify_score(cfg: ClassifyScoreConfig, overwrite: bool = False, wait: 
         raise BiomedError("no classifier given: pass --classifier CHECKPOINT (the folder of `classify train`)")
     if not cfg.inputs:
         raise BiomedError("no inputs given: pass the extraction output folder (biomed data extract --out)")
-    require_finished(cfg.inputs, "extract", wait=wait, on_wait=logger.warning)
+    require_finished(cfg.inputs, "extract", wait=wait or cfg.executor.wait, on_wait=logger.warning)
     version = classifier_version(cfg.classifier)
     shards = find_parquet_shards(Path(cfg.inputs))
     output_dir = Path(cfg.output_dir)
@@ -289,6 +290,7 @@ def run_classify_score(cfg: ClassifyScoreConfig, overwrite: bool = False, wait: 
                     f"({_markers(output_dir).path(shard.stem)}); rerun with --overwrite to start afresh, "
                     "or score into a new --out"
                 )
+    stop_or_wait(output_dir, cfg.executor.wait)  # this run's Slurm tasks still write there: nothing is redone
     settings = {key: value for key, value in config_to_dict(cfg).items() if key in OUTPUT_SETTINGS}
     owner = claim_output(
         output_dir,
@@ -301,6 +303,7 @@ def run_classify_score(cfg: ClassifyScoreConfig, overwrite: bool = False, wait: 
         markers="done",
     )
     with owner:
+        stop_or_wait(output_dir, cfg.executor.wait)  # a run that submitted since the check above
         summary = _score_owned(cfg, shards, version, output_dir)
         if not summary.pending:
             mark_finished(output_dir, produced={"paragraphs": summary.paragraphs, "shards": summary.shards})
@@ -322,7 +325,9 @@ def _score_owned(cfg: ClassifyScoreConfig, shards: list[Path], version: str, out
     executor_cfg = cfg.executor
     if executor_cfg.tasks == 0:
         # a task loads the model once: one per worker, not one per shard (shards can number in the thousands)
-        executor_cfg = replace(executor_cfg, tasks=max(1, min(len(shards), executor_cfg.workers)))
+        per_worker = executor_cfg.workers if executor_cfg.workers > 0 else executor_cfg.resolved_tasks()
+        executor_cfg = replace(executor_cfg, tasks=per_worker)
+    executor_cfg = replace(executor_cfg, tasks=executor_cfg.resolved_tasks(len(shards)))
     in_process = executor_cfg.kind == "local" and executor_cfg.workers == 1 and cfg.executor.tasks in (0, 1)
     names = [str(s) for s in shards]
     ran = True
@@ -330,9 +335,12 @@ def _score_owned(cfg: ClassifyScoreConfig, shards: list[Path], version: str, out
         _score_in_process(cfg, names, version, todo)
     elif todo:
         tasks = [ScoreTask(cfg, names, version, rank, executor_cfg.tasks) for rank in range(executor_cfg.tasks)]
+        left = {shard.name for shard in todo}
+        # a task is done when all its shards are: a rerun after a partial `scancel` submits only the others
+        done = [task.rank for task in tasks if not left & {Path(n).name for n in names[task.rank :: task.world_size]}]
         ran = run_jobs(
             score_task, tasks, executor_cfg, output_dir / "logs", "scoring", job_name="biomed-classify",
-            progress=cfg.progress,
+            progress=cfg.progress, done=done, run_dir=output_dir,
         )  # fmt: skip
     seconds = time.perf_counter() - started
     stats = [markers.read(shard.stem, _marker_inputs(shard, version)) for shard in shards]

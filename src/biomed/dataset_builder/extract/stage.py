@@ -57,11 +57,13 @@ from biomed.dataset_builder.extract.rows import (
     tag_languages,
 )
 from biomed.dataset_builder.extract.sources import InputUnit, iter_article_sources, list_input_units, read_file_list
+from biomed.errors import BiomedError
 from biomed.runtime.executors import ExecutorConfig
 from biomed.runtime.files import file_fingerprint, write_text
 from biomed.runtime.markers import DoneMarkers
 from biomed.runtime.ownership import OutputRefused, claim_output, input_fingerprint, mark_finished, read_manifest
 from biomed.runtime.parallel import run_jobs
+from biomed.runtime.slurm import stop_or_wait
 from biomed.runtime.summary import write_summary
 
 
@@ -289,7 +291,8 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
     if file_list:
         read_file_list(file_list)  # fail before starting any task if the CSV is unusable
     out = Path(cfg.output_dir)
-    tasks = _task_count(cfg, out)
+    stop_or_wait(out, cfg.executor.wait)  # this run's Slurm tasks still write there: nothing is redone or deleted
+    tasks = _task_count(cfg, out, len(units))
     fingerprints = {unit.path: tuple(file_fingerprint(unit.path)) for unit in units}
     roots = [Path(path).expanduser() for path in inputs]
     owned = [input_fingerprint(root, [u.path for u in units if _under(u.path, root)]) for root in roots]
@@ -298,6 +301,7 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
     settings = _output_settings(cfg, tasks)
     started = time.perf_counter()
     with claim_output(out, STAGE, settings, owned, overwrite, config=dump_config(cfg), units=tasks, markers=DONE_DIR):
+        stop_or_wait(out, cfg.executor.wait)  # a run that submitted since the check above
         list_fingerprint = tuple(file_fingerprint(file_list)) if file_list else None
         jobs = [
             ExtractTask(
@@ -317,15 +321,21 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
         markers = DoneMarkers(out / DONE_DIR)
         done = {job.name for job in jobs if markers.read(job.name, job.computed_from()) is not None}
         _remove_unfinished_outputs(out, done)
-        todo = [job for job in jobs if job.name not in done]
-        run_jobs(extract_task, todo, cfg.executor, out / "logs", label="extract", job_name="biomed-extract",
-                 progress=progress, done=len(done))  # fmt: skip
+        ran = run_jobs(
+            extract_task, jobs, cfg.executor, out / "logs", label="extract", job_name="biomed-extract",
+            progress=progress, done=[i for i, job in enumerate(jobs) if job.name in done], run_dir=out,
+        )  # fmt: skip
         if all(markers.read(job.name, job.computed_from()) is not None for job in jobs):
             drop_duplicate_articles(out, jobs, markers)
         summary = _summarise(out, jobs, markers, len(units), time.perf_counter() - started, listing_errors)
         write_summary(out, summary.to_dict())
         if summary.tasks_done == summary.tasks:
             mark_finished(out, produced={"paragraphs": summary.paragraphs_written, "tasks": summary.tasks})
+    if ran and summary.tasks_done < summary.tasks:  # a cluster task failed (a local one raises its error)
+        raise BiomedError(
+            f"{summary.tasks - summary.tasks_done} of {summary.tasks} extract task(s) did not finish; see "
+            f"{out / 'logs'} and rerun the same command (finished tasks are kept)"
+        )
     return summary
 
 
@@ -333,14 +343,15 @@ def _under(path: str, root: Path) -> bool:
     return Path(path).resolve().is_relative_to(root.resolve())
 
 
-def _task_count(cfg: ExtractConfig, out: Path) -> int:
-    """The number of tasks: ``executor.tasks``, else the count of the run being resumed, else one per worker.
+def _task_count(cfg: ExtractConfig, out: Path, units: int) -> int:
+    """The number of tasks: ``executor.tasks``, else the count of the run being resumed, else one per worker;
+    never more than the input units (a task without a unit would only write an empty marker).
 
     ``tasks: 0`` is resolved once, when the folder's first run starts: a resumed run splits the input exactly as
     the run it resumes did, whatever its ``--workers``; a task count given explicitly must match it.
     """
     if cfg.executor.tasks > 0:
-        return cfg.executor.tasks
+        return cfg.executor.resolved_tasks(units)
     try:
         manifest = read_manifest(out)
     except OutputRefused:
@@ -349,7 +360,7 @@ def _task_count(cfg: ExtractConfig, out: Path) -> int:
         previous = manifest.get("settings", {}).get("executor.tasks")
         if isinstance(previous, int) and previous > 0:
             return previous
-    return cfg.executor.resolved_tasks()
+    return cfg.executor.resolved_tasks(units)
 
 
 def _output_settings(cfg: ExtractConfig, tasks: int) -> dict:

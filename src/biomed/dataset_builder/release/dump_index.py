@@ -55,7 +55,7 @@ def _unit_key(path: str) -> str:
 
 
 def _index(
-    units, index_dir: Path, executor: ExecutorConfig
+    units, index_dir: Path, executor: ExecutorConfig, run_dir: Path | None = None
 ) -> tuple[dict[str, list[tuple[str, str]]] | None, int, list[dict]]:
     """``{id: [(unit path, member name), …]}`` for every PMID, ``PMC…`` id and ``doi:…`` of the dump (every
     place an article is found, in path order; ``None`` while a cluster is still indexing), the number of file
@@ -71,9 +71,13 @@ def _index(
         group = [u.path for u in loose[i : i + FILES_PER_TASK]]
         key = hashlib.sha1("|".join(_unit_key(p) for p in group).encode()).hexdigest()[:20]
         jobs.append((group, str(index_dir / f"files-{key}.parquet")))
-    todo = [job for job in jobs if not Path(job[1]).exists()]
-    if not run_jobs(_index_unit, todo, executor, index_dir / "logs", "indexing", job_name="biomed-rehydrate"):
-        return None, len(todo), []
+    done = [index for index, job in enumerate(jobs) if Path(job[1]).exists()]
+    ran = run_jobs(
+        _index_unit, jobs, executor, index_dir / "logs", "indexing", job_name="biomed-rehydrate", done=done,
+        run_dir=run_dir,
+    )  # fmt: skip
+    if not ran:
+        return None, len(jobs) - len(done), []
     locations: dict[str, list[tuple[str, str]]] = {}
     damaged = []
     for _, cache in jobs:
@@ -87,7 +91,7 @@ def _index(
             for key in (pmid, pmcid, f"doi:{doi}" if doi else None):
                 if key and (unit, member) not in locations.setdefault(key, []):
                     locations[key].append((unit, member))
-    return locations, len(todo), damaged
+    return locations, len(jobs) - len(done), damaged
 
 
 def _index_unit(job: tuple[list[str], str]) -> None:

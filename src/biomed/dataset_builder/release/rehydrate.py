@@ -75,6 +75,7 @@ from biomed.runtime.files import atomic_write, check_parquet_files, find_shards
 from biomed.runtime.markers import DoneMarkers
 from biomed.runtime.ownership import claim_output, hold_lock, input_fingerprint, mark_finished, require_finished
 from biomed.runtime.parallel import run_jobs
+from biomed.runtime.slurm import stop_or_wait
 from biomed.runtime.summary import write_summary
 
 
@@ -206,7 +207,7 @@ def run_rehydrate(cfg: RehydrateConfig, overwrite: bool = False, wait: bool = Fa
             "no dataset to rehydrate: pass its folder (biomed data rehydrate DATASET) or dataset: in --config"
         )
     dataset = Path(cfg.dataset)
-    require_finished(dataset, "data build", wait=wait, on_wait=logger.warning)
+    require_finished(dataset, "data build", wait=wait or cfg.executor.wait, on_wait=logger.warning)
     files = dataset_files(dataset)
     check_parquet_files([dataset / name for name in files])
     if not cfg.pmc_xml:
@@ -221,6 +222,7 @@ def run_rehydrate(cfg: RehydrateConfig, overwrite: bool = False, wait: bool = Fa
         "fill_changed": cfg.fill_changed,
         "text_rule": cfg.text_rule,
     }
+    stop_or_wait(out, cfg.executor.wait)  # this run's Slurm tasks still write there: nothing is redone or deleted
     owner = claim_output(
         out,
         "data rehydrate",
@@ -229,6 +231,7 @@ def run_rehydrate(cfg: RehydrateConfig, overwrite: bool = False, wait: bool = Fa
         overwrite=overwrite,
     )
     with owner:
+        stop_or_wait(out, cfg.executor.wait)  # a run that submitted since the check above
         if not cfg.cache_dir:
             return _finished(out, _rehydrate_owned(cfg, dataset, files, units, out))
         # a cache folder of its own may be shared by runs into other folders: one run uses it at a time
@@ -255,12 +258,12 @@ def _rehydrate_owned(cfg: RehydrateConfig, dataset: Path, files: list[str], unit
     summary.articles_needed = len(needed)
     expected = _record_expectations(dataset, files, work) if rule == KIT_RULE else None
     pmid_of = _pmids_from_file_list(cfg.file_list) if cfg.file_list else {}
-    locations, summary.units_indexed, index_damaged = _index(units, work / "index", cfg.executor)
+    locations, summary.units_indexed, index_damaged = _index(units, work / "index", cfg.executor, out)
     if locations is None:
         return dataclasses.replace(summary, pending=f"indexing {summary.units_indexed} file group(s) of the dump")
     wanted, duplicates = _locate(needed, locations, pmid_of)
     store = work / f"texts-{rule}.sqlite"
-    parse_damaged = _parse_wanted(wanted, work, cfg.executor, rule, store)
+    parse_damaged = _parse_wanted(wanted, work, cfg.executor, rule, store, out)
     if parse_damaged is None:
         return dataclasses.replace(summary, pending=f"parsing the articles of {len(wanted)} file(s) of the dump")
     summary.articles_parsed = _count_articles(store)
@@ -273,8 +276,12 @@ def _rehydrate_owned(cfg: RehydrateConfig, dataset: Path, files: list[str], unit
         for name in files
     ]
     inputs = {job.name: _fill_inputs(job) for job in jobs}
-    todo = [job for job in jobs if not (out / job.name).exists() or _read_fill(markers, job, inputs) is None]
-    ran = run_jobs(_fill_file, todo, cfg.executor, work / "logs", "filling", job_name="biomed-rehydrate")
+    done = [
+        i for i, job in enumerate(jobs) if (out / job.name).exists() and _read_fill(markers, job, inputs) is not None
+    ]
+    ran = run_jobs(
+        _fill_file, jobs, cfg.executor, work / "logs", "filling", job_name="biomed-rehydrate", done=done, run_dir=out
+    )
     reports = [_read_fill(markers, job, inputs) for job in jobs]
     missing = [job.name for job, report in zip(jobs, reports, strict=True) if report is None]
     if missing and not ran:

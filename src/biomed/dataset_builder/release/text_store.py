@@ -24,7 +24,12 @@ from biomed.runtime.parallel import run_jobs
 
 
 def _parse_wanted(
-    wanted: dict[str, dict[str, list[str]]], work: Path, executor: ExecutorConfig, rule: str, store: Path
+    wanted: dict[str, dict[str, list[str]]],
+    work: Path,
+    executor: ExecutorConfig,
+    rule: str,
+    store: Path,
+    run_dir: Path | None = None,
 ) -> list[dict[str, str]] | None:
     """Parse the needed articles, one task per package or group of loose files, into the SQLite text store;
     return the damaged units met (a package that breaks off, an article file that cannot be read), or ``None``
@@ -44,8 +49,11 @@ def _parse_wanted(
     for group, folder in jobs:
         key = hashlib.sha1(json.dumps([[_unit_key(u), m] for u, m in group], sort_keys=True).encode()).hexdigest()
         named.append((group, str(folder / f"{key[:24]}.parquet"), rule))
-    todo = [job for job in named if not Path(job[1]).exists()]
-    if not run_jobs(_parse_group, todo, executor, work / "logs", "parsing", job_name="biomed-rehydrate"):
+    done = [index for index, job in enumerate(named) if Path(job[1]).exists()]
+    if not run_jobs(
+        _parse_group, named, executor, work / "logs", "parsing", job_name="biomed-rehydrate", done=done,
+        run_dir=run_dir,
+    ):  # fmt: skip
         return None
 
     db = sqlite3.connect(store)
