@@ -1,7 +1,7 @@
 """`biomed.hub` against the local Hub: the classifier's push, and every Hub failure as one line without secrets.
 
-The encoder's push is in tests/train/test_push_model.py and the dataset's in tests/dataset_builder/test_push.py;
-all three go through `biomed.hub.publish`.
+The encoder's push is in tests/train/test_push_model.py and the dataset's in
+tests/dataset_builder/release/test_push.py; all three go through `biomed.hub.publish`.
 """
 
 import logging

@@ -7,7 +7,7 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from scored_shards import SCORE_FIELDS, scored_table, write_shards
+from dataset_builder.scored_shards import SCORE_FIELDS, scored_table, write_shards
 from test_reliability import SHARDS, SPECS, classifier  # noqa: F401 - a tiny classifier fixture
 from typer.testing import CliRunner
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from scored_shards import SCORE_FIELDS, paragraph, scored_table, write_shards
+from dataset_builder.scored_shards import SCORE_FIELDS, paragraph, scored_table, write_shards
 
 from biomed.cli import main
 from biomed.config import resolve_config, save_config

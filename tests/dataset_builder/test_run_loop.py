@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from scored_shards import paragraph, scored_table, write_shards
+from dataset_builder.scored_shards import paragraph, scored_table, write_shards
 from test_reliability import SPECS
 from typer.testing import CliRunner
 

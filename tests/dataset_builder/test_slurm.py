@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from scored_shards import SCORE_FIELDS, scored_table, write_shards
+from dataset_builder.scored_shards import SCORE_FIELDS, scored_table, write_shards
 from test_reliability import SHARDS, SPECS, classifier  # noqa: F401 - the untrained tiny classifier fixture
 
 from biomed.config import resolve_config

@@ -5,7 +5,7 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
-from paragraph_shards import write_paragraph_shards
+from dataset_builder.paragraph_shards import write_paragraph_shards
 
 from biomed.dataset_builder.annotate.cache import AnnotationCache, answer_key
 from biomed.dataset_builder.annotate.sampling import SamplingConfig, sample_paragraphs

@@ -11,7 +11,7 @@ import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from scored_shards import build_release, mixed_articles, scored_table
+from dataset_builder.scored_shards import build_release, mixed_articles, scored_table
 from typer.testing import CliRunner
 
 from biomed.cli import app

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from populate_rule import authors_paths, authors_text
-from scored_shards import extract_sample, score_extracted
+from dataset_builder.populate_rule import authors_paths, authors_text
+from dataset_builder.scored_shards import extract_sample, score_extracted
 from typer.testing import CliRunner
 
 from biomed.cli import app

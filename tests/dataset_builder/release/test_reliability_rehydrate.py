@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from scored_shards import SHARED_PMC, extract_sample, score_extracted
+from dataset_builder.scored_shards import SHARED_PMC, extract_sample, score_extracted
 
 from biomed.config import resolve_config
 from biomed.dataset_builder.build.stage import BuildConfig, default_recipe, run_build

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from scored_shards import paragraph, scored_table, write_shards
+from dataset_builder.scored_shards import paragraph, scored_table, write_shards
 
 from biomed.config import ConfigError, build_config, resolve_config
 from biomed.dataset_builder.build.published import release_table_from_scored

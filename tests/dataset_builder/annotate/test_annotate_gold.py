@@ -4,7 +4,7 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from fake_llm_server import FakeLlmServer
+from dataset_builder.fake_llm_server import FakeLlmServer
 
 from biomed.config import resolve_config
 from biomed.dataset_builder.annotate.agreement import (

@@ -731,7 +731,7 @@ def test_compiled_scorer_gives_the_same_scores(trained):
 
 
 def test_recipes_resolve():
-    recipes = Path(__file__).resolve().parents[2] / "recipes" / "classify"
+    recipes = Path(__file__).resolve().parents[3] / "recipes" / "classify"
     train = resolve_config(ClassifyTrainConfig, recipes / "xlm-roberta-base.yaml")
     assert train.backbone == "FacebookAI/xlm-roberta-base" and train.max_length == 512
     assert {k: train.training[k] for k in ("num_train_epochs", "learning_rate", "warmup_steps", "seed")} == {

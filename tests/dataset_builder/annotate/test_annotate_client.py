@@ -4,7 +4,7 @@ import asyncio
 import logging
 
 import pytest
-from fake_llm_server import FakeLlmServer, default_answer
+from dataset_builder.fake_llm_server import FakeLlmServer, default_answer
 
 from biomed.dataset_builder.annotate.llm_client import EndpointError, LlmAnnotator, LlmClientConfig
 from biomed.dataset_builder.annotate.prompt import load_prompt

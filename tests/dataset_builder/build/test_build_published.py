@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from scored_shards import paragraph as P
-from scored_shards import score_extracted, scored_table
+from dataset_builder.scored_shards import paragraph as P
+from dataset_builder.scored_shards import score_extracted, scored_table
 
 from biomed.config import resolve_config
 from biomed.dataset_builder.build.published import published_features, release_table_from_scored

@@ -13,8 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fake_llm_server import FakeLlmServer
-from paragraph_shards import paragraph_rows, write_paragraph_shards
+from dataset_builder.fake_llm_server import FakeLlmServer
+from dataset_builder.paragraph_shards import paragraph_rows, write_paragraph_shards
 
 from biomed.config import ConfigError, resolve_config
 from biomed.dataset_builder.annotate.llm_client import resolve_token

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from fake_llm_server import FakeLlmServer, default_answer
-from paragraph_shards import write_paragraph_shards
+from dataset_builder.fake_llm_server import FakeLlmServer, default_answer
+from dataset_builder.paragraph_shards import write_paragraph_shards
 from typer.testing import CliRunner
 
 from biomed.cli import app
@@ -247,7 +247,7 @@ def test_cli_help_and_bad_option():
     assert bad.exit_code != 0 and "client.api must be one of chat, generate" in str(bad.exception)
 
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "annotate"
+RECIPES = Path(__file__).resolve().parents[3] / "recipes" / "annotate"
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES.glob("*.yaml")), ids=lambda path: path.stem)
