@@ -253,16 +253,26 @@ def test_training_on_labels_beats_chance_on_the_training_set(corpus, trained):
     assert after["educational"]["mae"] < 0.6 * constant_mae and after["educational"]["pearson_r"] > 0.8
 
 
-def test_training_rerun_resumes_from_the_trainers_last_checkpoint(corpus, tmp_path, caplog):
+def test_training_rerun_resumes_its_own_run_and_refuses_another_recipe(corpus, tmp_path, caplog):
     out = tmp_path / "resumable"
     steps = {"save_strategy": "steps", "save_steps": 3, "lr_scheduler_type": "constant", "warmup_steps": 0}
-    run_classify_train(train_config(corpus, out, training={**TINY_TRAINING, **steps, "max_steps": 3}))
-    assert (out / "trainer" / "checkpoint-3").is_dir()
+    cfg = train_config(corpus, out, training={**TINY_TRAINING, **steps, "max_steps": 3})
+    first = run_classify_train(cfg)
+    marker = out / "trainer" / "checkpoint-3" / ".biomed-checkpoint.json"
+    old_identity = json.loads(marker.read_text())["identity"]
+    weights = (out / "model.safetensors").read_bytes()
     with caplog.at_level("WARNING", logger="biomed.dataset_builder.classify.train"):
-        run_classify_train(train_config(corpus, out, training={**TINY_TRAINING, **steps, "max_steps": 6}))
+        again = run_classify_train(cfg)  # the same run: resumed from its last checkpoint (nothing left to train)
     assert "resuming training from" in caplog.text and "checkpoint-3" in caplog.text
+    assert again.classifier_version == first.classifier_version and (out / "model.safetensors").read_bytes() == weights
+    # another plan into the same folder: refused, naming the ways out (it used to resume into the new plan)
+    longer = train_config(corpus, out, training={**TINY_TRAINING, **steps, "max_steps": 6})
+    with pytest.raises(BiomedError, match="another training .*--overwrite.*--out") as refused:
+        run_classify_train(longer)
+    assert "\n" not in str(refused.value)
+    run_classify_train(longer, overwrite=True)  # starts afresh: no checkpoint-3 of the old plan is resumed
     state = json.loads((out / "trainer" / "checkpoint-6" / "trainer_state.json").read_text())
-    assert state["global_step"] == 6 and (out / "model.safetensors").is_file()
+    assert state["global_step"] == 6 and json.loads(marker.read_text())["identity"] != old_identity
 
 
 def test_checkpoint_has_metrics_beside_the_paper_plots_card_and_config(trained):

@@ -58,6 +58,7 @@ def classify_train_command(
             show_default=False,
         ),
     ] = None,
+    overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -67,7 +68,8 @@ def classify_train_command(
     Splits paragraphs into train/dev/test by article, trains with the transformers Trainer (the `training:` keys of
     the config are TrainingArguments), and writes a transformers checkpoint to OUT with metrics.json (test metrics
     beside the paper's), confusion_*.png, README.md (model card) and config.yaml. Rerun after a crash to resume from
-    the Trainer's last save in OUT/trainer.
+    the Trainer's last save in OUT/trainer; other settings, annotations or backbone into the same OUT are refused
+    (--overwrite starts afresh).
     """
     from biomed.dataset_builder.classify.train import ClassifyTrainConfig, run_classify_train
 
@@ -80,7 +82,7 @@ def classify_train_command(
         "version": version,
     }
     cfg = resolve(ClassifyTrainConfig, config, set_, options, dry_run)
-    typer.echo(run_classify_train(cfg).render())
+    typer.echo(run_classify_train(cfg, overwrite=overwrite).render())
 
 
 @app.command("score")

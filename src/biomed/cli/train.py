@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biomed.cli.options import ConfigOpt, DryRunOpt, SetOpt, resolve
+from biomed.cli.options import ConfigOpt, DryRunOpt, OverwriteOpt, SetOpt, resolve
 from biomed.errors import BiomedError
 
 
@@ -53,6 +53,7 @@ def train_command(
             show_default=False,
         ),
     ] = None,
+    overwrite: OverwriteOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     dry_run: DryRunOpt = False,
@@ -62,7 +63,8 @@ def train_command(
     Without --config, --size/--lang/--objective pick the paper's recipe from recipes/pretrain/ (default: base, en,
     detour). Writes OUT/checkpoint-N/ every save_every_tokens and OUT/final/ (a standard *ForMaskedLM folder with
     tokenizer, config.yaml, data_manifest.json, loss.png, lr.png and README.md). Rerunning the same command resumes
-    from the newest checkpoint, in the right phase. Several GPUs: `accelerate launch -m biomed.cli train ...`.
+    from the newest checkpoint, in the right phase; another recipe, model or data into the same OUT is refused
+    (--overwrite starts afresh). Several GPUs: `accelerate launch -m biomed.cli train ...`.
     """
     from biomed.train.config import PretrainConfig, find_recipe
 
@@ -78,7 +80,7 @@ def train_command(
     cfg = resolve(PretrainConfig, recipe, set_, {"output_dir": out, "freeze.layers": freeze_layers}, dry_run)
     from biomed.train.trainer import run_pretrain
 
-    result = run_pretrain(cfg)
+    result = run_pretrain(cfg, overwrite=overwrite)
     if result.final_dir is None:
         if result.main_process:
             typer.echo(f"stopped at step {result.global_step}/{result.total_steps}; rerun the same command to resume")
