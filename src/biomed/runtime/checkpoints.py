@@ -174,6 +174,10 @@ class WholeCheckpoints:
             if target.exists():  # the same step saved again (a run resumed from an older checkpoint)
                 shutil.rmtree(target)
             os.rename(staged, target)
+            try:
+                staging.rmdir()
+            except OSError:  # not empty: another rank's leftovers, removed by the next run
+                pass
             rotate_checkpoints(
                 output_dir=str(run_dir),
                 save_total_limit=self.args.save_total_limit,
