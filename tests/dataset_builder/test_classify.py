@@ -769,6 +769,31 @@ def test_cli_help_lists_every_option():
             assert option in result.stdout, (command, option)
 
 
+def test_a_read_only_out_is_refused_in_one_line(corpus, tmp_path, monkeypatch, capsys):
+    from biomed.cli import main
+
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    argv = ["biomed", "data", "classify", "train", str(corpus["annotations"]), "--out", str(locked / "clf"),
+            "--backbone", str(corpus["backbone"]), "--max-length", "64"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores permissions: the kernel's answer to anyone else
+            monkeypatch.setattr("pathlib.Path.mkdir", _read_only_mkdir)
+        with pytest.raises(SystemExit) as exited:  # used to train, then stop on a PermissionError traceback
+            main()
+    finally:
+        locked.chmod(0o700)
+    error = capsys.readouterr().err.strip()
+    assert exited.value.code == 2 and error.startswith("Error: ") and "\n" not in error
+    assert "cannot write to --out" in error and "Permission denied" in error
+
+
+def _read_only_mkdir(self, *args, **kwargs):
+    raise PermissionError(13, "Permission denied", str(self))
+
+
 def test_cli_train_then_score_happy_path(corpus, tmp_path):
     runner = CliRunner()
     recipe = tmp_path / "tiny.yaml"
