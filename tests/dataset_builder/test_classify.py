@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -273,6 +274,43 @@ def test_training_rerun_resumes_its_own_run_and_refuses_another_recipe(corpus, t
     run_classify_train(longer, overwrite=True)  # starts afresh: no checkpoint-3 of the old plan is resumed
     state = json.loads((out / "trainer" / "checkpoint-6" / "trainer_state.json").read_text())
     assert state["global_step"] == 6 and json.loads(marker.read_text())["identity"] != old_identity
+
+
+@pytest.mark.slow
+def test_a_killed_training_job_resumes_to_the_weights_of_an_uninterrupted_run(corpus, tmp_path):
+    """SIGKILL of a real `classify train` process saving a checkpoint every step, then the same command again."""
+    import signal
+    import time
+
+    from safetensors.torch import load_file
+
+    recipe = tmp_path / "tiny.yaml"
+    steps = {"save_strategy": "steps", "save_steps": 1, "max_steps": 24, "lr_scheduler_type": "linear"}
+    recipe.write_text(yaml.safe_dump({"classifier_dropout": 0.1, "training": {**TINY_TRAINING, **steps}}))
+    out = tmp_path / "killed"
+    args = ["data", "classify", "train", str(corpus["annotations"]), "--backbone", str(corpus["backbone"]),
+            "--max-length", "64", "--config", str(recipe)]  # fmt: skip
+    job = subprocess.Popen([sys.executable, "-m", "biomed.cli", *args, "--out", str(out)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "trainer" / "checkpoint-2").is_dir() and job.poll() is None:
+            assert time.monotonic() < deadline, "no checkpoint after 300 s"
+            time.sleep(0.02)
+        os.kill(job.pid, signal.SIGKILL)
+    finally:
+        job.kill()
+        job.wait(timeout=60)
+    assert job.returncode == -signal.SIGKILL and not (out / "config.json").exists(), "finished before the kill"
+
+    runner = CliRunner()
+    resumed = runner.invoke(app, [*args, "--out", str(out)])
+    assert resumed.exit_code == 0, resumed.output
+    straight = runner.invoke(app, [*args, "--out", str(tmp_path / "straight")])
+    assert straight.exit_code == 0, straight.output
+    a, b = load_file(out / "model.safetensors"), load_file(tmp_path / "straight" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    version = json.loads((out / "config.json").read_text())["classifier_version"]
+    assert version == json.loads((tmp_path / "straight" / "config.json").read_text())["classifier_version"]
 
 
 def test_checkpoint_has_metrics_beside_the_paper_plots_card_and_config(trained):
