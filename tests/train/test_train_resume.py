@@ -171,3 +171,26 @@ def test_a_killed_encoder_job_resumes_to_the_weights_of_an_uninterrupted_run(mak
         make_config(phases, "model.save_dtype=float32", f"output_dir={tmp_path / 'straight'}"), progress=False
     )
     assert _same_weights(straight.final_dir, out / "final")
+
+
+@pytest.mark.slow
+def test_two_process_run_decontaminates_once_and_reruns_to_the_same_final_weights(make_config, tmp_path):
+    """torchrun, 2 CPU processes: the main process computes the decontamination cache, a rerun of the finished run
+    loads its last checkpoint and exports the same weights, and another recipe is refused by rank 0 in one line."""
+    recipe = tmp_path / "recipe.yaml"
+    cfg = make_config("decontamination.against=[fixtures/ner-bio]", f"data.cache_dir={tmp_path / 'cache'}")
+    recipe.write_text(dump_config(cfg))
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "biomed.cli", "train",
+               "--config", str(recipe), "--out", str(out)]  # fmt: skip
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert len(list((tmp_path / "cache" / "decontamination").glob("*.json"))) == 1
+    weights = (out / "final" / "model.safetensors").read_bytes()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("trained 1,536 tokens in 6 steps") == 1
+    assert (out / "final" / "model.safetensors").read_bytes() == weights
+    recipe.write_text(dump_config(make_config("phases=[{name: mlm, tokens: 1536}]")))
+    other = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert other.returncode != 0 and "Error: " in other.stderr and "--overwrite" in other.stderr
