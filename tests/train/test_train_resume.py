@@ -134,10 +134,26 @@ def test_push_model_refuses_a_partial_checkpoint(finished_run, tmp_path):
     assert is_complete_checkpoint(finished_run / "checkpoint-1")
 
 
-def test_final_folder_is_written_aside_then_renamed(finished_run):
-    assert (finished_run / "final" / "README.md").is_file() and not (finished_run / ".final-staging").exists()
-    summary = json.loads((finished_run / "final" / "training_summary.json").read_text())
-    assert summary["steps"] == 3
+def test_an_export_cut_short_leaves_no_final_folder_and_the_rerun_writes_it(make_config, tmp_path, monkeypatch):
+    from biomed.train import plots
+
+    cfg = make_config()
+    out = tmp_path / "run"
+
+    def plot_curves(*args, **kwargs):
+        raise Killed  # the weights of final/ are written, its curves, card and summary not yet
+
+    monkeypatch.setattr(plots, "plot_curves", plot_curves)
+    with pytest.raises(Killed):
+        run_pretrain(cfg, progress=False)
+    monkeypatch.undo()
+    assert not (out / "final").exists()  # used to hold config.json and weights without a card
+    weights = load_file(out / ".final-staging" / "model.safetensors")
+    rerun = run_pretrain(cfg, progress=False)  # the finished run's last checkpoint is loaded, not trained further
+    assert rerun.global_step == 6 and not (out / ".final-staging").exists()
+    assert (rerun.final_dir / "README.md").is_file() and (rerun.final_dir / "training_summary.json").is_file()
+    exported = load_file(rerun.final_dir / "model.safetensors")
+    assert all(torch.equal(weights[k], exported[k]) for k in weights)
 
 
 def _kill_when(job, ready, deadline_s=240):
