@@ -313,6 +313,27 @@ def test_a_killed_training_job_resumes_to_the_weights_of_an_uninterrupted_run(co
     assert version == json.loads((tmp_path / "straight" / "config.json").read_text())["classifier_version"]
 
 
+def test_new_annotations_into_a_trained_folder_are_refused_not_stamped_on_old_weights(corpus, tmp_path):
+    annotations = write_annotations(corpus["rows"], tmp_path / "annotations.parquet")
+    out = tmp_path / "clf"
+    short = {**TINY_TRAINING, "max_steps": 1}
+    trained = run_classify_train(train_config(corpus, out, annotations=str(annotations), training=short))
+    weights = (out / "model.safetensors").read_bytes()
+    relabelled = [dict(row, educational_score=6 - row["educational_score"]) for row in corpus["rows"]]
+    write_annotations(relabelled, annotations)  # annotated again, same file
+    with pytest.raises(BiomedError, match="another version .*--overwrite") as refused:
+        run_classify_train(train_config(corpus, out, annotations=str(annotations), training=short))
+    assert "\n" not in str(refused.value)
+    assert (out / "model.safetensors").read_bytes() == weights
+    assert json.loads((out / "config.json").read_text())["classifier_version"] == trained.classifier_version
+    # a pinned version does not hide the new data: the annotations themselves are part of the run's identity
+    pinned = train_config(corpus, tmp_path / "pinned", annotations=str(annotations), training=short, version="v1")
+    run_classify_train(pinned)
+    write_annotations(corpus["rows"], annotations)
+    with pytest.raises(BiomedError, match="another input \\(annotations.parquet changed\\)"):
+        run_classify_train(pinned)
+
+
 def test_checkpoint_has_metrics_beside_the_paper_plots_card_and_config(trained):
     metrics = json.loads((trained / "metrics.json").read_text())
     test = metrics["test"]
