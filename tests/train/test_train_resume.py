@@ -76,11 +76,14 @@ def test_another_recipe_into_the_same_folder_is_refused_and_overwrite_starts_afr
 def test_a_rerun_that_changes_only_how_it_runs_resumes(make_config, tmp_path, caplog):
     cfg = make_config("save_every_tokens=512")
     run_pretrain(cfg, callbacks=[StopAt(3)], progress=False)
-    quieter = make_config("save_every_tokens=768", "training.logging_steps=5", "card.model_name=renamed")
+    quieter = make_config(
+        "save_every_tokens=256", "training.save_total_limit=1", "training.logging_steps=5", "card.model_name=renamed"
+    )
     with caplog.at_level("WARNING", logger="biomed.train.trainer"):
         resumed = run_pretrain(quieter, progress=False)
     assert "resuming from" in caplog.text and "checkpoint-2" in caplog.text
     assert resumed.final_dir is not None and resumed.global_step == 6
+    assert [p.name for p in (tmp_path / "run").glob("checkpoint-*")] == ["checkpoint-6"]  # rotated after each rename
 
 
 def test_a_save_cut_short_leaves_no_checkpoint_and_the_rerun_resumes_the_last_whole_one(
