@@ -274,12 +274,6 @@ def source_input(source: SourceConfig) -> dict[str, Any]:
     return input_fingerprint(Path(source.path).expanduser(), local_files(source))
 
 
-def last_checkpoint(output_dir: str | Path, identity: str) -> str | None:
-    """The newest complete ``checkpoint-N`` folder of the run ``identity``, if any (see ``resume_checkpoint``)."""
-    found = resume_checkpoint(output_dir, identity, clean=False)
-    return str(found) if found else None
-
-
 def run_pretrain(
     cfg: PretrainConfig, *, callbacks: list | None = None, progress: bool = True, overwrite: bool = False
 ) -> PretrainResult:
@@ -299,7 +293,7 @@ def run_pretrain(
     """
     from biomed.runtime.identity import run_identity
     from biomed.runtime.ownership import claim_output
-    from biomed.train.data import build_mixture, check_sources
+    from biomed.train.data import check_sources
 
     output_dir = Path(cfg.output_dir)
     plan = PhasePlan.from_config(cfg)
@@ -312,10 +306,12 @@ def run_pretrain(
             if args.process_index == 0:
                 owned.enter_context(claim_output(output_dir, STAGE, settings, inputs, overwrite))
                 write_text(output_dir / "config.yaml", dump_config(cfg))
-        return _train_owned(cfg, plan, args, identity, callbacks, progress, build_mixture)
+        return _train_owned(cfg, plan, args, identity, callbacks, progress)
 
 
-def _train_owned(cfg, plan, args, identity, callbacks, progress, build_mixture) -> PretrainResult:
+def _train_owned(cfg: PretrainConfig, plan: PhasePlan, args, identity: str, callbacks, progress) -> PretrainResult:
+    """The run, once its folder is owned: decontaminate, load, pack, train from the newest own checkpoint, export."""
+    from biomed.train.data import build_mixture
     from biomed.train.decontamination import decontaminate
     from biomed.train.model import frozen_parameters, load_model
     from biomed.train.objectives import PretrainCollator, word_start_table
