@@ -30,6 +30,8 @@ def test_a_local_model_is_its_config_and_weights_whatever_the_path(tmp_path):
     assert model_fingerprint(model) != fingerprint
     with pytest.raises(ModelNotFound, match="has no config.json"):
         model_fingerprint(tmp_path)
+    with pytest.raises(ModelNotFound, match="model folder .*nowhere does not exist"):
+        model_fingerprint(tmp_path / "nowhere")  # never asked of the Hub
 
 
 def test_a_hub_model_is_its_commit(local_hub, tmp_path):

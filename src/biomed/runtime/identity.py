@@ -81,6 +81,8 @@ def model_fingerprint(model: str | Path, revision: str | None = None) -> dict[st
             raise ModelNotFound(f"{folder} has no config.json: pass a model folder (with config.json and weights)")
         return input_fingerprint(folder, files)
     repo_id = str(model)
+    if folder.is_absolute() or repo_id.startswith((".", "~")) or folder.exists():
+        raise ModelNotFound(f"model folder {folder} does not exist (or is not a folder); pass a model folder")
     commit = hub_commit(repo_id, revision)
     return {"root": f"{HUB_ROOT}{repo_id}@{commit}", "files": [], "hub": repo_id, "commit": commit}
 

@@ -37,6 +37,7 @@ from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
 from biomed.config import ConfigError, config_to_dict, dump_config
+from biomed.errors import BiomedError
 from biomed.runtime.checkpoints import WholeCheckpoints, resume_checkpoint
 from biomed.runtime.files import write_json, write_text
 from biomed.train.config import PretrainConfig, SourceConfig, parse_layer_range
@@ -259,9 +260,13 @@ def run_settings(cfg: PretrainConfig) -> dict[str, Any]:
 
 def run_inputs(cfg: PretrainConfig) -> list[dict[str, Any]]:
     """Fingerprints of what a run reads: the model it starts from, then each data source."""
-    from biomed.runtime.identity import model_fingerprint
+    from biomed.runtime.identity import ModelNotFound, model_fingerprint
 
-    return [model_fingerprint(cfg.model.init, cfg.model.revision), *map(source_input, cfg.data.sources)]
+    try:
+        model = model_fingerprint(cfg.model.init, cfg.model.revision)
+    except ModelNotFound as err:
+        raise BiomedError(f"cannot load model.init={cfg.model.init!r}: {err}") from None
+    return [model, *map(source_input, cfg.data.sources)]
 
 
 def source_input(source: SourceConfig) -> dict[str, Any]:

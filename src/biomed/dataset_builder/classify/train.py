@@ -156,13 +156,14 @@ def run_settings(cfg: ClassifyTrainConfig, version: str) -> dict[str, Any]:
 
 def run_inputs(cfg: ClassifyTrainConfig, rows_digest: str) -> list[dict[str, Any]]:
     """What the run reads: the labelled rows (named by their content) and the backbone (``model_fingerprint``)."""
-    from biomed.runtime.identity import model_fingerprint
+    from biomed.runtime.identity import ModelNotFound, model_fingerprint
 
+    try:
+        backbone = model_fingerprint(cfg.backbone)
+    except ModelNotFound as err:
+        raise BiomedError(f"cannot load backbone {cfg.backbone!r}: {err}") from None
     annotations = Path(cfg.annotations).resolve()
-    return [
-        {"root": str(annotations), "files": [[annotations.name, rows_digest]]},
-        model_fingerprint(cfg.backbone),
-    ]
+    return [{"root": str(annotations), "files": [[annotations.name, rows_digest]]}, backbone]
 
 
 def run_classify_train(cfg: ClassifyTrainConfig, *, overwrite: bool = False) -> TrainSummary:
