@@ -96,7 +96,7 @@ def demo_classify(
             "training": CLASSIFY_TRAINING,
         },
     )
-    run_classify_train(train_cfg)
+    run_classify_train(train_cfg, overwrite=True)  # its backbone was just rebuilt: a rerun trains afresh
     score_cfg = resolve_config(
         ClassifyScoreConfig,
         options={
@@ -205,7 +205,7 @@ def demo_pretrain(
             "card.intended_use": "Demonstration only: a 3-layer model trained for 12 steps on the embedded sample.",
         },
     )
-    return run_pretrain(cfg, progress=progress).final_dir
+    return run_pretrain(cfg, progress=progress, overwrite=True).final_dir  # the base model was just rebuilt
 
 
 def demo_eval(checkpoint_dir: str | Path, out_dir: str | Path, seeds: int = 2) -> Path:

@@ -117,11 +117,18 @@ def model_release(checkpoint: str | Path, repo_id: str) -> Release:
     ``trainer/`` folder stay local.
 
     Raises:
-        BiomedError: not a folder, or no ``config.json`` and weights.
+        BiomedError: not a folder, a ``checkpoint-N`` whose save was cut short, or no ``config.json`` and weights.
     """
+    from biomed.runtime.checkpoints import CHECKPOINT_MARKER, is_checkpoint_name, is_complete_checkpoint
+
     folder = Path(checkpoint)
     if not folder.is_dir():
         raise BiomedError(f"{folder} is not a folder; pass a training output such as runs/NAME/final or a classifier")
+    if is_checkpoint_name(folder) and not is_complete_checkpoint(folder):
+        raise BiomedError(
+            f"{folder} is not a complete checkpoint of biomed train (no trainer_state.json or {CHECKPOINT_MARKER}: "
+            "its save was cut short); push a complete checkpoint-N or final/"
+        )
     names = {p.name for p in folder.iterdir()}
     if "config.json" not in names or not names & set(WEIGHT_FILES):
         raise BiomedError(

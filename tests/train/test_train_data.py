@@ -152,3 +152,29 @@ def test_multiprocess_tokenisation_gives_the_same_rows(tmp_path, tokenizer, vari
         source, tokenizer, max_length=32, cache_dir=tmp_path / "b", num_proc=2, progress=False, batch_size=16
     )
     assert one.tokens_file.read_bytes() == two.tokens_file.read_bytes()
+
+
+def test_hidden_work_folders_are_never_read_as_training_text(tmp_path):
+    """A rehydrated release and a killed extract keep partial or duplicate text in hidden folders: never trained on."""
+    root = tmp_path / "release"
+    (root / "data" / "BE-Test").mkdir(parents=True)
+    pq.write_table(pa.table({"text": ["kept paragraph"]}), root / "data" / "BE-Test" / "train-00000.parquet")
+    hidden = {
+        ".rehydrate/texts/a.parquet": "rehydrate cache",
+        ".build/data/BE-Test/train-00000.parquet": "build work folder",
+        "data/BE-Test/.task-3/part.parquet": "killed task",
+        ".biomed/notes.jsonl": "ownership folder",
+        "data/BE-Test/.part.jsonl": "hidden file",
+    }
+    for name, text in hidden.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".parquet"):
+            pq.write_table(pa.table({"text": [text]}), path)
+        else:
+            path.write_text(json.dumps({"text": text}) + "\n", encoding="utf-8")
+    assert list(iter_documents(SourceConfig(name="all", path=str(root)))) == ["kept paragraph"]
+    assert list(iter_documents(SourceConfig(name="variant", path=str(root), config="BE-Test"))) == ["kept paragraph"]
+    assert data_module.local_files(SourceConfig(name="all", path=str(root))) == [
+        root / "data" / "BE-Test" / "train-00000.parquet"
+    ]

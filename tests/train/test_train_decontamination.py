@@ -72,3 +72,28 @@ def test_biomed_train_refuses_a_source_that_overlaps_a_test_split(tmp_path, make
     assert decontaminate(make_config()) == {}  # nothing to check against: no overlap check
     with pytest.raises(BiomedError, match="neither a suite"):
         decontaminate(make_config("decontamination.against=[nope]"))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        '{"sample": {"fixtures/ner-bio": 0.0',  # a write cut short (before the cache was written atomically)
+        "",
+        '{"other-source": {"fixtures/ner-bio": 0.0}}',
+        '{"sample": {"fixtures/ner-bio": "high"}}',
+        "[1, 2]",
+    ],
+)
+def test_a_damaged_decontamination_cache_is_checked_again(make_config, tmp_path, damage, caplog):
+    from biomed.train import decontamination
+
+    clean = make_config("decontamination.against=[fixtures/ner-bio]", f"data.cache_dir={tmp_path / 'cache'}")
+    assert decontaminate(clean) == {"sample": {"fixtures/ner-bio": 0.0}}
+    (cached,) = (tmp_path / "cache" / "decontamination").glob("*.json")
+    cached.write_text(damage, encoding="utf-8")
+    (cached.parent / f"{cached.name}.999.tmp").write_text("{", encoding="utf-8")  # left by a killed writer
+    with caplog.at_level("WARNING", logger=decontamination.__name__):
+        assert decontaminate(clean) == {"sample": {"fixtures/ner-bio": 0.0}}  # used to raise JSONDecodeError
+    assert "unreadable" in caplog.text and "checking again" in caplog.text
+    assert json.loads(cached.read_text()) == {"sample": {"fixtures/ner-bio": 0.0}}
+    assert [p.name for p in cached.parent.iterdir()] == [cached.name]

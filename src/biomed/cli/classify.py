@@ -8,6 +8,7 @@ from biomed.cli import options as opt
 def classify_train_command(
     annotations: opt.AnnotationsArg = None,
     out: opt.OutOpt = None,
+    overwrite: opt.OverwriteOpt = False,
     paragraphs: opt.ParagraphsOpt = None,
     backbone: opt.BackboneOpt = None,
     max_length: opt.ClassifyTrainMaxLengthOpt = None,
@@ -21,7 +22,8 @@ def classify_train_command(
     Splits paragraphs into train/dev/test by article, trains with the transformers Trainer (the `training:` keys of
     the config are TrainingArguments), and writes a transformers checkpoint to OUT with metrics.json (test metrics
     beside the paper's), confusion_*.png, README.md (model card) and config.yaml. Rerun after a crash to resume from
-    the Trainer's last save in OUT/trainer.
+    the Trainer's last save in OUT/trainer; other settings, annotations or backbone into the same OUT are refused
+    (--overwrite starts afresh).
     """
     from biomed.dataset_builder.classify.train import ClassifyTrainConfig, run_classify_train
 
@@ -33,7 +35,7 @@ def classify_train_command(
         "max_length": max_length,
         "version": version,
     }
-    opt.run_stage(ClassifyTrainConfig, run_classify_train, config, set_, options, dry_run)
+    opt.run_stage(ClassifyTrainConfig, run_classify_train, config, set_, options, dry_run, overwrite=overwrite)
 
 
 def classify_score_command(

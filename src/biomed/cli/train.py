@@ -14,6 +14,7 @@ def train_command(
     objective: opt.ObjectiveOpt = None,
     freeze_layers: opt.FreezeLayersOpt = None,
     out: opt.OutOpt = None,
+    overwrite: opt.OverwriteOpt = False,
     variant: opt.VariantOpt = None,
     config: opt.ConfigOpt = None,
     set_: opt.SetOpt = None,
@@ -25,8 +26,9 @@ def train_command(
     base, en, detour); --variant picks a decoder recipe (OLMo2-7B stage 1 on one Biomed-Enriched variant). Writes
     OUT/checkpoint-N/ every save_every_tokens and OUT/final/ (a standard *ForMaskedLM or, for a decoder,
     *ForCausalLM folder with tokenizer, config.yaml, data_manifest.json, loss.png, lr.png, card.json and README.md;
-    `biomed eval llm` scores a decoder's). Rerunning the same command resumes from the newest checkpoint, in the right
-    phase. Several GPUs: `accelerate launch -m biomed.cli train ...`.
+    `biomed eval llm` scores a decoder's). Rerunning the same command resumes from the newest whole checkpoint, in
+    the right phase; another recipe, model or data into the same OUT is refused (--overwrite starts afresh).
+    Several GPUs: `accelerate launch -m biomed.cli train ...`.
     """
     from biomed.train.config import PretrainConfig, find_recipe
 
@@ -42,7 +44,7 @@ def train_command(
     cfg = opt.resolve(PretrainConfig, recipe, set_, {"output_dir": out, "freeze.layers": freeze_layers}, dry_run)
     from biomed.train.trainer import run_pretrain
 
-    result = run_pretrain(cfg)
+    result = run_pretrain(cfg, overwrite=overwrite)
     if result.final_dir is None:
         if result.main_process:
             typer.echo(f"stopped at step {result.global_step}/{result.total_steps}; rerun the same command to resume")

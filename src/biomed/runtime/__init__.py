@@ -4,6 +4,10 @@
   discovery (``find_shards``) and file fingerprints (``file_fingerprint``, ``files_fingerprint``).
 - ``markers``: done markers that record what each unit of work was computed from (``DoneMarkers``).
 - ``ownership``: an output folder belongs to one stage and one run: manifest, lock, refusals (``claim_output``).
+- ``identity``: what a run reads, by content: model fingerprints (``model_fingerprint``: config and weights, or a
+  Hub id at its commit) and run identities (``run_identity``).
+- ``checkpoints``: Trainer checkpoints written aside then renamed whole, under the run identity they record
+  (``WholeCheckpoints``, ``resume_checkpoint``, ``is_complete_checkpoint``); no torch import.
 - ``parallel``: one parallel map, in local processes (``map_processes``) or on the executor of a stage's config,
   local, Slurm or Ray (``run_jobs``).
 - ``progress``: progress bars on stderr (``progress_bar``).

@@ -113,7 +113,14 @@ def read_json(path: str | Path) -> Any | None:
         return None
 
 
-def find_shards(source: str | Path, hint: str, recursive: bool = False, allow_file: bool = False) -> list[Path]:
+def find_shards(
+    source: str | Path,
+    hint: str,
+    recursive: bool = False,
+    allow_file: bool = False,
+    *,
+    suffixes: tuple[str, ...] = (".parquet",),
+) -> list[Path]:
     """The Parquet shards of a stage's output folder, in name order.
 
     Args:
@@ -122,6 +129,7 @@ def find_shards(source: str | Path, hint: str, recursive: bool = False, allow_fi
         recursive: every ``*.parquet`` under ``source`` (hidden folders and files skipped), for datasets that keep
             one folder per config.
         allow_file: ``source`` may be one Parquet file.
+        suffixes: the file name endings of a shard (e.g. ``(".parquet", ".jsonl", ".jsonl.gz")`` for training text).
 
     Raises:
         BiomedError: ``source`` does not exist, is a file (unless ``allow_file``) or holds no Parquet file.
@@ -137,18 +145,25 @@ def find_shards(source: str | Path, hint: str, recursive: bool = False, allow_fi
         raise BiomedError(f"input {root} is not a folder; {hint}")
     if recursive:
         shards = sorted(
-            (p for p in root.rglob("*.parquet") if p.is_file() and not _hidden(p.relative_to(root).parts)),
+            (
+                p
+                for p in root.rglob("*")
+                if p.name.endswith(suffixes) and p.is_file() and not _hidden(p.relative_to(root).parts)
+            ),
             key=lambda p: p.relative_to(root).as_posix(),
         )
     else:
         shards = []
         for folder in (root / "data", root):
-            shards = sorted(p for p in folder.glob("*.parquet") if p.is_file() and not p.name.startswith("."))
+            shards = sorted(
+                p for p in folder.glob("*") if p.name.endswith(suffixes) and p.is_file() and not p.name.startswith(".")
+            )
             if shards:
                 break
     if not shards:
         where = f"{root}" if recursive else f"{root}/data/ or {root}/"
-        raise BiomedError(f"no .parquet shards in {where}; {hint}")
+        kinds = ".parquet shards" if suffixes == (".parquet",) else f"{'/'.join(suffixes)} files"
+        raise BiomedError(f"no {kinds} in {where}; {hint}")
     return shards
 
 

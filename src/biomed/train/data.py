@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from biomed.errors import BiomedError
-from biomed.runtime.files import atomic_write, write_json
+from biomed.runtime.files import atomic_write, find_shards, write_json
 from biomed.runtime.parallel import map_processes
 from biomed.runtime.progress import progress_bar
 from biomed.train.config import DataConfig, SourceConfig
@@ -96,10 +96,13 @@ def local_files(source: SourceConfig) -> list[Path]:
                 f"data source {source.name!r}: no variant {source.config!r} in {root / 'data'}; "
                 f"available: {', '.join(available) or 'none'}"
             )
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name.endswith(_LOCAL_SUFFIXES))
-    if not files:
-        raise BiomedError(f"data source {source.name!r}: no .parquet/.jsonl files under {folder}")
-    return files
+    # the runtime's shard finder skips hidden folders: the kit's work folders (.rehydrate/, .build/, a killed
+    # task's data/.task-N/, .biomed/) hold partial or duplicate text that must never be trained on
+    hint = "point `path` to a folder of .parquet/.jsonl files"
+    try:
+        return find_shards(folder, hint, recursive=True, suffixes=_LOCAL_SUFFIXES)
+    except BiomedError:
+        raise BiomedError(f"data source {source.name!r}: no .parquet/.jsonl files under {folder}") from None
 
 
 def source_fingerprint(source: SourceConfig) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from biomed.errors import BiomedError
+from biomed.runtime.files import read_json, remove_temporaries, write_json
 
 
 if TYPE_CHECKING:
@@ -232,7 +233,9 @@ def decontaminate(cfg: PretrainConfig) -> dict[str, dict[str, float]]:
     settings = cfg.decontamination
     if not settings.against:
         return {}
-    # a passed check is cached beside the packed tokens: a resumed run does not read its corpus again
+    # a passed check is cached beside the packed tokens: a resumed run does not read its corpus again. The cache is
+    # written atomically and read strictly (an unreadable one is computed again); under torchrun the main process
+    # computes it while the others wait (`run_pretrain`), then read it.
     key = hashlib.sha256(
         json.dumps(
             {"sources": [source_fingerprint(s) for s in cfg.data.sources], "settings": dataclasses.asdict(settings)},
@@ -241,8 +244,12 @@ def decontaminate(cfg: PretrainConfig) -> dict[str, dict[str, float]]:
         ).encode()
     ).hexdigest()[:16]
     cached = Path(cfg.data.cache_dir).expanduser() / "decontamination" / f"{key}.json"
-    if cached.is_file():
-        return json.loads(cached.read_text(encoding="utf-8"))
+    names = [source.name for source in cfg.data.sources]
+    if cached.exists():
+        shares = read_json(cached)
+        if _valid_shares(shares, names):
+            return shares
+        logger.warning("decontamination cache %s is unreadable (a write cut short?); checking again", cached)
     index = NgramIndex(load_test_texts(settings.against, settings.data_dir), settings.ngram)
     shares = {}
     for source in cfg.data.sources:
@@ -255,6 +262,22 @@ def decontaminate(cfg: PretrainConfig) -> dict[str, dict[str, float]]:
                 "contaminate that evaluation. Remove those documents from the source, or drop the task from "
                 "decontamination.against if the overlap is intended and reported."
             )
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(shares, indent=1), encoding="utf-8")
+    remove_temporaries(cached)  # what a write killed part-way left
+    try:
+        write_json(cached, shares)
+    except OSError as err:  # the check passed; only the shortcut for the next run is lost
+        logger.warning("cannot cache the decontamination check in %s: %s", cached, err.strerror or err)
     return shares
+
+
+def _valid_shares(shares, sources: list[str]) -> bool:
+    """Whether a cached check is whole: a share in [0, 1] per task for every source of the run."""
+    return (
+        isinstance(shares, dict)
+        and set(shares) == set(sources)
+        and all(
+            isinstance(by_task, dict)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in by_task.values())
+            for by_task in shares.values()
+        )
+    )

@@ -23,20 +23,25 @@ in order. The phase of a batch is a function of its position in the stream, so r
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import shutil
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
-from biomed.config import ConfigError, save_config
-from biomed.train.config import PretrainConfig, parse_layer_range
+from biomed.config import ConfigError, config_to_dict, dump_config
+from biomed.errors import BiomedError
+from biomed.runtime.checkpoints import WholeCheckpoints, resume_checkpoint
+from biomed.runtime.files import write_json, write_text
+from biomed.train.config import PretrainConfig, SourceConfig, parse_layer_range
 from biomed.train.model import parameter_groups
 from biomed.train.objectives import lm_loss
 from biomed.train.schedule import PhasePlan, build_lr_scheduler
@@ -44,6 +49,36 @@ from biomed.upstream import mark_lr_scheduler_created
 
 
 logger = logging.getLogger(__name__)
+
+STAGE = "train"
+
+HOW_IT_RUNS = (
+    "card",  # rendered again at each export from card.json: a new card keeps the weights
+    "decontamination",  # a check that refuses, it changes no weight
+    "output_dir",
+    "resume",
+    "save_every_tokens",
+    "data.cache_dir",
+    "data.num_proc",
+    "data.tokenize_batch_size",
+    "model.attn_implementation",  # the same attention computed by another kernel (another GPU, no flash-attn)
+    "training.dataloader_num_workers",  # masking is seeded per sample: batches do not depend on the workers
+    "training.dataloader_persistent_workers",
+    "training.dataloader_pin_memory",
+    "training.dataloader_prefetch_factor",
+    "training.disable_tqdm",
+    "training.log_level",
+    "training.logging_dir",
+    "training.logging_first_step",
+    "training.logging_nan_inf_filter",
+    "training.logging_steps",
+    "training.logging_strategy",
+    "training.per_device_train_batch_size",  # the global batch is fixed: a smaller micro-batch accumulates more
+    "training.report_to",
+    "training.run_name",
+    "training.save_total_limit",
+)
+"""Config keys that change how a run is carried out, not what it trains: a rerun that changes them resumes."""
 
 DEFAULT_TRAINING = {
     "per_device_train_batch_size": 8,
@@ -121,8 +156,9 @@ def training_arguments(
     return args
 
 
-class PretrainTrainer(Trainer):
-    """``Trainer`` with the phased LR schedule, decoupled AdamW groups and the MLM/CLM loss."""
+class PretrainTrainer(WholeCheckpoints, Trainer):
+    """``Trainer`` with the phased LR schedule, decoupled AdamW groups and the MLM/CLM loss; its checkpoints appear
+    whole and record the run identity (:class:`~biomed.runtime.checkpoints.WholeCheckpoints`)."""
 
     # compute_loss divides by the labelled tokens of the whole accumulated batch (num_items_in_batch)
     loss_is_scaled_for_ga = True
@@ -171,11 +207,10 @@ class PretrainTrainer(Trainer):
 
 
 class PhaseCallback(TrainerCallback):
-    """Applies layer freezing per phase and writes the recipe, data manifest and card into checkpoints."""
+    """Applies layer freezing per phase."""
 
-    def __init__(self, plan: PhasePlan, frozen: list, freeze_phases: set[int], on_save_files):
+    def __init__(self, plan: PhasePlan, frozen: list, freeze_phases: set[int]):
         self.plan, self.frozen, self.freeze_phases = plan, frozen, freeze_phases
-        self.on_save_files = on_save_files
         self._state: bool | None = None
 
     def _apply(self, step: int) -> None:
@@ -192,10 +227,6 @@ class PhaseCallback(TrainerCallback):
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._apply(state.global_step)
-
-    def on_save(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            self.on_save_files(Path(args.output_dir) / f"checkpoint-{state.global_step}", state)
 
 
 class LogLineCallback(ProgressCallback):
@@ -227,34 +258,81 @@ class LogLineCallback(ProgressCallback):
             print(line, file=sys.stderr)
 
 
-def last_checkpoint(output_dir: str | Path) -> str | None:
-    """The newest ``checkpoint-N`` folder with a complete Trainer state, if any."""
-    from transformers.trainer_utils import get_last_checkpoint
+def run_settings(cfg: PretrainConfig) -> dict[str, Any]:
+    """The resolved recipe less ``HOW_IT_RUNS``: what a rerun must share with the run it resumes."""
+    settings = config_to_dict(cfg)
+    for key in HOW_IT_RUNS:
+        section, _, name = key.rpartition(".")
+        (settings.get(section, {}) if section else settings).pop(name, None)
+    return settings
 
-    folder = Path(output_dir)
-    if not folder.is_dir():
-        return None
-    return get_last_checkpoint(str(folder))
+
+def run_inputs(cfg: PretrainConfig) -> list[dict[str, Any]]:
+    """Fingerprints of what a run reads: the model it starts from, then each data source."""
+    from biomed.runtime.identity import ModelNotFound, model_fingerprint
+
+    try:
+        model = model_fingerprint(cfg.model.init, cfg.model.revision)
+    except ModelNotFound as err:
+        raise BiomedError(f"cannot load model.init={cfg.model.init!r}: {err}") from None
+    return [model, *map(source_input, cfg.data.sources)]
 
 
-def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress: bool = True) -> PretrainResult:
+def source_input(source: SourceConfig) -> dict[str, Any]:
+    """A source's fingerprint: its local data files (``input_fingerprint``), or a Hub dataset at its revision."""
+    from biomed.runtime.ownership import input_fingerprint
+    from biomed.train.data import local_files
+
+    if source.hub:
+        return {"root": f"hf://datasets/{source.hub}@{source.revision or 'main'}", "files": []}
+    return input_fingerprint(Path(source.path).expanduser(), local_files(source))
+
+
+def run_pretrain(
+    cfg: PretrainConfig, *, callbacks: list | None = None, progress: bool = True, overwrite: bool = False
+) -> PretrainResult:
     """Train as the recipe says; rerunning the same config resumes from the newest checkpoint.
+
+    The output folder is claimed first (``claim_output``: stage ``train``, ``run_settings``, ``run_inputs``): a
+    folder holding another run (another recipe, model or data) is refused in one line unless ``overwrite``.
 
     Args:
         cfg: the resolved config.
         callbacks: extra ``TrainerCallback`` objects (tests use one to simulate a crash).
         progress: show progress bars (packing, training).
+        overwrite: start afresh in a folder that holds another run (its content is deleted).
+
+    Raises:
+        OutputRefused: the folder holds another run, another stage's output, or is in use.
     """
-    from biomed.train.data import build_mixture, check_sources
-    from biomed.train.decontamination import decontaminate
-    from biomed.train.model import frozen_parameters, load_model
-    from biomed.train.objectives import PretrainCollator, word_start_table
+    from biomed.runtime.identity import run_identity
+    from biomed.runtime.ownership import claim_output
+    from biomed.train.data import check_sources
 
     output_dir = Path(cfg.output_dir)
     plan = PhasePlan.from_config(cfg)
     args = training_arguments(cfg, plan)
     check_sources(cfg.data)
-    decontaminate(cfg)  # before any model download: refuses a source that overlaps an evaluation test split
+    settings, inputs = run_settings(cfg), run_inputs(cfg)
+    identity = run_identity(STAGE, settings, inputs)
+    with ExitStack() as owned:
+        with args.main_process_first(desc="claiming the output folder"):
+            if args.process_index == 0:
+                owned.enter_context(claim_output(output_dir, STAGE, settings, inputs, overwrite))
+                write_text(output_dir / "config.yaml", dump_config(cfg))
+        return _train_owned(cfg, plan, args, identity, callbacks, progress)
+
+
+def _train_owned(cfg: PretrainConfig, plan: PhasePlan, args, identity: str, callbacks, progress) -> PretrainResult:
+    """The run, once its folder is owned: decontaminate, load, pack, train from the newest own checkpoint, export."""
+    from biomed.train.data import build_mixture
+    from biomed.train.decontamination import decontaminate
+    from biomed.train.model import frozen_parameters, load_model
+    from biomed.train.objectives import PretrainCollator, word_start_table
+
+    output_dir = Path(cfg.output_dir)
+    with args.main_process_first(desc="decontamination check"):  # the main process computes, the others read
+        decontaminate(cfg)  # before any model download: refuses a source that overlaps an evaluation test split
     model, tokenizer = load_model(cfg.model, args.device.type)
     with args.main_process_first(desc="packing the training data"):
         dataset, manifest = build_mixture(
@@ -264,8 +342,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
             progress=progress and args.process_index == 0,
         )
     if args.process_index == 0:
-        save_config(cfg, output_dir)
-        (output_dir / "data_manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        write_json(output_dir / "data_manifest.json", manifest)
 
     collator = PretrainCollator(
         plan,
@@ -278,8 +355,8 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
     frozen = frozen_parameters(model, parse_layer_range(cfg.freeze.layers)) if cfg.freeze.layers else []
 
     def write_checkpoint_files(folder: Path, state) -> None:
-        save_config(cfg, folder)
-        (folder / "data_manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        write_text(folder / "config.yaml", dump_config(cfg))
+        write_json(folder / "data_manifest.json", manifest)
         write_card(folder, cfg, manifest, plan, state.global_step, bf16=args.bf16)
 
     trainer = PretrainTrainer(
@@ -288,12 +365,13 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
         train_dataset=dataset,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[PhaseCallback(plan, frozen, set(cfg.freeze.phases), write_checkpoint_files), *(callbacks or [])],
+        callbacks=[PhaseCallback(plan, frozen, set(cfg.freeze.phases)), *(callbacks or [])],
         plan=plan,
         decoupled_weight_decay=cfg.decoupled_weight_decay,
         # OLMo 2 applies no weight decay to embeddings (OLMo 2 paper, arXiv 2501.00656, stability changes)
         decay_embeddings=cfg.model.kind != "decoder",
     )
+    trainer.run_identity, trainer.checkpoint_files = identity, write_checkpoint_files
     # Progress and log lines go to stderr, and only when asked (the Trainer's defaults print dicts to stdout).
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
@@ -301,10 +379,13 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
     trainer.remove_callback(ProgressCallback)
     if progress:
         trainer.add_callback(LogLineCallback(plan, cfg.tokens_per_step))
-    resume_from = last_checkpoint(output_dir) if cfg.resume else None
+    resume_from = None
+    with args.main_process_first(desc="finding the checkpoint to resume"):  # the main process removes partial ones
+        if cfg.resume:
+            resume_from = resume_checkpoint(output_dir, identity, clean=args.process_index == 0)
     if resume_from:
         logger.warning("resuming from %s", resume_from)
-    trainer.train(resume_from_checkpoint=resume_from)
+    trainer.train_from(resume_from)
 
     state = trainer.state
     result = PretrainResult(
@@ -322,24 +403,31 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks: list | None = None, progress
 
 
 def export_final(trainer, cfg: PretrainConfig, manifest: dict, plan: PhasePlan) -> Path:
-    """Write ``output_dir/final``: weights (``model.save_dtype``), tokenizer, recipe, manifest, curves, card."""
+    """Write ``output_dir/final``: weights (``model.save_dtype``), tokenizer, recipe, manifest, curves, card.
+
+    The folder is written as ``.final-staging`` and renamed: ``final/`` appears whole or not at all.
+    """
     from biomed.train.model import auto_model_class
     from biomed.train.plots import plot_curves
 
     final = Path(cfg.output_dir) / "final"
-    trainer.save_model(str(final))  # gathers FSDP / unwraps DDP; writes on the main process only
+    staging = Path(cfg.output_dir) / ".final-staging"
+    if trainer.is_world_process_zero():
+        shutil.rmtree(staging, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(staging))  # gathers FSDP / unwraps DDP; writes on the main process only
     if not trainer.is_world_process_zero():
         return final
     if cfg.model.save_dtype == "bfloat16":
         # Reload-and-save rather than casting the live model: works the same for every distributed strategy.
-        model = auto_model_class(cfg.model.kind).from_pretrained(final, dtype=torch.bfloat16)
-        model.save_pretrained(final)
+        model = auto_model_class(cfg.model.kind).from_pretrained(staging, dtype=torch.bfloat16)
+        model.save_pretrained(staging)
     for stale in ("training_args.bin",):
-        (final / stale).unlink(missing_ok=True)
-    save_config(cfg, final)
-    (final / "data_manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    plot_curves(trainer.state.log_history, plan, cfg.tokens_per_step, final)
-    write_card(final, cfg, manifest, plan, trainer.state.global_step, bf16=trainer.args.bf16)
+        (staging / stale).unlink(missing_ok=True)
+    write_text(staging / "config.yaml", dump_config(cfg))
+    write_json(staging / "data_manifest.json", manifest)
+    plot_curves(trainer.state.log_history, plan, cfg.tokens_per_step, staging)
+    write_card(staging, cfg, manifest, plan, trainer.state.global_step, bf16=trainer.args.bf16)
     summary = {
         "steps": trainer.state.global_step,
         "tokens_seen": trainer.state.global_step * cfg.tokens_per_step,
@@ -349,7 +437,10 @@ def export_final(trainer, cfg: PretrainConfig, manifest: dict, plan: PhasePlan) 
         ],
         "hardware": hardware_description(),
     }
-    (final / "training_summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    write_json(staging / "training_summary.json", summary)
+    if final.exists():  # a finished run exported again (a rerun): the new export replaces it
+        shutil.rmtree(final)
+    os.rename(staging, final)
     return final
 
 

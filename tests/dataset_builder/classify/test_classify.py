@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -253,16 +254,84 @@ def test_training_on_labels_beats_chance_on_the_training_set(corpus, trained):
     assert after["educational"]["mae"] < 0.6 * constant_mae and after["educational"]["pearson_r"] > 0.8
 
 
-def test_training_rerun_resumes_from_the_trainers_last_checkpoint(corpus, tmp_path, caplog):
+def test_training_rerun_resumes_its_own_run_and_refuses_another_recipe(corpus, tmp_path, caplog):
     out = tmp_path / "resumable"
     steps = {"save_strategy": "steps", "save_steps": 3, "lr_scheduler_type": "constant", "warmup_steps": 0}
-    run_classify_train(train_config(corpus, out, training={**TINY_TRAINING, **steps, "max_steps": 3}))
-    assert (out / "trainer" / "checkpoint-3").is_dir()
+    cfg = train_config(corpus, out, training={**TINY_TRAINING, **steps, "max_steps": 3})
+    first = run_classify_train(cfg)
+    marker = out / "trainer" / "checkpoint-3" / ".biomed-checkpoint.json"
+    old_identity = json.loads(marker.read_text())["identity"]
+    weights = (out / "model.safetensors").read_bytes()
     with caplog.at_level("WARNING", logger="biomed.dataset_builder.classify.train"):
-        run_classify_train(train_config(corpus, out, training={**TINY_TRAINING, **steps, "max_steps": 6}))
+        again = run_classify_train(cfg)  # the same run: resumed from its last checkpoint (nothing left to train)
     assert "resuming training from" in caplog.text and "checkpoint-3" in caplog.text
+    assert again.classifier_version == first.classifier_version and (out / "model.safetensors").read_bytes() == weights
+    # another plan into the same folder: refused, naming the ways out (it used to resume into the new plan)
+    longer = train_config(corpus, out, training={**TINY_TRAINING, **steps, "max_steps": 6})
+    with pytest.raises(BiomedError, match="another training .*--overwrite.*--out") as refused:
+        run_classify_train(longer)
+    assert "\n" not in str(refused.value)
+    run_classify_train(longer, overwrite=True)  # starts afresh: no checkpoint-3 of the old plan is resumed
     state = json.loads((out / "trainer" / "checkpoint-6" / "trainer_state.json").read_text())
-    assert state["global_step"] == 6 and (out / "model.safetensors").is_file()
+    assert state["global_step"] == 6 and json.loads(marker.read_text())["identity"] != old_identity
+
+
+@pytest.mark.slow
+def test_a_killed_training_job_resumes_to_the_weights_of_an_uninterrupted_run(corpus, tmp_path):
+    """SIGKILL of a real `classify train` process saving a checkpoint every step, then the same command again."""
+    import signal
+    import time
+
+    from safetensors.torch import load_file
+
+    recipe = tmp_path / "tiny.yaml"
+    steps = {"save_strategy": "steps", "save_steps": 1, "max_steps": 24, "lr_scheduler_type": "linear"}
+    recipe.write_text(yaml.safe_dump({"classifier_dropout": 0.1, "training": {**TINY_TRAINING, **steps}}))
+    out = tmp_path / "killed"
+    args = ["data", "classify", "train", str(corpus["annotations"]), "--backbone", str(corpus["backbone"]),
+            "--max-length", "64", "--config", str(recipe)]  # fmt: skip
+    job = subprocess.Popen([sys.executable, "-m", "biomed.cli", *args, "--out", str(out)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "trainer" / "checkpoint-2").is_dir() and job.poll() is None:
+            assert time.monotonic() < deadline, "no checkpoint after 300 s"
+            time.sleep(0.02)
+        os.kill(job.pid, signal.SIGKILL)
+    finally:
+        job.kill()
+        job.wait(timeout=60)
+    assert job.returncode == -signal.SIGKILL and not (out / "config.json").exists(), "finished before the kill"
+
+    runner = CliRunner()
+    resumed = runner.invoke(app, [*args, "--out", str(out)])
+    assert resumed.exit_code == 0, resumed.output
+    straight = runner.invoke(app, [*args, "--out", str(tmp_path / "straight")])
+    assert straight.exit_code == 0, straight.output
+    a, b = load_file(out / "model.safetensors"), load_file(tmp_path / "straight" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    version = json.loads((out / "config.json").read_text())["classifier_version"]
+    assert version == json.loads((tmp_path / "straight" / "config.json").read_text())["classifier_version"]
+
+
+def test_new_annotations_into_a_trained_folder_are_refused_not_stamped_on_old_weights(corpus, tmp_path):
+    annotations = write_annotations(corpus["rows"], tmp_path / "annotations.parquet")
+    out = tmp_path / "clf"
+    short = {**TINY_TRAINING, "max_steps": 1}
+    trained = run_classify_train(train_config(corpus, out, annotations=str(annotations), training=short))
+    weights = (out / "model.safetensors").read_bytes()
+    relabelled = [dict(row, educational_score=6 - row["educational_score"]) for row in corpus["rows"]]
+    write_annotations(relabelled, annotations)  # annotated again, same file
+    with pytest.raises(BiomedError, match="another version .*--overwrite") as refused:
+        run_classify_train(train_config(corpus, out, annotations=str(annotations), training=short))
+    assert "\n" not in str(refused.value)
+    assert (out / "model.safetensors").read_bytes() == weights
+    assert json.loads((out / "config.json").read_text())["classifier_version"] == trained.classifier_version
+    # a pinned version does not hide the new data: the annotations themselves are part of the run's identity
+    pinned = train_config(corpus, tmp_path / "pinned", annotations=str(annotations), training=short, version="v1")
+    run_classify_train(pinned)
+    write_annotations(corpus["rows"], annotations)
+    with pytest.raises(BiomedError, match="another input \\(annotations.parquet changed\\)"):
+        run_classify_train(pinned)
 
 
 def test_checkpoint_has_metrics_beside_the_paper_plots_card_and_config(trained):
@@ -757,6 +826,31 @@ def test_cli_help_lists_every_option():
         assert result.exit_code == 0, result.output
         for option in options:
             assert option in result.stdout, (command, option)
+
+
+def test_a_read_only_out_is_refused_in_one_line(corpus, tmp_path, monkeypatch, capsys):
+    from biomed.cli import main
+
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    argv = ["biomed", "data", "classify", "train", str(corpus["annotations"]), "--out", str(locked / "clf"),
+            "--backbone", str(corpus["backbone"]), "--max-length", "64"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores permissions: the kernel's answer to anyone else
+            monkeypatch.setattr("pathlib.Path.mkdir", _read_only_mkdir)
+        with pytest.raises(SystemExit) as exited:  # used to train, then stop on a PermissionError traceback
+            main()
+    finally:
+        locked.chmod(0o700)
+    error = capsys.readouterr().err.strip()
+    assert exited.value.code == 2 and error.startswith("Error: ") and "\n" not in error
+    assert "cannot write to --out" in error and "Permission denied" in error
+
+
+def _read_only_mkdir(self, *args, **kwargs):
+    raise PermissionError(13, "Permission denied", str(self))
 
 
 def test_cli_train_then_score_happy_path(corpus, tmp_path):

@@ -134,9 +134,10 @@ def split_by_article(article_ids: list[str], dev_fraction: float, test_fraction:
 
 
 def data_fingerprint(rows: LabelledParagraphs) -> str:
-    """A short hash of the labelled rows (keys and labels), part of the default classifier version."""
+    """A short hash of the labelled rows (keys, texts and labels), part of the default classifier version."""
     digest = hashlib.sha256()
-    for key in zip(rows.article_id, rows.path, rows.type.tolist(), rows.domain.tolist(), rows.educational.tolist()):
+    labels = (rows.type.tolist(), rows.domain.tolist(), rows.educational.tolist())
+    for key in zip(rows.article_id, rows.path, rows.text, *labels):
         digest.update(repr(key).encode("utf-8"))
     return digest.hexdigest()[:12]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,21 +123,66 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def run_classify_train(cfg: ClassifyTrainConfig) -> TrainSummary:
+STAGE = "data classify train"
+
+HOW_IT_RUNS = (
+    "dataloader_num_workers",
+    "dataloader_persistent_workers",
+    "dataloader_pin_memory",
+    "dataloader_prefetch_factor",
+    "disable_tqdm",
+    "log_level",
+    "logging_dir",
+    "logging_first_step",
+    "logging_nan_inf_filter",
+    "logging_steps",
+    "logging_strategy",
+    "report_to",
+    "run_name",
+    "save_total_limit",
+)
+"""``training:`` keys that change how the run is carried out, not the weights: a rerun that changes them resumes."""
+
+
+def run_settings(cfg: ClassifyTrainConfig, version: str) -> dict[str, Any]:
+    """What a rerun must share with the run it resumes: the config less paths and ``HOW_IT_RUNS``, the version."""
+    from biomed.config import config_to_dict
+
+    settings = {k: v for k, v in config_to_dict(cfg).items() if k not in ("output_dir", "annotations", "paragraphs")}
+    settings["training"] = {k: v for k, v in settings["training"].items() if k not in HOW_IT_RUNS}
+    settings["version"] = version
+    return settings
+
+
+def run_inputs(cfg: ClassifyTrainConfig, rows_digest: str) -> list[dict[str, Any]]:
+    """What the run reads: the labelled rows (named by their content) and the backbone (``model_fingerprint``)."""
+    from biomed.runtime.identity import ModelNotFound, model_fingerprint
+
+    try:
+        backbone = model_fingerprint(cfg.backbone)
+    except ModelNotFound as err:
+        raise BiomedError(f"cannot load backbone {cfg.backbone!r}: {err}") from None
+    annotations = Path(cfg.annotations).resolve()
+    return [{"root": str(annotations), "files": [[annotations.name, rows_digest]]}, backbone]
+
+
+def run_classify_train(cfg: ClassifyTrainConfig, *, overwrite: bool = False) -> TrainSummary:
     """Train, evaluate on the test split, save checkpoint + metrics + card; resume from the Trainer's last save.
 
-    Raises:
-        BiomedError: no annotations, no training rows, or a backbone that cannot be loaded.
-    """
-    import torch
-    from transformers import Trainer, TrainingArguments, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
+    The output folder is claimed first (``claim_output``): a folder holding another run (other settings, other
+    annotations or another backbone) is refused in one line unless ``overwrite``, so the version stamped on the
+    weights always names the data they were trained on.
 
-    from biomed.config import save_config
+    Raises:
+        BiomedError: no annotations, no training rows, a backbone that cannot be loaded, an output folder that
+            holds another run or cannot be written.
+    """
+    from biomed.config import dump_config
     from biomed.dataset_builder.classify.data import data_fingerprint, load_labelled_paragraphs, split_by_article
-    from biomed.dataset_builder.classify.metrics import PAPER_REFERENCE
     from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
-    from biomed.model_cards.classifier import render_classifier_card
+    from biomed.runtime.files import write_text
+    from biomed.runtime.identity import run_identity
+    from biomed.runtime.ownership import claim_output
 
     if not cfg.annotations:
         raise BiomedError("no annotations given: pass annotations.parquet (biomed data annotate) or gold .jsonl")
@@ -150,8 +196,24 @@ def run_classify_train(cfg: ClassifyTrainConfig) -> TrainSummary:
             f"no training rows in {cfg.annotations} ({len(rows)} labelled rows, "
             f"{len(set(rows.article_id))} articles); label more articles or lower dev/test_fraction"
         )
+    rows_digest = data_fingerprint(rows)
+    version = cfg.version or default_version(cfg, rows_digest)
+    settings, inputs = run_settings(cfg, version), run_inputs(cfg, rows_digest)
+    with claim_output(cfg.output_dir, STAGE, settings, inputs, overwrite) as output_dir:
+        write_text(output_dir / "config.yaml", dump_config(cfg))
+        return _train_owned(cfg, rows, splits, version, run_identity(STAGE, settings, inputs))
+
+
+def _train_owned(cfg: ClassifyTrainConfig, rows, splits, version: str, identity: str) -> TrainSummary:
+    import torch
+    from transformers import Trainer, TrainingArguments, set_seed
+
+    from biomed.runtime.checkpoints import WholeCheckpoints, resume_checkpoint
+
+    class ClassifierTrainer(WholeCheckpoints, Trainer):
+        """The Trainer, its checkpoints written whole under the run identity."""
+
     output_dir = Path(cfg.output_dir)
-    version = cfg.version or default_version(cfg, data_fingerprint(rows))
     training = dict(cfg.training)
     if training.get("fp16") == "auto":
         training["fp16"] = torch.cuda.is_available()
@@ -168,7 +230,7 @@ def run_classify_train(cfg: ClassifyTrainConfig) -> TrainSummary:
         args = TrainingArguments(output_dir=str(trainer_dir), label_names=LABEL_NAMES, **training)
     except (TypeError, ValueError) as err:
         raise BiomedError(f"invalid training: setting for transformers.TrainingArguments: {err}") from None
-    trainer = Trainer(
+    trainer = ClassifierTrainer(
         model=model,
         args=args,
         train_dataset=train_set,
@@ -176,24 +238,54 @@ def run_classify_train(cfg: ClassifyTrainConfig) -> TrainSummary:
         data_collator=LabelledBatchCollator(tokenizer),
         processing_class=tokenizer,
     )
+    trainer.run_identity = identity
     if args.logging_strategy == "no":
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)  # no logging asked for: not even the end-of-training summary
-    last = get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
+    last = resume_checkpoint(trainer_dir, identity)
     if last:
         logger.warning("resuming training from %s", last)
-    trainer.train(resume_from_checkpoint=last)
+    trainer.train_from(last)
 
     model = trainer.model.eval()
     metrics: dict[str, Any] = {}
     if splits["test"]:
         metrics = evaluate_classifier(model, tokenizer, rows.select(splits["test"]), cfg.max_length)
     split_sizes = {name: len(indices) for name, indices in splits.items()}
-    model.save_pretrained(str(output_dir))
-    tokenizer.save_pretrained(str(output_dir))
-    save_config(cfg, output_dir)
-    write_metrics(output_dir, metrics, version, split_sizes, rows.prompt_versions)
+    export_classifier(cfg, output_dir, model, tokenizer, version, metrics, split_sizes, rows.prompt_versions)
+    return TrainSummary(str(output_dir), version, split_sizes, metrics)
+
+
+EXPORT_STAGING = ".export-staging"
+"""Where the classifier's files are written before they are moved into the output folder, ``config.json`` last."""
+
+
+def export_classifier(
+    cfg: ClassifyTrainConfig,
+    output_dir: Path,
+    model,
+    tokenizer,
+    version: str,
+    metrics: dict[str, Any],
+    split_sizes: dict[str, int],
+    prompt_versions: list[str],
+) -> None:
+    """Write the checkpoint, metrics and card aside, then move them in, ``config.json`` last: a loader (``classify
+    score``, ``push-model``) that finds ``config.json`` finds a whole classifier."""
+    import shutil
+
+    from biomed.config import dump_config
+    from biomed.dataset_builder.classify.metrics import PAPER_REFERENCE
+    from biomed.model_cards.classifier import render_classifier_card
+    from biomed.runtime.files import write_text
+
+    staging = output_dir / EXPORT_STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(str(staging))
+    tokenizer.save_pretrained(str(staging))
+    write_text(staging / "config.yaml", dump_config(cfg))
+    write_metrics(staging, metrics, version, split_sizes, prompt_versions)
     card = render_classifier_card(
         version,
         metrics,
@@ -202,12 +294,18 @@ def run_classify_train(cfg: ClassifyTrainConfig) -> TrainSummary:
         max_length=cfg.max_length,
         training=cfg.training,
         split_sizes=split_sizes,
-        prompt_versions=rows.prompt_versions,
+        prompt_versions=prompt_versions,
         n_parameters=sum(p.numel() for p in model.parameters()),
         paper=PAPER_REFERENCE,
     )
-    card.save(str(output_dir / "README.md"))
-    return TrainSummary(str(output_dir), version, split_sizes, metrics)
+    card.save(str(staging / "README.md"))
+    (output_dir / "config.json").unlink(missing_ok=True)
+    for path in sorted(staging.iterdir(), key=lambda p: p.name == "config.json"):
+        target = output_dir / path.name
+        if target.is_dir() and not path.is_dir():
+            shutil.rmtree(target)
+        os.replace(path, target)
+    staging.rmdir()
 
 
 def default_version(cfg: ClassifyTrainConfig, data_hash: str) -> str:
@@ -331,6 +429,6 @@ def write_metrics(
         "test": metrics,
         "paper_reference": PAPER_REFERENCE,
     }
-    path = output_dir / "metrics.json"
-    path.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    return path
+    from biomed.runtime.files import write_json
+
+    return write_json(output_dir / "metrics.json", payload)

@@ -78,7 +78,7 @@ def train_demo_decoder(
             + json.dumps([{"name": "demo", "path": source_config.path, "config": source_config.config}]),
         ],
     )
-    run_pretrain(cfg, progress=progress)
+    run_pretrain(cfg, progress=progress, overwrite=True)  # the base model was just rebuilt: a rerun trains afresh
     return out_dir / "run"
 
 
