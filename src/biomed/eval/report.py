@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from biomed.benchmarks.tasks import SUITE_TITLES, SUITES, TASKS, suite_of
 from biomed.errors import BiomedError
 from biomed.eval.metrics import METRIC_LABELS, SHORT_LABELS, metric_counts, metric_from_counts
 from biomed.eval.references import REFERENCES, ReferenceRow
-from biomed.eval.tasks import SUITE_TITLES, SUITES, TASKS, suite_of
 from biomed.runtime.files import write_text
 from biomed.runtime.ownership import claim_output
 

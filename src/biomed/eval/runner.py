@@ -32,9 +32,9 @@ from typing import Any, Literal
 
 from transformers import AutoTokenizer
 
+from biomed.benchmarks.tasks import SUITES, TASKS, TaskSpec
 from biomed.config import save_config
 from biomed.errors import BiomedError
-from biomed.eval.tasks import SUITES, TASKS, TaskSpec
 from biomed.eval.training import RESULT_FORMAT, prepare_task, run_one, run_path
 from biomed.runtime.files import write_json
 from biomed.runtime.identity import fingerprint_digest, model_fingerprint
@@ -51,7 +51,7 @@ class EvalConfig:
     Attributes:
         model: checkpoint folder or Hub id of the encoder to fine-tune (base model + fast tokenizer).
         output_dir: where runs, the summary and config.yaml go.
-        suite: ``fr``, ``cbio``, ``en``, ``fixtures`` or ``demo`` (see ``biomed.eval.tasks.SUITES``).
+        suite: ``fr``, ``cbio``, ``en``, ``fixtures`` or ``demo`` (see ``biomed.benchmarks.tasks.SUITES``).
         tasks: task keys to run instead of (or on top of) the suite.
         name: the model's name in results and reports; default: the checkpoint folder's name.
         seeds: runs per task; default: the protocol's (9, 10 or 5).
