@@ -21,9 +21,9 @@ from pathlib import Path
 
 
 def main() -> None:
-    from biomed.eval.loaders import load_task_data
+    from biomed.benchmarks.loaders import load_task_data
+    from biomed.benchmarks.tasks import TASKS
     from biomed.eval.runner import EvalConfig, load_tokenizer
-    from biomed.eval.tasks import TASKS
     from biomed.eval.training import prepare_task, run_one
     from biomed.tiny import save_tiny_model
 

@@ -168,7 +168,7 @@ def task_value(task, key: str):
 
 def sourced_task_values(task) -> dict[str, object]:
     """The values of ``EVAL_KEYS`` a task sets (none left at its default)."""
-    from biomed.eval.tasks import DataSource
+    from biomed.benchmarks.tasks import DataSource
 
     default_splits = DataSource(format="table").splits
     values = {key: task_value(task, key) for key in EVAL_KEYS if not key.endswith("*")}
@@ -187,7 +187,7 @@ def _pairs(keys: list[str], values: list[str]) -> list[tuple[str, str]]:
 
 
 def test_every_evaluation_row_holds_in_the_task_table():
-    from biomed.eval.tasks import TASKS
+    from biomed.benchmarks.tasks import TASKS
 
     rows = evaluation_rows()
     assert len(rows) > 15
@@ -205,7 +205,7 @@ def test_every_evaluation_row_holds_in_the_task_table():
 
 
 def test_every_sourced_task_value_is_in_the_fidelity_table():
-    from biomed.eval.tasks import SUITES, TASKS
+    from biomed.benchmarks.tasks import SUITES, TASKS
 
     rows = evaluation_rows()
     missing = []
@@ -222,7 +222,7 @@ def test_every_sourced_task_value_is_in_the_fidelity_table():
 def test_the_evaluation_check_catches_a_task_that_drifts():
     import dataclasses
 
-    from biomed.eval.tasks import TASKS
+    from biomed.benchmarks.tasks import TASKS
 
     drifted = dataclasses.replace(
         TASKS["fr/fracco-30"], source=dataclasses.replace(TASKS["fr/fracco-30"].source, top_k=50)

@@ -212,7 +212,7 @@ def save_tiny_model(
 
 def eval_fixture_texts() -> list[str]:
     """Every text of the bundled evaluation fixtures (JSONL ``text`` fields, CoNLL first columns)."""
-    root = Path(str(files("biomed.eval") / "fixtures"))
+    root = Path(str(files("biomed.benchmarks") / "fixtures"))
     texts = []
     for path in sorted(root.rglob("*")):
         if path.suffix == ".jsonl":

@@ -2,10 +2,17 @@
 
 import pytest
 
+from biomed.benchmarks.bioclinical import (
+    cos_examples,
+    deid_record,
+    deid_type,
+    read_deid,
+    read_social_history,
+    sklearn_split,
+)
+from biomed.benchmarks.loaders import load_task_data
+from biomed.benchmarks.tasks import TASKS
 from biomed.errors import BiomedError
-from biomed.eval.bioclinical import cos_examples, deid_record, deid_type, read_deid, read_social_history, sklearn_split
-from biomed.eval.loaders import load_task_data
-from biomed.eval.tasks import TASKS
 
 
 def _record(n: int, body: str) -> str:

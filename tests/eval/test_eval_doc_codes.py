@@ -10,10 +10,10 @@ from collections import Counter
 
 import pytest
 
+from biomed.benchmarks.doc_codes import build_code_task, read_fracco, read_frasimed, split_documents
+from biomed.benchmarks.loaders import load_task_data
+from biomed.benchmarks.tasks import TASKS
 from biomed.errors import BiomedError
-from biomed.eval.doc_codes import build_code_task, read_fracco, read_frasimed, split_documents
-from biomed.eval.loaders import load_task_data
-from biomed.eval.tasks import TASKS
 
 
 N_CODES = 40  # code j occurs in 40 - j documents: distinct frequencies, so no tie at any cut

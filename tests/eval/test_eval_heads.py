@@ -201,7 +201,7 @@ def test_span_model_trains_and_decodes_word_level_tags():
 def test_span_head_defaults_are_tabibs_sizes():
     """tabib configs/base/ner_span_bert.yaml: 3 BiLSTM layers of 400 (200 per direction), biaffine 64, spans of 40,
     dropout 0.4; the protocol of the French NER tasks carries the same numbers."""
-    from biomed.eval.tasks import TASKS
+    from biomed.benchmarks.tasks import TASKS
 
     encoder = BertModel(
         BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)

@@ -11,7 +11,7 @@ from biomed.cli import app
 from biomed.errors import BiomedError
 from biomed.eval.report import ReportConfig, run_report
 from biomed.eval.runner import EvalConfig, run_eval
-from biomed.runtime.ownership import OutputRefused
+from biomed.runtime.ownership import InputNotFinished, OutputRefused, read_manifest
 
 
 ONE_QUICK_RUN = {"tasks": ["fixtures/cls-single"], "seeds": 1, "limit": 8, "training": {"num_train_epochs": 1}}
@@ -144,6 +144,8 @@ def test_eval_run_killed_mid_suite_resumes_to_the_uninterrupted_scores(model, tm
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert first.exists() and not (out / "summary.json").exists(), "killed before the first or after the last run"
+    with pytest.raises(InputNotFinished, match=r"not finished .*`eval run` run was killed"):
+        run_report(ReportConfig(runs=[out], output_dir=tmp_path / "report"))
 
     resumed = run_eval(EvalConfig(model=str(model), output_dir=out, **settings))
     assert (resumed.skipped, resumed.ran) == (1, 1)
@@ -152,3 +154,36 @@ def test_eval_run_killed_mid_suite_resumes_to_the_uninterrupted_scores(model, tm
         a, b = (json.loads((folder / name).read_text()) for folder in (tmp_path / "whole", out))
         assert a["test"] == b["test"] and a["fingerprint"] == b["fingerprint"], seed
     assert resumed.tasks == whole.tasks
+    assert read_manifest(out)["state"] == "finished"
+    assert run_report(ReportConfig(runs=[out], output_dir=tmp_path / "report")).markdown_path.is_file()
+
+
+def test_eval_run_says_finished_once_every_task_and_seed_ran_and_report_reads_only_that(model, tmp_path, monkeypatch):
+    from biomed.eval import runner as runner_module
+
+    out = tmp_path / "eval"
+    settings = {**ONE_QUICK_RUN, "seeds": 2}
+    one_run = runner_module.run_one
+
+    def second_seed_stops(task, seed, *args, **kwargs):
+        if seed == 1:
+            raise KeyboardInterrupt  # stopped after the first seed
+        return one_run(task, seed, *args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "run_one", second_seed_stops)
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(EvalConfig(model=str(model), output_dir=out, **settings))
+    monkeypatch.undo()
+    assert (out / "runs/fixtures/cls-single/seed-0.json").is_file() and read_manifest(out)["state"] == "running"
+    refused = CliRunner().invoke(app, ["eval", "report", str(out), "--out", str(tmp_path / "report")])
+    assert isinstance(refused.exception, InputNotFinished), refused.output  # it used to report one seed of two
+    message = str(refused.exception)
+    assert "\n" not in message and message.startswith(f"{out} is not finished") and "biomed eval run" in message
+    assert not (tmp_path / "report" / "report.md").exists()
+
+    run_eval(EvalConfig(model=str(model), output_dir=out, **settings))
+    manifest = read_manifest(out)
+    assert manifest["state"] == "finished" and manifest["produced"] == {"tasks": ["fixtures/cls-single"], "runs": 2}
+    reported = CliRunner().invoke(app, ["eval", "report", str(out), "--out", str(tmp_path / "report")])
+    assert reported.exit_code == 0, reported.output
+    assert read_manifest(tmp_path / "report")["state"] == "finished"

@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
+from biomed.benchmarks.bio import entities
+from biomed.benchmarks.loaders import _kb_row, load_task_data, parse_brat_ann, read_conll, text_to_bio, to_bio
+from biomed.benchmarks.tasks import TASKS
 from biomed.errors import BiomedError
-from biomed.eval.loaders import _kb_row, load_task_data, parse_brat_ann, read_conll, text_to_bio, to_bio
-from biomed.eval.metrics import entities
-from biomed.eval.tasks import TASKS
 
 
 def test_io_tags_become_bio_and_bio_stays():

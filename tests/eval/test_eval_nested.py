@@ -7,13 +7,13 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
+from biomed.benchmarks.loaders import TaskData
+from biomed.benchmarks.tasks import TASKS
 from biomed.cli import app
 from biomed.eval.heads import SpanNerModel
-from biomed.eval.loaders import TaskData
 from biomed.eval.metrics import METRIC_LABELS
 from biomed.eval.report import bootstrap_task
 from biomed.eval.runner import EvalConfig
-from biomed.eval.tasks import TASKS
 from biomed.eval.training import decode_predictions, prepare_task, score_decoded
 
 

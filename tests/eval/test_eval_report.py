@@ -83,8 +83,8 @@ def test_the_headline_is_the_protocols_metric_with_the_others_named_beside(tmp_p
 
 def test_published_rows_are_transcribed_consistently():
     """Every full row's published average is the mean of its per-task scores (to the rounding of the table)."""
+    from biomed.benchmarks.tasks import SUITES
     from biomed.eval.references import REFERENCES
-    from biomed.eval.tasks import SUITES
 
     for suite, rows in REFERENCES.items():
         for row in rows:

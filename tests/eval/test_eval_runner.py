@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
+from biomed.benchmarks.loaders import load_task_data
+from biomed.benchmarks.tasks import SUITES, TASKS
 from biomed.errors import BiomedError
 from biomed.eval.heads import AutoSequenceClassifier, AutoTokenTagger, SpanNerModel
-from biomed.eval.loaders import load_task_data
 from biomed.eval.metrics import ner_scores
 from biomed.eval.runner import EvalConfig, run_eval, selected_tasks
-from biomed.eval.tasks import SUITES, TASKS
 from biomed.eval.training import (
     build_model,
     decode_predictions,

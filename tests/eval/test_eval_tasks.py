@@ -2,10 +2,10 @@
 
 import pytest
 
+from biomed.benchmarks.loaders import load_task_data
+from biomed.benchmarks.tasks import SUITES, TASKS
 from biomed.errors import BiomedError
-from biomed.eval.loaders import load_task_data
 from biomed.eval.metrics import METRIC_LABELS
-from biomed.eval.tasks import SUITES, TASKS
 
 
 def test_suites_list_the_papers_tasks():

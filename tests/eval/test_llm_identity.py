@@ -14,7 +14,7 @@ from biomed.cli import app
 from biomed.errors import BiomedError
 from biomed.eval.llm.runner import LlmEvalConfig, run_llm_eval
 from biomed.eval.llm.suite import SUITE
-from biomed.runtime.ownership import OutputRefused, claim_output
+from biomed.runtime.ownership import OutputRefused, claim_output, read_manifest
 
 
 TASK = "medmcqa"
@@ -141,8 +141,35 @@ def test_a_sweep_killed_mid_way_resumes_with_only_the_missing_models(tmp_path, h
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert done.exists() and not (out / "results" / "slow").exists()
+    assert read_manifest(out)["state"] == "running"
 
     before = done.read_bytes()
     records = _sweep(out, fast, slow)
     assert harness == [str(slow)]  # the finished model is not scored again; the lock died with the process
     assert done.read_bytes() == before and [r["checkpoint"] for r in records] == [str(fast), str(slow)]
+    assert read_manifest(out)["state"] == "finished"  # the killed sweep left it `running`
+
+
+def test_the_sweep_folder_says_finished_once_every_pair_is_scored_and_only_then(tmp_path, harness, monkeypatch):
+    import lm_eval
+
+    first, second = _model(tmp_path / "first"), _model(tmp_path / "second", weights=b"other")
+    out = tmp_path / "out"
+    scored = lm_eval.simple_evaluate
+
+    def second_fails(*, model_args, **kwargs):
+        if model_args["pretrained"] == str(second):
+            raise KeyboardInterrupt  # stopped during the second model
+        return scored(model_args=model_args, **kwargs)
+
+    monkeypatch.setattr(lm_eval, "simple_evaluate", second_fails)
+    with pytest.raises(KeyboardInterrupt):
+        _sweep(out, first, second)
+    assert read_manifest(out)["state"] == "running"
+    monkeypatch.setattr(lm_eval, "simple_evaluate", lambda **kwargs: None)  # a helper process of a distributed run
+    assert len(_sweep(out, first, second)) == 1 and read_manifest(out)["state"] == "running"
+    monkeypatch.setattr(lm_eval, "simple_evaluate", scored)
+    records = _sweep(out, first, second)
+    manifest = read_manifest(out)
+    assert len(records) == 2 and manifest["state"] == "finished"  # used to stay `running` for ever
+    assert manifest["produced"] == {"results": 2}

@@ -213,3 +213,27 @@ def test_two_process_run_decontaminates_once_and_reruns_to_the_same_final_weight
     recipe.write_text(dump_config(make_config("phases=[{name: mlm, tokens: 1536}]")))
     other = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert other.returncode != 0 and "Error: " in other.stderr and "--overwrite" in other.stderr
+
+
+def test_the_manifest_says_finished_once_final_is_written_and_only_then(make_config, tmp_path, monkeypatch):
+    from biomed.runtime.ownership import read_manifest
+    from biomed.train import plots
+
+    cfg = make_config("save_every_tokens=512")
+    out = tmp_path / "run"
+    stopped = run_pretrain(cfg, callbacks=[StopAt(3)], progress=False)
+    assert stopped.final_dir is None and read_manifest(out)["state"] == "running"
+
+    def plot_curves(*args, **kwargs):
+        raise Killed  # all steps trained, final/ not written yet
+
+    monkeypatch.setattr(plots, "plot_curves", plot_curves)
+    with pytest.raises(Killed):
+        run_pretrain(cfg, progress=False)
+    monkeypatch.undo()
+    assert not (out / "final").exists() and read_manifest(out)["state"] == "running"
+
+    finished = run_pretrain(cfg, progress=False)
+    manifest = read_manifest(out)
+    assert finished.final_dir.is_dir() and manifest["state"] == "finished"  # used to stay `running` for ever
+    assert manifest["produced"] == {"final": "final", "steps": 6} and manifest["finished_at"] > 0

@@ -56,6 +56,7 @@ def eval_report_command(
     reference: opt.ReferenceOpt = None,
     bootstrap: opt.BootstrapOpt = None,
     card: opt.EvalReportCardOpt = None,
+    wait: opt.WaitOpt = False,
     config: opt.ConfigOpt = None,
     set_: opt.SetOpt = None,
     dry_run: opt.DryRunOpt = False,
@@ -63,7 +64,8 @@ def eval_report_command(
     """Compare models: mean ± std per task, unweighted average, published rows, bootstrap; Markdown + bar chart.
 
     Writes OUT/report.md, OUT/report.png, OUT/report.json and OUT/config.yaml; a report of other runs or settings
-    into the same OUT is refused (--overwrite replaces it).
+    into the same OUT is refused (--overwrite replaces it). A RUNS folder whose `eval run` is not finished (still
+    being written, or killed part-way) is refused in one line: rerun `biomed eval run` into it first.
 
     Every column names its metric (seqeval strict IOB2 or default; micro, macro or weighted F1).
     """
@@ -71,7 +73,7 @@ def eval_report_command(
 
     options = {"runs": runs, "output_dir": out, "references": reference, "bootstrap": bootstrap}
     cfg = opt.resolve(ReportConfig, config, set_, options, dry_run)
-    result = run_report(cfg, overwrite=overwrite)
+    result = run_report(cfg, overwrite=overwrite, wait=wait)
     if card is not None:
         from biomed.eval.card_results import write_run_results
 

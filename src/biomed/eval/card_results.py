@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from biomed.benchmarks.tasks import TASKS
 from biomed.eval.report import aggregate_runs, load_runs
-from biomed.eval.tasks import TASKS
 
 
 def model_index_entries(tasks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from biomed.benchmarks.bio import entities
 from biomed.eval.heads import IGNORE
-from biomed.eval.metrics import entities
 
 
 def tag_names(types: list[str]) -> list[str]:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from biomed.benchmarks.bio import entities
+
 
 METRIC_LABELS: dict[str, str] = {
     "f1_micro_strict": "entity F1, micro, seqeval strict IOB2",
@@ -52,27 +54,6 @@ SHORT_LABELS: dict[str, str] = {
     "f1_weighted": "weighted F1",
     "accuracy": "accuracy",
 }
-
-
-def entities(tags: list[str], mode: str) -> set[tuple[str, int, int]]:
-    """Entities of one BIO sequence as (type, start, end-inclusive), the way seqeval reads them.
-
-    Args:
-        tags: BIO tags.
-        mode: ``strict`` (IOB2: an entity starts with ``B-`` and continues with ``I-`` of the same type; anything
-            else is no entity) or ``default`` (conlleval: an ``I-`` after ``O`` or another type starts an entity).
-    """
-    found, etype, start = set(), None, 0
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, kind = (tag[:1], tag[2:]) if tag != "O" else ("O", None)
-        if etype is not None and prefix == "I" and kind == etype:
-            continue
-        if etype is not None:
-            found.add((etype, start, i - 1))
-            etype = None
-        if prefix == "B" or (mode == "default" and prefix == "I"):
-            etype, start = kind, i
-    return found
 
 
 def ner_counts(gold: list[list[str]], pred: list[list[str]], labels: list[str], mode: str) -> np.ndarray:

@@ -15,18 +15,22 @@ bar chart with one bar per model and task, error bars = std over seeds), ``repor
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from biomed.benchmarks.tasks import SUITE_TITLES, SUITES, TASKS, suite_of
 from biomed.errors import BiomedError
 from biomed.eval.metrics import METRIC_LABELS, SHORT_LABELS, metric_counts, metric_from_counts
 from biomed.eval.references import REFERENCES, ReferenceRow
-from biomed.eval.tasks import SUITE_TITLES, SUITES, TASKS, suite_of
 from biomed.runtime.files import write_text
-from biomed.runtime.ownership import claim_output
+from biomed.runtime.ownership import claim_output, mark_finished, require_finished
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -186,11 +190,17 @@ def bootstrap_task(runs_a: list[dict], runs_b: list[dict], samples: int, seed: i
     return paired_bootstrap(stack(runs_a), stack(runs_b), first["metric"], samples, seed, first["kind"])
 
 
-def run_report(cfg: ReportConfig, overwrite: bool = False) -> ReportResult:
+def run_report(cfg: ReportConfig, overwrite: bool = False, wait: bool = False) -> ReportResult:
     """Aggregate each model's runs, write report.md / report.png / report.json beside the resolved config.
 
     The output folder is claimed for these run folders and settings: a report of other runs or settings is refused
-    there (``overwrite`` replaces it).
+    there (``overwrite`` replaces it). A run folder written by ``eval run`` must be finished (every task and seed
+    it was asked for): one still being written, or killed part-way, is refused in one line; a folder of runs
+    without the kit's manifest (copied, or written by hand) is read as it is. With ``wait``, a run folder still
+    being written is waited for.
+
+    Raises:
+        InputNotFinished: a run folder's ``eval run`` is not finished.
     """
     if not cfg.runs and not cfg.references:
         raise BiomedError("nothing to report: pass run folders and/or --reference SUITE")
@@ -199,6 +209,7 @@ def run_report(cfg: ReportConfig, overwrite: bool = False) -> ReportResult:
             raise BiomedError(f"no published rows for suite {suite!r}; valid: {', '.join(REFERENCES)}")
     models: list[tuple[str, list[dict], dict[str, dict]]] = []
     for folder in cfg.runs:
+        require_finished(folder, "eval run", wait=wait, on_wait=logger.warning)
         runs = load_runs(Path(folder))
         if not runs:
             raise BiomedError(f"{folder}/runs holds no finished run yet")
@@ -211,7 +222,9 @@ def run_report(cfg: ReportConfig, overwrite: bool = False) -> ReportResult:
     # the run folders as settings, not inputs: a report may sit inside the folder it reads (the demo's does)
     settings["runs"] = [str(Path(folder).resolve()) for folder in cfg.runs]
     with claim_output(cfg.output_dir, "eval report", settings, [], overwrite=overwrite) as out:
-        return _write_report(cfg, out, models, comparisons)
+        result = _write_report(cfg, out, models, comparisons)
+        mark_finished(out, produced={"models": [name for name, _, _ in models]})
+        return result
 
 
 def _write_report(cfg: ReportConfig, out: Path, models: list, comparisons: list) -> ReportResult:

@@ -18,6 +18,8 @@ the scores (name, max_length, limit, batching, head, training), with the model's
 weight files, or a Hub id at its commit) as input. Another model, or other settings, is refused in one line
 (``overwrite`` starts afresh); the same checkpoint retrained in place (or a Hub branch that moved) is evaluated
 again from scratch, its earlier results removed, so no score of the old weights is kept or averaged with the new.
+The manifest says ``finished`` once every selected task has run for every seed (``eval report`` reads only such
+folders); a run killed part-way leaves it ``running``, and the rerun finishes it.
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ from typing import Any, Literal
 
 from transformers import AutoTokenizer
 
+from biomed.benchmarks.tasks import SUITES, TASKS, TaskSpec
 from biomed.config import save_config
 from biomed.errors import BiomedError
-from biomed.eval.tasks import SUITES, TASKS, TaskSpec
 from biomed.eval.training import RESULT_FORMAT, prepare_task, run_one, run_path
 from biomed.runtime.files import write_json
 from biomed.runtime.identity import fingerprint_digest, model_fingerprint
-from biomed.runtime.ownership import claim_output, read_manifest
+from biomed.runtime.ownership import claim_output, mark_finished, read_manifest
 
 
 logger = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ class EvalConfig:
     Attributes:
         model: checkpoint folder or Hub id of the encoder to fine-tune (base model + fast tokenizer).
         output_dir: where runs, the summary and config.yaml go.
-        suite: ``fr``, ``cbio``, ``en``, ``fixtures`` or ``demo`` (see ``biomed.eval.tasks.SUITES``).
+        suite: ``fr``, ``cbio``, ``en``, ``fixtures`` or ``demo`` (see ``biomed.benchmarks.tasks.SUITES``).
         tasks: task keys to run instead of (or on top of) the suite.
         name: the model's name in results and reports; default: the checkpoint folder's name.
         seeds: runs per task; default: the protocol's (9, 10 or 5).
@@ -188,6 +190,7 @@ def _run_claimed(cfg: EvalConfig, out: Path, tasks: list[TaskSpec], name: str, i
     summary.tasks = aggregate_runs(runs)
     summary_json = {"name": name, "model": cfg.model, "model_identity": identity, "tasks": summary.tasks}
     write_json(out / "summary.json", summary_json)
+    mark_finished(out, produced={"tasks": [task.name for task in tasks], "runs": len(plan)})
     return summary
 
 

@@ -3,7 +3,7 @@
 Example::
 
     from biomed.eval.runner import EvalConfig, load_tokenizer
-    from biomed.eval.tasks import TASKS
+    from biomed.benchmarks.tasks import TASKS
     from biomed.eval.training import prepare_task, run_one
 
     cfg = EvalConfig(model="almanach/camembert-bio-base", data_dir="~/data/fr-bio")
@@ -32,6 +32,9 @@ import transformers
 from transformers import AutoConfig, EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
 
 from biomed import __version__
+from biomed.benchmarks.bio import entities
+from biomed.benchmarks.loaders import TaskData, load_task_data
+from biomed.benchmarks.tasks import Protocol, SpanHead, TaskSpec
 from biomed.encoders import load_encoder
 from biomed.errors import BiomedError
 from biomed.eval.features import PaddingCollator, encode_classification, encode_ner, tag_names
@@ -43,9 +46,7 @@ from biomed.eval.heads import (
     TokenTagger,
     load_auto_model,
 )
-from biomed.eval.loaders import TaskData, load_task_data
-from biomed.eval.metrics import METRIC_LABELS, classification_scores, entities, multi_hot, ner_scores, span_scores
-from biomed.eval.tasks import Protocol, SpanHead, TaskSpec
+from biomed.eval.metrics import METRIC_LABELS, classification_scores, multi_hot, ner_scores, span_scores
 from biomed.upstream import keep_eval_order
 
 

@@ -12,7 +12,7 @@ Two checks, both refusing with the evaluation set named:
 
 1. **Identity, when a recipe is resolved** (``PretrainConfig`` calls :func:`check_recipe_sources`): a source whose
    Hub id, name, folder or config is an evaluation set's is refused. The evaluation sets are the kit's task table
-   (``biomed.eval.tasks.TASKS``: their Hub ids) and the benchmarks the papers evaluate on without fine-tuning
+   (``biomed.benchmarks.tasks.TASKS``: their Hub ids) and the benchmarks the papers evaluate on without fine-tuning
    (thesis ch2 l.305: MMLU, MedQA, MedMCQA, PubMedQA, FrenchMedMCQA; tabib's MediQAl). FrenchMedMCQA is why this
    exists: an earlier version of the French recipes described their 20 % as question answering sets including it.
 2. **Overlap, before training** (``biomed train`` runs :func:`decontaminate` when ``decontamination.against`` lists
@@ -90,7 +90,7 @@ class DecontaminationConfig:
 
 def evaluation_sets() -> dict[str, str]:
     """Lower-cased identifier -> the evaluation set it names: Hub ids and names of the task table and benchmarks."""
-    from biomed.eval.tasks import TASKS
+    from biomed.benchmarks.tasks import TASKS
 
     names: dict[str, str] = {}
     for key, task in TASKS.items():
@@ -194,8 +194,8 @@ class NgramIndex:
 
 def load_test_texts(against: list[str], data_dir: str | None) -> dict[str, list[str]]:
     """The test split of every task named by ``against`` (suites expand to their tasks) that can be loaded."""
-    from biomed.eval.loaders import load_task_data
-    from biomed.eval.tasks import SUITES, TASKS
+    from biomed.benchmarks.loaders import load_task_data
+    from biomed.benchmarks.tasks import SUITES, TASKS
 
     keys: list[str] = []
     for name in against:

@@ -294,7 +294,8 @@ def run_pretrain(
     """Train as the recipe says; rerunning the same config resumes from the newest checkpoint.
 
     The output folder is claimed first (``claim_output``: stage ``train``, ``run_settings``, ``run_inputs``): a
-    folder holding another run (another recipe, model or data) is refused in one line unless ``overwrite``.
+    folder holding another run (another recipe, model or data) is refused in one line unless ``overwrite``. Its
+    manifest says ``finished`` once ``final/`` is written, and only then.
 
     Args:
         cfg: the resolved config.
@@ -306,7 +307,7 @@ def run_pretrain(
         OutputRefused: the folder holds another run, another stage's output, or is in use.
     """
     from biomed.runtime.identity import run_identity
-    from biomed.runtime.ownership import claim_output
+    from biomed.runtime.ownership import claim_output, mark_finished
     from biomed.train.data import check_sources
 
     output_dir = Path(cfg.output_dir)
@@ -320,7 +321,10 @@ def run_pretrain(
             if args.process_index == 0:
                 owned.enter_context(claim_output(output_dir, STAGE, settings, inputs, overwrite))
                 write_text(output_dir / "config.yaml", dump_config(cfg))
-        return _train_owned(cfg, plan, args, identity, callbacks, progress)
+        result = _train_owned(cfg, plan, args, identity, callbacks, progress)
+        if args.process_index == 0 and result.final_dir is not None:
+            mark_finished(output_dir, produced={"final": "final", "steps": result.global_step})
+        return result
 
 
 def _train_owned(cfg: PretrainConfig, plan: PhasePlan, args, identity: str, callbacks, progress) -> PretrainResult:

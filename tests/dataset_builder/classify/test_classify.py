@@ -276,6 +276,27 @@ def test_training_rerun_resumes_its_own_run_and_refuses_another_recipe(corpus, t
     assert state["global_step"] == 6 and json.loads(marker.read_text())["identity"] != old_identity
 
 
+def test_the_manifest_says_finished_once_the_classifier_is_exported_and_only_then(corpus, tmp_path, monkeypatch):
+    from biomed.dataset_builder.classify import train as train_module
+    from biomed.runtime.ownership import read_manifest
+
+    out = tmp_path / "classifier"
+    cfg = train_config(corpus, out, training={**TINY_TRAINING, "max_steps": 2})
+
+    def export_classifier(*args, **kwargs):
+        raise KeyboardInterrupt  # trained, not exported yet
+
+    monkeypatch.setattr(train_module, "export_classifier", export_classifier)
+    with pytest.raises(KeyboardInterrupt):
+        run_classify_train(cfg)
+    monkeypatch.undo()
+    assert not (out / "config.json").exists() and read_manifest(out)["state"] == "running"
+    summary = run_classify_train(cfg)
+    manifest = read_manifest(out)
+    assert manifest["state"] == "finished"  # used to stay `running` for ever
+    assert manifest["produced"] == {"version": summary.classifier_version, "splits": summary.split_sizes}
+
+
 @pytest.mark.slow
 def test_a_killed_training_job_resumes_to_the_weights_of_an_uninterrupted_run(corpus, tmp_path):
     """SIGKILL of a real `classify train` process saving a checkpoint every step, then the same command again."""

@@ -171,7 +171,8 @@ def run_classify_train(cfg: ClassifyTrainConfig, *, overwrite: bool = False) -> 
 
     The output folder is claimed first (``claim_output``): a folder holding another run (other settings, other
     annotations or another backbone) is refused in one line unless ``overwrite``, so the version stamped on the
-    weights always names the data they were trained on.
+    weights always names the data they were trained on. Its manifest says ``finished`` once the classifier is
+    exported, and only then.
 
     Raises:
         BiomedError: no annotations, no training rows, a backbone that cannot be loaded, an output folder that
@@ -182,7 +183,7 @@ def run_classify_train(cfg: ClassifyTrainConfig, *, overwrite: bool = False) -> 
     from biomed.dataset_builder.classify.modeling_biomed_classifier import register_auto_classes
     from biomed.runtime.files import write_text
     from biomed.runtime.identity import run_identity
-    from biomed.runtime.ownership import claim_output
+    from biomed.runtime.ownership import claim_output, mark_finished
 
     if not cfg.annotations:
         raise BiomedError("no annotations given: pass annotations.parquet (biomed data annotate) or gold .jsonl")
@@ -201,7 +202,9 @@ def run_classify_train(cfg: ClassifyTrainConfig, *, overwrite: bool = False) -> 
     settings, inputs = run_settings(cfg, version), run_inputs(cfg, rows_digest)
     with claim_output(cfg.output_dir, STAGE, settings, inputs, overwrite) as output_dir:
         write_text(output_dir / "config.yaml", dump_config(cfg))
-        return _train_owned(cfg, rows, splits, version, run_identity(STAGE, settings, inputs))
+        summary = _train_owned(cfg, rows, splits, version, run_identity(STAGE, settings, inputs))
+        mark_finished(output_dir, produced={"version": version, "splits": summary.split_sizes})
+        return summary
 
 
 def _train_owned(cfg: ClassifyTrainConfig, rows, splits, version: str, identity: str) -> TrainSummary:

@@ -37,7 +37,7 @@ from biomed.errors import BiomedError
 from biomed.eval.llm.suite import SUITE, resolve_tasks
 from biomed.runtime.files import read_json, write_json
 from biomed.runtime.identity import fingerprint_digest, model_fingerprint
-from biomed.runtime.ownership import claim_output
+from biomed.runtime.ownership import claim_output, mark_finished
 
 
 logger = logging.getLogger(__name__)
@@ -166,7 +166,8 @@ def run_llm_eval(cfg: LlmEvalConfig, *, progress: bool = True, overwrite: bool =
     """Score every (checkpoint, task) pair that has no result file yet; return every record of the sweep.
 
     The model is loaded once per checkpoint for all of its pending tasks; each task's record is written
-    atomically as soon as the checkpoint is done, so a killed sweep loses at most one checkpoint's work.
+    atomically as soon as the checkpoint is done, so a killed sweep loses at most one checkpoint's work. The
+    folder's manifest says ``finished`` once every (checkpoint, task) pair has its result, and only then.
 
     Raises:
         BiomedError: no checkpoint; a model that cannot be found or is not a decoder; two models whose results
@@ -184,7 +185,10 @@ def run_llm_eval(cfg: LlmEvalConfig, *, progress: bool = True, overwrite: bool =
         check_decoder(checkpoint, model)
         identities[checkpoint] = (model.get("hub") or model["root"], fingerprint_digest(model))
     with claim_output(cfg.output_dir, "eval llm", {"dtype": cfg.dtype}, [], overwrite=overwrite) as out:
-        return _sweep(cfg, out, tasks, identities, progress)
+        records = _sweep(cfg, out, tasks, identities, progress)
+        if len(records) == len(tasks) * len(identities):  # every pair scored (not a helper process's share)
+            mark_finished(out, produced={"results": len(records)})
+        return records
 
 
 def _sweep(cfg: LlmEvalConfig, out: Path, tasks: list[str], identities: dict, progress: bool) -> list[dict]:

@@ -2,7 +2,7 @@
 
 Example::
 
-    from biomed.eval.tasks import SUITES, TASKS
+    from biomed.benchmarks.tasks import SUITES, TASKS
 
     print(SUITES["fr"])                 # the CLM-detour French suite
     spec = TASKS["cbio/emea"]           # QUAERO EMEA under the CamemBERT-bio protocol
@@ -22,7 +22,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
-from biomed.eval.bioclinical import DEID_TYPES
+from biomed.benchmarks.bioclinical import DEID_TYPES
 
 
 TaskKind = Literal["ner", "single_label", "multi_label"]
@@ -115,16 +115,16 @@ class DataSource:
         columns: our field (tokens/tags/text/labels) -> the dataset's column.
         local_format: format of a local copy given with ``data_paths``/``data_dir``: ``conll``, ``brat``, ``table``,
             a raw English clinical corpus split as BioClinical-ModernBERT does (``physionet-deid``,
-            ``cos-snippets``, ``social-history``: see ``biomed.eval.bioclinical``), or a French coded corpus built
-            into a document-level multi-label task as tabib builds it (``fracco``, ``frasimed-cantemist``,
-            ``frasimed-distemist``: see ``biomed.eval.doc_codes``).
+            ``cos-snippets``, ``social-history``: see ``biomed.benchmarks.bioclinical``), or a French coded corpus
+            built into a document-level multi-label task as tabib builds it (``fracco``, ``frasimed-cantemist``,
+            ``frasimed-distemist``: see ``biomed.benchmarks.doc_codes``).
         top_k: the coded corpora's number of most frequent codes kept (tabib's ``top_k``).
         tag_names: names of a ``hub-tokens`` tag column's integer ids when the column carries none (no
             ``ClassLabel``).
         nested: the data keeps nested (and crossing) entities: NER records carry every entity as a word span
             (``spans``), the span head trains on and predicts nested spans, and the task is scored on exact
             (start, end, type) span matches (``biomed.eval.metrics.span_scores``).
-        package_path: folder inside ``biomed.eval`` holding bundled data (fixtures).
+        package_path: folder inside ``biomed.benchmarks`` holding bundled data (fixtures).
         access: ``None`` for public data, else where to obtain it (data-use agreement, credentialed access).
         note: how the kit reads it and anything a user must know (Parquet conversion, preprocessing).
     """
@@ -367,12 +367,12 @@ def _local(fmt: str, access: str, note: str = "", top_k: int | None = None) -> D
 
 # tabib src/tabib/__init__.py l.36-37, l.74, l.76: fracco_icd_doc_top30/_top100 and
 # frasimed_{cantemist,distemist}_doc_top100 (data/fracco.py FRACCODocumentICDAdapter, data/frasimed.py
-# FRASIMEDDocumentMultilabelAdapter), rebuilt by biomed.eval.doc_codes
+# FRASIMEDDocumentMultilabelAdapter), rebuilt by biomed.benchmarks.doc_codes
 _FRACCO_ACCESS = "the FRACCO corpus (Pignat et al. 2024, ch5 l.117), FRACCO.zip as its authors distribute it"
 _FRACCO_NOTE = (
     "Read as tabib reads it: FRACCO/ann_txt_files/*.txt and FRACCO/DetectOnco_Final.csv (expression_CIM codes), the "
     "extracted folder or FRACCO.zip; each document's code set cut to the {k} most frequent codes, documents left "
-    "without one dropped, random.Random(42) 80/10/10 split of the sorted document names (biomed.eval.doc_codes)."
+    "without one dropped, random.Random(42) 80/10/10 split of the sorted document names (biomed.benchmarks.doc_codes)."
 )
 _FRASIMED_ACCESS = (
     "the FRASIMED corpus (French CANTEMIST and DisTEMIST, Zaghir et al. 2024) as its authors distribute it"
@@ -380,7 +380,7 @@ _FRASIMED_ACCESS = (
 _FRASIMED_NOTE = (
     "Read as tabib reads it: FRASIMED/{folder}/*.txt and *.ann, the codes of the '#' notes ({codes}); each document's "
     "code set cut to the 100 most frequent codes, documents left without one dropped, random.Random(42) 80/10/10 "
-    "split of the sorted document names (biomed.eval.doc_codes)."
+    "split of the sorted document names (biomed.benchmarks.doc_codes)."
 )
 
 

@@ -3,7 +3,7 @@
 Example::
 
     from pathlib import Path
-    from biomed.eval.doc_codes import read_fracco, build_code_task
+    from biomed.benchmarks.doc_codes import read_fracco, build_code_task
 
     texts, codes = read_fracco(Path("~/data/FRACCO").expanduser())
     built = build_code_task(texts, codes, top_k=30, split_rule="fracco")

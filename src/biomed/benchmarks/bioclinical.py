@@ -2,7 +2,7 @@
 
 Example::
 
-    from biomed.eval.bioclinical import read_deid
+    from biomed.benchmarks.bioclinical import read_deid
 
     splits = read_deid(Path("deidentifiedmedicaltext-1.0"))   # the folder holding id.text and id.res
     print({name: len(records) for name, records in splits.items()})

@@ -2,8 +2,8 @@
 
 Example::
 
-    from biomed.eval.loaders import load_task_data
-    from biomed.eval.tasks import TASKS
+    from biomed.benchmarks.loaders import load_task_data
+    from biomed.benchmarks.tasks import TASKS
 
     data = load_task_data(TASKS["fixtures/ner-brat"])
     print(data.labels, data.splits["train"][0], data.stats)
@@ -29,9 +29,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from biomed.benchmarks.bio import entities
+from biomed.benchmarks.tasks import DataSource, TaskSpec
 from biomed.errors import BiomedError
-from biomed.eval.metrics import entities
-from biomed.eval.tasks import DataSource, TaskSpec
 
 
 logger = logging.getLogger(__name__)
@@ -85,9 +85,9 @@ def load_task_data(
         splits = _read_local(local, source.local_format, task, stats)
         origin = str(local)
     elif source.package_path is not None:
-        folder = Path(str(files("biomed.eval") / source.package_path))
+        folder = Path(str(files("biomed.benchmarks") / source.package_path))
         splits = _read_local(folder, source.format, task, stats)
-        origin = f"biomed.eval/{source.package_path}"
+        origin = f"biomed.benchmarks/{source.package_path}"
     elif source.hub_id is not None:
         splits = _read_hub(source, task, stats)
         origin = f"{source.hub_id}:{source.config or 'default'}@{source.revision or 'main'}"
@@ -131,7 +131,7 @@ def _local_path(task: TaskSpec, data_dir: Path | None, data_paths: dict[str, str
 
 
 def _read_local(folder: Path, fmt: str, task: TaskSpec, stats: Counter) -> dict[str, list[dict]]:
-    from biomed.eval.bioclinical import READERS
+    from biomed.benchmarks.bioclinical import READERS
 
     if fmt in READERS:  # raw English clinical corpora, split as the BioClinical-ModernBERT code splits them
         return READERS[fmt](folder)
@@ -166,7 +166,7 @@ def _split_paths(folder: Path, task: TaskSpec, suffixes: tuple[str, ...] = (), d
 
 def read_coded_corpus(path: Path, fmt: str, top_k: int | None, stats: Counter) -> dict[str, list[dict]]:
     """FrACCO or a FRASIMED subset built into a document-level multi-label task as tabib builds it."""
-    from biomed.eval.doc_codes import build_code_task, read_fracco, read_frasimed
+    from biomed.benchmarks.doc_codes import build_code_task, read_fracco, read_frasimed
 
     if fmt == "fracco":
         texts, codes = read_fracco(path)
