@@ -4,7 +4,7 @@ Run from the repository root::
 
     python bench/scale.py                      # 4,500, 13,500 and 45,000 articles (about 30 min on 2 cores)
     python bench/scale.py --articles 2000 20000
-    python bench/scale.py --smoke              # a few hundred articles: what the test suite runs
+    python bench/scale.py --smoke              # 150 and 300 articles, untrained classifier: what the tests run
 
 The corpus is synthesized from the embedded sample: each article is one of its 15 real articles with a new PMCID
 and PMID, and its paragraphs' words varied (each text node's words shuffled in small windows, some paragraphs cut
@@ -276,20 +276,34 @@ def folder_usage(folder: Path, index_parts: tuple[str, ...] = ("done",)) -> tupl
 
 
 # ------------------------------------------------------------------------------------------------------ stages
-def prepare_classifier(work: Path) -> Path:
-    """The demo's tiny classifier, trained once on the sample's gold labels (not part of what is measured)."""
+def prepare_classifier(work: Path, trained: bool = True) -> Path:
+    """The demo's tiny classifier, trained once on the sample's gold labels (not part of what is measured).
+
+    ``trained=False`` (``--smoke``) saves it untrained instead: scoring costs the same, its labels are noise.
+    """
     from biomed.dataset_builder.annotate.stage import annotate_from_gold
+    from biomed.dataset_builder.classify.train import ClassifyTrainConfig, build_model
     from biomed.dataset_builder.extract.stage import ExtractConfig, run_extract
     from biomed.demo import train_demo_classifier
+    from biomed.tiny import save_tiny_model
 
-    checkpoint = work / "classifier" / "classifier"
+    folder = work / "classifier"
+    checkpoint = folder / "classifier"
     if (checkpoint / "config.json").is_file():
         return checkpoint
-    extracted = work / "classifier" / "extracted"
+    extracted = folder / "extracted"
     run_extract(ExtractConfig(output_dir=str(extracted)), overwrite=True, progress=False)
-    annotate_from_gold(extracted, work / "classifier" / "annotated")
-    annotations = work / "classifier" / "annotated" / "annotations.parquet"
-    return train_demo_classifier(annotations, extracted, work / "classifier")
+    if trained:
+        annotate_from_gold(extracted, folder / "annotated")
+        return train_demo_classifier(folder / "annotated" / "annotations.parquet", extracted, folder)
+    import pyarrow.parquet as pq
+
+    texts = pq.read_table(extracted / "data").column("text").to_pylist()
+    backbone = save_tiny_model(texts, folder / "backbone", "xlm-roberta", mlm_head=False)
+    tokenizer, model = build_model(ClassifyTrainConfig(backbone=str(backbone), max_length=256), "untrained-tiny")
+    model.save_pretrained(str(checkpoint))
+    tokenizer.save_pretrained(str(checkpoint))
+    return checkpoint
 
 
 def run_size(articles: int, work: Path, classifier: Path, workers: int, hub) -> list[StageRun]:
@@ -514,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # in a process of its own: this one stays small (no torch) and forks cheaply
         with multiprocessing.get_context("spawn").Pool(1) as pool:
-            classifier = pool.apply(prepare_classifier, (work,))
+            classifier = pool.apply(prepare_classifier, (work, not args.smoke))
         runs: list[StageRun] = []
         for articles in sizes:
             with LocalHub() as hub:  # one per size: the in-memory store is dropped after each
