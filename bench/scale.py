@@ -5,6 +5,7 @@ Run from the repository root::
     python bench/scale.py                      # 4,500, 13,500 and 45,000 articles (about 30 min on 2 cores)
     python bench/scale.py --articles 2000 20000
     python bench/scale.py --smoke              # 150 and 300 articles, untrained classifier: what the tests run
+    python bench/scale.py --report bench-scale/scale.json   # print and redraw a saved run
 
 The corpus is synthesized from the embedded sample: each article is one of its 15 real articles with a new PMCID
 and PMID, and its paragraphs' words varied (each text node's words shuffled in small windows, some paragraphs cut
