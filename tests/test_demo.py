@@ -1,6 +1,10 @@
 """`biomed demo` end to end on the embedded sample, and each of its legs alone (biomed/demo.py)."""
 
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -10,24 +14,28 @@ import pytest
 from biomed.demo import demo_classify, demo_eval, demo_pretrain
 
 
-@pytest.mark.slow
-def test_demo_runs_every_stage(tmp_path):
-    from rich.console import Console
-
-    from biomed.demo import run_demo
-
-    console = Console(record=True, width=200)
-    outputs = run_demo(tmp_path / "demo", console=console)
-    assert json.loads((outputs["extracted"] / "summary.json").read_text())["paragraphs_written"] == 130
-    assert pq.read_table(outputs["annotated"] / "annotations.parquet").num_rows == 130
-    scored = pq.read_table(sorted((outputs["scored"] / "data").glob("*.parquet")))
+def test_the_readme_first_command_biomed_demo_runs_every_stage(tmp_path):
+    """`biomed demo` exactly as the README's first command runs it: a fresh process, default --out, here."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    first_command = re.search(r"```bash\n(.*?)```", readme, re.S).group(1).strip().split(" && ")[-1]
+    assert first_command == "biomed demo"
+    script = Path(sys.executable).with_name("biomed")  # the console script `pip install -e .` put beside python
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "biomed.cli"]
+    result = subprocess.run([*command, "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = tmp_path / "demo_output"
+    assert json.loads((out / "extracted" / "summary.json").read_text())["paragraphs_written"] == 130
+    assert pq.read_table(out / "annotated" / "annotations.parquet").num_rows == 130
+    scored = pq.read_table(sorted((out / "classify" / "scored" / "data").glob("*.parquet")))
     assert {"type", "domain", "educational_score"} <= set(scored.column_names) and scored.num_rows == 130
-    assert (outputs["release"] / "README.md").is_file()
-    assert (outputs["checkpoint"] / "config.json").is_file() and (outputs["checkpoint"] / "README.md").is_file()
-    assert (outputs["eval"] / "report.md").is_file()
-    assert (outputs["decoder"] / "curves.png").is_file()  # the decoder leg: 3 models x 10 tasks of the suite
-    assert len(list((outputs["decoder"] / "results").rglob("*.json"))) == 30
-    printed = console.export_text()
+    assert (out / "release" / "README.md").is_file()
+    checkpoint = out / "pretrain" / "run" / "final"
+    assert (checkpoint / "config.json").is_file() and (checkpoint / "README.md").is_file()
+    assert (out / "eval" / "report" / "report.md").is_file()
+    decoder = out / "decoder" / "eval"
+    assert (decoder / "curves.png").is_file()  # the decoder leg: 3 models x 10 tasks of the suite
+    assert len(list((decoder / "results").rglob("*.json"))) == 30
+    printed = result.stdout
     assert "Extracted 130 paragraphs" in printed and 'load_dataset("' in printed and "| demo |" in printed
 
 

@@ -54,24 +54,20 @@ def demo_annotate(extracted_dir: str | Path, out_dir: str | Path):
     return annotate_from_gold(Path(extracted_dir), Path(out_dir))
 
 
-def demo_classify(
-    annotations_path: str | Path, extracted_dir: str | Path, out_dir: str | Path, progress: bool = False
-) -> tuple[Path, Path]:
-    """Train a tiny classifier on the annotated sample and score every extracted paragraph with it.
+def train_demo_classifier(annotations_path: str | Path, extracted_dir: str | Path, out_dir: str | Path) -> Path:
+    """Train the demo's tiny classifier (a tiny XLM-R, tokenizer trained on the text) on the annotated sample.
 
     Args:
         annotations_path: ``annotations.parquet`` (or gold ``.jsonl``) of the sample.
         extracted_dir: the extraction output of the same sample (``data/*.parquet``).
-        out_dir: gets ``backbone/`` (tiny XLM-R), ``classifier/`` (checkpoint, metrics, card) and ``scored/``.
-        progress: show progress bars.
+        out_dir: gets ``backbone/`` (tiny XLM-R) and ``classifier/`` (checkpoint, metrics, card).
 
     Returns:
-        ``(checkpoint_dir, scored_dir)``; the scores are in ``scored_dir/data/*.parquet``.
+        The checkpoint folder, what ``biomed data classify score --classifier`` takes.
     """
     import pyarrow.parquet as pq
 
     from biomed.dataset_builder.classify.data import find_parquet_shards
-    from biomed.dataset_builder.classify.score import ClassifyScoreConfig, run_classify_score
     from biomed.dataset_builder.classify.train import ClassifyTrainConfig, run_classify_train
     from biomed.tiny import save_tiny_model
 
@@ -97,10 +93,31 @@ def demo_classify(
         },
     )
     run_classify_train(train_cfg, overwrite=True)  # its backbone was just rebuilt: a rerun trains afresh
+    return Path(train_cfg.output_dir)
+
+
+def demo_classify(
+    annotations_path: str | Path, extracted_dir: str | Path, out_dir: str | Path, progress: bool = False
+) -> tuple[Path, Path]:
+    """Train a tiny classifier on the annotated sample and score every extracted paragraph with it.
+
+    Args:
+        annotations_path: ``annotations.parquet`` (or gold ``.jsonl``) of the sample.
+        extracted_dir: the extraction output of the same sample (``data/*.parquet``).
+        out_dir: gets ``backbone/`` (tiny XLM-R), ``classifier/`` (checkpoint, metrics, card) and ``scored/``.
+        progress: show progress bars.
+
+    Returns:
+        ``(checkpoint_dir, scored_dir)``; the scores are in ``scored_dir/data/*.parquet``.
+    """
+    from biomed.dataset_builder.classify.score import ClassifyScoreConfig, run_classify_score
+
+    out_dir = Path(out_dir)
+    checkpoint = train_demo_classifier(annotations_path, extracted_dir, out_dir)
     score_cfg = resolve_config(
         ClassifyScoreConfig,
         options={
-            "classifier": train_cfg.output_dir,
+            "classifier": str(checkpoint),
             "inputs": str(extracted_dir),
             "output_dir": str(out_dir / "scored"),
             "device": "cpu",
@@ -108,7 +125,7 @@ def demo_classify(
         },
     )
     run_classify_score(score_cfg)
-    return Path(train_cfg.output_dir), Path(score_cfg.output_dir)
+    return checkpoint, Path(score_cfg.output_dir)
 
 
 def demo_build(

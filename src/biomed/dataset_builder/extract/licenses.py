@@ -15,6 +15,7 @@ text withheld from the public release and re-inserted by users from their own PM
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from lxml import etree
 
@@ -98,13 +99,19 @@ def license_from_permissions(permissions: etree._Element | None) -> str | None:
     licence = permissions.find("license")
     if licence is None:
         return COPYRIGHT
-    candidates = [licence.get("{http://www.w3.org/1999/xlink}href")]
-    candidates += [ref.text for ref in licence.iter("{http://www.niso.org/schemas/ali/1.0/}license_ref")]
-    candidates += [link.get("{http://www.w3.org/1999/xlink}href") for link in licence.iter("ext-link")]
-    candidates.append(licence.get("license-type"))
-    candidates.append(" ".join("".join(licence.itertext()).split()))
-    for candidate in candidates:
+    for candidate in _license_candidates(licence):
         name = normalise_license(candidate)
         if name:
             return name
     return ""
+
+
+def _license_candidates(licence: etree._Element) -> Iterator[str | None]:
+    """Where a ``<license>`` may name its licence, most explicit first (read lazily: the first usually names it)."""
+    yield licence.get("{http://www.w3.org/1999/xlink}href")
+    for ref in licence.iter("{http://www.niso.org/schemas/ali/1.0/}license_ref"):
+        yield ref.text
+    for link in licence.iter("ext-link"):
+        yield link.get("{http://www.w3.org/1999/xlink}href")
+    yield licence.get("license-type")
+    yield " ".join("".join(licence.itertext()).split())

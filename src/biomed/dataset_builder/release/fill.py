@@ -82,7 +82,7 @@ def _fill_file(job: _FillJob) -> dict[str, Any]:
         ids = [None if v is None else str(v) for v in table["article_id"].to_pylist()]
         paths = table["path"].to_pylist()
         texts = table["text"].to_pylist()
-        found, n_paragraphs = _lookup(job.store, {ids[i] for i in rows})
+        found, n_paragraphs = _lookup(job.store, {(ids[i], paths[i]) for i in rows})
         if job.rule == PUBLISHED_RULE:
             decisions, changed = _decide_published(rows, ids, paths, found, n_paragraphs), set()
         else:

@@ -186,7 +186,13 @@ def _store_version(store: Path, expected: str | None) -> str:
     return hashlib.sha1("|".join([*parts, checks]).encode()).hexdigest()[:16]
 
 
-def _lookup(db_path: str, article_ids: set[str]) -> tuple[Found, dict[str, dict[str, int]]]:
+def _lookup(db_path: str, keys: set[tuple[str, str]]) -> tuple[Found, dict[str, dict[str, int]]]:
+    """The stored versions of the ``(article_id, path)`` paragraphs in ``keys``, and each article's paragraph count.
+
+    Only the paragraphs asked for are kept: a release file holding one row of many articles (an upsampled config)
+    would otherwise hold the text of every paragraph of all of them, the whole corpus at PMC-OA's scale.
+    """
+    article_ids = {article_id for article_id, _ in keys}
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     found: Found = defaultdict(dict)
     n_paragraphs: dict[str, dict[str, int]] = defaultdict(dict)
@@ -203,7 +209,8 @@ def _lookup(db_path: str, article_ids: set[str]) -> tuple[Found, dict[str, dict[
                 f"SELECT article_id, path, source, paragraph_index, text FROM texts WHERE article_id IN ({marks})",
                 chunk,
             ):
-                found[article_id, path][source] = (index, text)
+                if (article_id, path) in keys:
+                    found[article_id, path][source] = (index, text)
     finally:
         db.close()
     return dict(found), dict(n_paragraphs)
