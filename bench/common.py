@@ -54,3 +54,23 @@ class StepTimer:
     @property
     def seconds(self) -> float:
         return self.end - self.start
+
+
+def time_steps(step, warmup: int, steps: int, deadline: float, device) -> tuple[float, float] | None:
+    """Seconds for ``steps`` calls of ``step`` after ``warmup`` untimed ones, and the last loss; ``None`` past the
+    ``deadline`` (a ``time.monotonic()`` value) during the warmup, which is where compilation happens."""
+    import time
+
+    import torch
+
+    for _ in range(warmup):
+        step()
+        if time.monotonic() > deadline:
+            return None
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(steps):
+        loss = step()
+    loss = float(loss.detach())  # synchronises
+    return time.perf_counter() - started, loss

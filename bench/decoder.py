@@ -42,7 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import StepTimer, paragraphs  # bench/ is sys.path[0] when a bench runs as a script
+from common import StepTimer, paragraphs, time_steps  # bench/ is sys.path[0] when a bench runs as a script
 
 
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "MI250X": 383e12}
@@ -258,17 +258,10 @@ def _gpu_steps(shape, seq_len, variant, args, deadline):
         return loss
 
     try:
-        for _ in range(args.warmup):
-            step()
-            if time.monotonic() > deadline:
-                return None, "skipped (time budget, during warmup/compile)"
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        for _ in range(args.steps):
-            loss = step()
-        float(loss.detach())
-        seconds = time.perf_counter() - started
+        timed = time_steps(step, args.warmup, args.steps, deadline, device)
+        if timed is None:
+            return None, "skipped (time budget, during warmup/compile)"
+        seconds, _ = timed
     finally:
         if created:
             torch.distributed.destroy_process_group()

@@ -46,7 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import StepTimer, paragraphs  # bench/ is sys.path[0] when a bench runs as a script
+from common import StepTimer, paragraphs, time_steps  # bench/ is sys.path[0] when a bench runs as a script
 
 
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12}
@@ -272,17 +272,10 @@ def _timed_steps(size, variant, objective, args, deadline):
         optimizer.zero_grad(set_to_none=True)
         return loss
 
-    for _ in range(args.warmup):
-        step()
-        if time.monotonic() > deadline:
-            return None, "skipped (time budget, during warmup/compile)"
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(args.steps):
-        loss = step()
-    loss = float(loss.detach())  # synchronises
-    seconds = time.perf_counter() - started
+    timed = time_steps(step, args.warmup, args.steps, deadline, device)
+    if timed is None:
+        return None, "skipped (time budget, during warmup/compile)"
+    seconds, loss = timed
     memory = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else 0.0
     result = {"tokens_per_s": args.steps * batch * args.seq_len / seconds, "attn": attn, "batch": batch}
     return {**result, "memory_gib": memory, "loss": loss}, None
