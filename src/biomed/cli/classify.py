@@ -79,12 +79,5 @@ def classify_score_command(
         "executor.wait": wait or None,
     }
     opt.run_stage(
-        ClassifyScoreConfig,
-        run_classify_score,
-        config,
-        set_,
-        options,
-        dry_run,
-        overwrite=overwrite,
-        wait=wait,
+        ClassifyScoreConfig, run_classify_score, config, set_, options, dry_run, overwrite=overwrite, wait=wait
     )

@@ -169,14 +169,7 @@ def rehydrate_command(
         "executor.wait": wait or None,
     }
     summary = opt.run_stage(
-        RehydrateConfig,
-        run_rehydrate,
-        config,
-        set_,
-        options,
-        dry_run,
-        overwrite=overwrite,
-        wait=wait,
+        RehydrateConfig, run_rehydrate, config, set_, options, dry_run, overwrite=overwrite, wait=wait
     )
     if summary.not_found:
         raise typer.Exit(1)
