@@ -81,7 +81,7 @@ def _fill_file(job: _FillJob) -> dict[str, Any]:
         rows = [i for i in range(table.num_rows) if missing_rows[i]]
         ids = [None if v is None else str(v) for v in table["article_id"].to_pylist()]
         paths = table["path"].to_pylist()
-        texts = table["text"].to_pylist()
+        texts: dict[int, str] = {}  # the filled rows' text only: the file's other texts stay in Arrow
         found, n_paragraphs = _lookup(job.store, {(ids[i], paths[i]) for i in rows})
         if job.rule == PUBLISHED_RULE:
             decisions, changed = _decide_published(rows, ids, paths, found, n_paragraphs), set()
@@ -110,18 +110,20 @@ def _fill_file(job: _FillJob) -> dict[str, Any]:
     return report
 
 
-def _set_text(table, texts: list, filled_rows: list[int], metadata: dict):
+def _set_text(table, texts: dict[int, str], filled_rows: list[int], metadata: dict):
     """Put ``texts`` into ``table``, re-applying the config's text prefix (from the file metadata) to filled rows."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     index = table.column_names.index("text")
-    column = pa.array(texts, pa.string())
+    mask = np.zeros(table.num_rows, dtype=bool)
+    mask[filled_rows] = True
+    # filled_rows ascend: replace_with_mask takes the replacements in the order of the mask's true values
+    filled = pa.array([texts[i] for i in filled_rows], table.schema.field(index).type)
+    column = pc.replace_with_mask(table["text"].combine_chunks(), pa.array(mask), filled)
     spec = _variant_spec(metadata)
     if spec is not None and spec.prefix and filled_rows:
-        mask = np.zeros(table.num_rows, dtype=bool)
-        mask[filled_rows] = True
         prefixed = spec.apply_prefix(table.set_column(index, "text", column))["text"]
         column = pc.if_else(pa.array(mask), prefixed, column)
     return table.set_column(index, table.schema.field(index).with_nullable(True), column)
