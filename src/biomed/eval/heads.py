@@ -250,21 +250,26 @@ class BiaffineSpanScorer(nn.Module):
         return torch.einsum("bix,cxy,bjy->bijc", start, self.weight, end)
 
 
+def _span_candidates(scores: torch.Tensor, n_words: int, max_width: int) -> list[tuple[float, int, int, int]]:
+    """(probability, start, end, type index ≥ 1) of every span up to ``max_width`` words whose best class is an
+    entity type, from one (n, n, C+1) score tensor, in row-major (start, then end) order."""
+    probs = scores[:n_words, :n_words].softmax(-1)
+    best_p, best_c = probs.max(-1)
+    idx = torch.arange(n_words, device=scores.device)
+    valid = (idx.unsqueeze(1) <= idx.unsqueeze(0)) & (idx.unsqueeze(0) - idx.unsqueeze(1) < max_width)
+    starts, ends = torch.nonzero(valid & (best_c > 0), as_tuple=True)
+    return list(
+        zip(best_p[starts, ends].tolist(), starts.tolist(), ends.tolist(), best_c[starts, ends].tolist(), strict=True)
+    )
+
+
 def decode_spans(scores: torch.Tensor, n_words: int, max_width: int) -> list[tuple[int, int, int]]:
     """Best non-overlapping spans from one (n, n, C+1) score tensor: (start, end, type index ≥ 1).
 
     Candidates are spans whose best class is an entity type; they are taken greedily by probability, skipping
     any that overlaps a span already taken (flat NER, Yu et al. 2020).
     """
-    probs = scores[:n_words, :n_words].softmax(-1)
-    best_p, best_c = probs.max(-1)
-    idx = torch.arange(n_words, device=scores.device)
-    valid = (idx.unsqueeze(1) <= idx.unsqueeze(0)) & (idx.unsqueeze(0) - idx.unsqueeze(1) < max_width)
-    starts, ends = torch.nonzero(valid & (best_c > 0), as_tuple=True)
-    candidates = sorted(
-        zip(best_p[starts, ends].tolist(), starts.tolist(), ends.tolist(), best_c[starts, ends].tolist(), strict=True),
-        reverse=True,
-    )
+    candidates = sorted(_span_candidates(scores, n_words, max_width), reverse=True)
     taken = [False] * n_words
     spans = []
     for _, i, j, c in candidates:
@@ -287,15 +292,7 @@ def decode_nested_spans(scores: torch.Tensor, n_words: int, max_width: int) -> l
     a BCE per label); this head's biaffine is a softmax over no-entity and the types, so a span is a candidate when
     an entity type beats no-entity.
     """
-    probs = scores[:n_words, :n_words].softmax(-1)
-    best_p, best_c = probs.max(-1)
-    idx = torch.arange(n_words, device=scores.device)
-    valid = (idx.unsqueeze(1) <= idx.unsqueeze(0)) & (idx.unsqueeze(0) - idx.unsqueeze(1) < max_width)
-    # row-major order: start then end ascending, the order tabib lists its candidate spans in
-    starts, ends = torch.nonzero(valid & (best_c > 0), as_tuple=True)
-    candidates = list(
-        zip(best_p[starts, ends].tolist(), starts.tolist(), ends.tolist(), best_c[starts, ends].tolist(), strict=True)
-    )
+    candidates = _span_candidates(scores, n_words, max_width)  # (start, end) order, as tabib lists its spans
     candidates.sort(key=lambda c: (-c[0], -(c[2] - c[1])))  # stable: ties keep (start, end) order, as tabib's
     # spans are word intervals: two overlap exactly when they share a word, so one occupancy row per type suffices
     taken = [[False] * n_words for _ in range(scores.shape[-1])]
