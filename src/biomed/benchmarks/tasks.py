@@ -133,6 +133,7 @@ class DataSource:
         "hub-tokens",
         "hub-kb",
         "hub-text",
+        "hub-spans",
         "conll",
         "brat",
         "table",
