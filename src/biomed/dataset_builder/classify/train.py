@@ -262,16 +262,13 @@ def export_classifier(
     score``, ``push-model``) that finds ``config.json`` finds a whole classifier."""
     import shutil
 
-    from biomed.config import dump_config
     from biomed.dataset_builder.classify.metrics import PAPER_REFERENCE
     from biomed.model_cards.classifier import render_classifier_card
-    from biomed.runtime.files import write_text
 
     staging = output_dir / EXPORT_STAGING
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(str(staging))
-    tokenizer.save_pretrained(str(staging))
-    write_text(staging / "config.yaml", dump_config(cfg))
+    tokenizer.save_pretrained(str(staging))  # config.yaml is there already: run_classify_train wrote it on claiming
     write_metrics(staging, metrics, version, split_sizes, prompt_versions)
     card = render_classifier_card(
         version,
