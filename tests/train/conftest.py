@@ -91,6 +91,22 @@ def make_config(tmp_path, tiny_modernbert, variant_dir):
 
 
 @pytest.fixture(scope="session")
+def stop_at():
+    """``stop_at(step)``: a callback that stops training right after optimizer step ``step`` (a job killed there)."""
+    from transformers import TrainerCallback
+
+    class StopAt(TrainerCallback):
+        def __init__(self, step):
+            self.step = step
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == self.step:
+                control.should_training_stop = True
+
+    return StopAt
+
+
+@pytest.fixture(scope="session")
 def finished_run(tmp_path_factory, tiny_modernbert, variant_dir):
     """One finished tiny detour run (2 CLM + 1 MLM steps, checkpoint every step): its output folder."""
     from biomed.train.trainer import run_pretrain

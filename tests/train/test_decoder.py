@@ -68,17 +68,6 @@ def _decoder_recipe(tmp_path, model, variant_dir, *, tokens=512, global_batch=4,
     return recipe
 
 
-class StopAt(TrainerCallback):
-    """Simulates a job killed right after optimizer step ``step``."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            control.should_training_stop = True
-
-
 class OptimizerSpy(TrainerCallback):
     def on_optimizer_step(self, args, state, control, optimizer=None, model=None, **kwargs):
         self.groups = [(group["weight_decay"], {id(p) for p in group["params"]}) for group in optimizer.param_groups]
@@ -151,11 +140,11 @@ def test_decoder_optimizer_decays_matrices_but_not_embeddings(tmp_path, tiny_olm
     assert len(decayed) == sum(1 for n, _ in model.named_parameters() if "norm" not in n and "embed" not in n)
 
 
-def test_interrupted_decoder_run_resumes_to_the_same_weights(tmp_path, tiny_olmo2, variant_dir):
+def test_interrupted_decoder_run_resumes_to_the_same_weights(stop_at, tmp_path, tiny_olmo2, variant_dir):
     recipe = _decoder_recipe(tmp_path, tiny_olmo2, variant_dir)
     straight = run_pretrain(resolve_config(PretrainConfig, recipe, [f"output_dir={tmp_path / 'a'}"]), progress=False)
     killed_cfg = resolve_config(PretrainConfig, recipe, [f"output_dir={tmp_path / 'b'}"])
-    killed = run_pretrain(killed_cfg, callbacks=[StopAt(3)], progress=False)  # checkpoint-2 exists, step 3 lost
+    killed = run_pretrain(killed_cfg, callbacks=[stop_at(3)], progress=False)  # checkpoint-2 exists, step 3 lost
     assert killed.final_dir is None and killed.global_step == 3
     resumed = run_pretrain(killed_cfg, progress=False)
     assert resumed.global_step == 4

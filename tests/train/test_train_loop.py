@@ -30,17 +30,6 @@ class RecordCallback(TrainerCallback):
         self.snapshots[state.global_step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-class StopAt(TrainerCallback):
-    """Simulates a job killed right after optimizer step ``step``."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            control.should_training_stop = True
-
-
 def _layer_keys(model, index):
     prefix = "model.layers." if hasattr(model.base_model, "layers") else "roberta.encoder.layer."
     return lambda key: key.startswith(f"{prefix}{index}.")
@@ -97,11 +86,11 @@ def test_layers_frozen_in_phase_one_are_bitwise_unchanged_then_train(make_config
     assert all(not torch.equal(end[k], initial[k]) for k in frozen if k.endswith("Wqkv.weight"))
 
 
-def test_interrupted_then_resumed_run_ends_with_the_same_weights(make_config, tmp_path):
+def test_interrupted_then_resumed_run_ends_with_the_same_weights(stop_at, make_config, tmp_path):
     straight = run_pretrain(make_config(f"output_dir={tmp_path / 'straight'}"), progress=False)
 
     cfg = make_config(f"output_dir={tmp_path / 'killed'}", "save_every_tokens=512")  # checkpoint every 2 steps
-    killed = run_pretrain(cfg, callbacks=[StopAt(5)], progress=False)  # killed in phase 2, checkpoint at 4
+    killed = run_pretrain(cfg, callbacks=[stop_at(5)], progress=False)  # killed in phase 2, checkpoint at 4
     assert killed.final_dir is None and killed.global_step == 5
     assert sorted(p.name for p in (tmp_path / "killed").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     resumed = run_pretrain(cfg, progress=False)  # a fresh job: resumes from checkpoint-4, in the MLM decay

@@ -12,7 +12,6 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-from transformers import TrainerCallback
 from typer.testing import CliRunner
 
 from biomed.cli import app
@@ -25,17 +24,6 @@ from biomed.train.trainer import run_pretrain
 
 
 runner = CliRunner()
-
-
-class StopAt(TrainerCallback):
-    """Simulates a job stopped right after optimizer step ``step``."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            control.should_training_stop = True
 
 
 class Killed(Exception):
@@ -51,10 +39,10 @@ def _identity(checkpoint) -> str:
     return json.loads((checkpoint / CHECKPOINT_MARKER).read_text())["identity"]
 
 
-def test_another_recipe_into_the_same_folder_is_refused_and_overwrite_starts_afresh(make_config, tmp_path):
+def test_another_recipe_into_the_same_folder_is_refused_and_overwrite_starts_afresh(stop_at, make_config, tmp_path):
     out = tmp_path / "run"
     cfg = make_config("save_every_tokens=512")
-    run_pretrain(cfg, callbacks=[StopAt(3)], progress=False)  # checkpoint-2 of a 6-step plan
+    run_pretrain(cfg, callbacks=[stop_at(3)], progress=False)  # checkpoint-2 of a 6-step plan
     before = _identity(out / "checkpoint-2")
     saved = (out / "config.yaml").read_text()
 
@@ -73,9 +61,9 @@ def test_another_recipe_into_the_same_folder_is_refused_and_overwrite_starts_afr
     assert [phase["name"] for phase in yaml.safe_load((out / "config.yaml").read_text())["phases"]] == ["mlm"]
 
 
-def test_a_rerun_that_changes_only_how_it_runs_resumes(make_config, tmp_path, caplog):
+def test_a_rerun_that_changes_only_how_it_runs_resumes(stop_at, make_config, tmp_path, caplog):
     cfg = make_config("save_every_tokens=512")
-    run_pretrain(cfg, callbacks=[StopAt(3)], progress=False)
+    run_pretrain(cfg, callbacks=[stop_at(3)], progress=False)
     quieter = make_config(
         "save_every_tokens=256", "training.save_total_limit=1", "training.logging_steps=5", "card.model_name=renamed"
     )
@@ -115,9 +103,9 @@ def test_a_save_cut_short_leaves_no_checkpoint_and_the_rerun_resumes_the_last_wh
     assert _same_weights(straight.final_dir, resumed.final_dir)
 
 
-def test_a_checkpoint_of_another_run_is_never_resumed(make_config, tmp_path):
+def test_a_checkpoint_of_another_run_is_never_resumed(stop_at, make_config, tmp_path):
     cfg = make_config("save_every_tokens=512")
-    run_pretrain(cfg, callbacks=[StopAt(3)], progress=False)
+    run_pretrain(cfg, callbacks=[stop_at(3)], progress=False)
     marker = tmp_path / "run" / "checkpoint-2" / CHECKPOINT_MARKER
     marker.write_text(json.dumps({"identity": "0123456789abcdef", "step": 2}))  # e.g. copied from another run
     with pytest.raises(CheckpointRefused, match="trained under another run .*--overwrite"):
@@ -215,13 +203,13 @@ def test_two_process_run_decontaminates_once_and_reruns_to_the_same_final_weight
     assert other.returncode != 0 and "Error: " in other.stderr and "--overwrite" in other.stderr
 
 
-def test_the_manifest_says_finished_once_final_is_written_and_only_then(make_config, tmp_path, monkeypatch):
+def test_the_manifest_says_finished_once_final_is_written_and_only_then(stop_at, make_config, tmp_path, monkeypatch):
     from biomed.runtime.ownership import read_manifest
     from biomed.train import plots
 
     cfg = make_config("save_every_tokens=512")
     out = tmp_path / "run"
-    stopped = run_pretrain(cfg, callbacks=[StopAt(3)], progress=False)
+    stopped = run_pretrain(cfg, callbacks=[stop_at(3)], progress=False)
     assert stopped.final_dir is None and read_manifest(out)["state"] == "running"
 
     def plot_curves(*args, **kwargs):

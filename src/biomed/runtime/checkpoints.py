@@ -44,6 +44,25 @@ TRAINER_STATE = "trainer_state.json"
 STAGING = ".checkpoint-staging"
 """Where checkpoints are written before their rename (hidden: no reader of the output folder lists it)."""
 
+TRAINING_HOW_IT_RUNS = (
+    "dataloader_num_workers",
+    "dataloader_persistent_workers",
+    "dataloader_pin_memory",
+    "dataloader_prefetch_factor",
+    "disable_tqdm",
+    "log_level",
+    "logging_dir",
+    "logging_first_step",
+    "logging_nan_inf_filter",
+    "logging_steps",
+    "logging_strategy",
+    "report_to",
+    "run_name",
+    "save_total_limit",
+)
+"""``TrainingArguments`` fields that change how a run is carried out (data loading, logging, pruning of old
+checkpoints), not its weights: a rerun that changes only them resumes (``train``, ``data classify train``)."""
+
 _CHECKPOINT_NAME = re.compile(r"checkpoint-(\d+)")
 
 

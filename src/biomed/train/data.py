@@ -470,7 +470,8 @@ def pack_source(
     buffer = np.empty(0, dtype=np.uint32)
     label = f"packing {source.name}"
     # the rows become tokens.u32 only when the source is packed whole; an error removes the partial file
-    check_source_filter(source)
+    if source.hub:  # a local source's filter is checked when it is opened (check_sources, build_mixture's first step)
+        check_source_filter(source)
     counts: dict[str, int] = {}
     with atomic_write(folder / "tokens.u32", "wb") as out, progress_bar(label, unit="tokens", enabled=progress) as bar:
         batches = _batches(iter_documents(source, counts), batch_size)

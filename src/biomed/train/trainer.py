@@ -39,7 +39,7 @@ from transformers.trainer_callback import ProgressCallback
 
 from biomed.config import ConfigError, config_to_dict, dump_config
 from biomed.errors import BiomedError
-from biomed.runtime.checkpoints import WholeCheckpoints, resume_checkpoint
+from biomed.runtime.checkpoints import TRAINING_HOW_IT_RUNS, WholeCheckpoints, resume_checkpoint
 from biomed.runtime.files import write_json, write_text
 from biomed.train.config import PretrainConfig, SourceConfig, parse_layer_range
 from biomed.train.model import parameter_groups
@@ -62,21 +62,9 @@ HOW_IT_RUNS = (
     "data.num_proc",
     "data.tokenize_batch_size",
     "model.attn_implementation",  # the same attention computed by another kernel (another GPU, no flash-attn)
-    "training.dataloader_num_workers",  # masking is seeded per sample: batches do not depend on the workers
-    "training.dataloader_persistent_workers",
-    "training.dataloader_pin_memory",
-    "training.dataloader_prefetch_factor",
-    "training.disable_tqdm",
-    "training.log_level",
-    "training.logging_dir",
-    "training.logging_first_step",
-    "training.logging_nan_inf_filter",
-    "training.logging_steps",
-    "training.logging_strategy",
     "training.per_device_train_batch_size",  # the global batch is fixed: a smaller micro-batch accumulates more
-    "training.report_to",
-    "training.run_name",
-    "training.save_total_limit",
+    # the dataloader workers among them: masking is seeded per sample, batches do not depend on the workers
+    *(f"training.{key}" for key in TRAINING_HOW_IT_RUNS),
 )
 """Config keys that change how a run is carried out, not what it trains: a rerun that changes them resumes."""
 

@@ -125,31 +125,15 @@ def _fmt(value: float | None) -> str:
 
 STAGE = "data classify train"
 
-HOW_IT_RUNS = (
-    "dataloader_num_workers",
-    "dataloader_persistent_workers",
-    "dataloader_pin_memory",
-    "dataloader_prefetch_factor",
-    "disable_tqdm",
-    "log_level",
-    "logging_dir",
-    "logging_first_step",
-    "logging_nan_inf_filter",
-    "logging_steps",
-    "logging_strategy",
-    "report_to",
-    "run_name",
-    "save_total_limit",
-)
-"""``training:`` keys that change how the run is carried out, not the weights: a rerun that changes them resumes."""
-
 
 def run_settings(cfg: ClassifyTrainConfig, version: str) -> dict[str, Any]:
-    """What a rerun must share with the run it resumes: the config less paths and ``HOW_IT_RUNS``, the version."""
+    """What a rerun must share with the run it resumes: the config less its paths and the ``training:`` keys of
+    ``TRAINING_HOW_IT_RUNS``, plus the version."""
     from biomed.config import config_to_dict
+    from biomed.runtime.checkpoints import TRAINING_HOW_IT_RUNS
 
     settings = {k: v for k, v in config_to_dict(cfg).items() if k not in ("output_dir", "annotations", "paragraphs")}
-    settings["training"] = {k: v for k, v in settings["training"].items() if k not in HOW_IT_RUNS}
+    settings["training"] = {k: v for k, v in settings["training"].items() if k not in TRAINING_HOW_IT_RUNS}
     settings["version"] = version
     return settings
 
@@ -278,16 +262,13 @@ def export_classifier(
     score``, ``push-model``) that finds ``config.json`` finds a whole classifier."""
     import shutil
 
-    from biomed.config import dump_config
     from biomed.dataset_builder.classify.metrics import PAPER_REFERENCE
     from biomed.model_cards.classifier import render_classifier_card
-    from biomed.runtime.files import write_text
 
     staging = output_dir / EXPORT_STAGING
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(str(staging))
-    tokenizer.save_pretrained(str(staging))
-    write_text(staging / "config.yaml", dump_config(cfg))
+    tokenizer.save_pretrained(str(staging))  # config.yaml is there already: run_classify_train wrote it on claiming
     write_metrics(staging, metrics, version, split_sizes, prompt_versions)
     card = render_classifier_card(
         version,
