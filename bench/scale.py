@@ -319,11 +319,9 @@ def run_size(articles: int, work: Path, classifier: Path, workers: int, hub) -> 
         f"(synthesized in {time.perf_counter() - started:.0f}s)",
         flush=True,
     )
+    # the Hub's settings (HF_ENDPOINT, HF_TOKEN, HF_HOME, ...) are in os.environ: serve_local_hub set them
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
-    env.update(
-        HF_ENDPOINT=hub.endpoint, HF_TOKEN=hub.token, HF_HOME=str(folder / "hf_home"), HF_HUB_DISABLE_XET="1",
-        HF_HUB_DISABLE_TELEMETRY="1", BIOMED_LOG_LEVEL="WARNING", TOKENIZERS_PARALLELISM="false",
-    )  # fmt: skip
+    env.update(BIOMED_LOG_LEVEL="WARNING", TOKENIZERS_PARALLELISM="false")
     log = folder / "stages.log"
     w = ["--workers", str(workers)]
     packages, file_list = str(corpus.packages), str(corpus.file_list)
@@ -531,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give at least two sizes: the cost curves and targets compare them")
 
     sys.path.insert(0, str(REPO / "tests"))
-    from local_hub.server import LocalHub  # the test suite's Hub server, reused as the push target
+    from local_hub.fixture import serve_local_hub  # the test suite's Hub server, reused as the push target
 
     work = args.work or Path(tempfile.mkdtemp(prefix="biomed-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -542,7 +540,8 @@ def main(argv: list[str] | None = None) -> int:
             classifier = pool.apply(prepare_classifier, (work, not args.smoke))
         runs: list[StageRun] = []
         for articles in sizes:
-            with LocalHub() as hub:  # one per size: the in-memory store is dropped after each
+            # one per size: the in-memory store is dropped after each
+            with serve_local_hub(work / f"n{articles}" / "hf_home") as hub:
                 runs.extend(run_size(articles, work, classifier, args.workers, hub))
             if len({r.articles for r in runs}) > 1:  # a report after each size: a long run shows what it has
                 report(runs, args.out, args.workers, time.perf_counter() - started, final=articles == sizes[-1])
