@@ -37,7 +37,6 @@ import json
 import multiprocessing
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -150,9 +149,6 @@ def vary_article(template: etree._Element, pmcid: str, pmid: str, rng: random.Ra
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-_WORDS = re.compile(r"\S+")
-
-
 def _vary(text: str, rng: random.Random, keep: float) -> str:
     words = text.split(" ")
     if len(words) < 4:
@@ -261,8 +257,11 @@ def run_cli(args: list[str], env: dict[str, str], log: Path) -> tuple[float, flo
     return wall, cpu, max_rss_kib / 1024, tree_peak / 2**20
 
 
-def folder_usage(folder: Path, index_parts: tuple[str, ...] = ("done",)) -> tuple[int, int, int, int]:
-    """(bytes, files, manifest bytes, index bytes) of everything under ``folder``."""
+INDEX_PARTS = ("done", "index", "fill")  # the stages' done markers and rehydrate's index and fill folders
+
+
+def folder_usage(folder: Path) -> tuple[int, int, int, int]:
+    """(bytes, files, manifest bytes, index bytes: under ``INDEX_PARTS``) of everything under ``folder``."""
     size = files = manifest = index = 0
     for path in folder.rglob("*"):
         if not path.is_file():
@@ -272,7 +271,7 @@ def folder_usage(folder: Path, index_parts: tuple[str, ...] = ("done",)) -> tupl
         parts = path.relative_to(folder).parts
         if parts[0] == ".biomed":
             manifest += length
-        elif any(part in index_parts for part in parts[:-1]) or parts[-1] in index_parts:
+        elif any(part in INDEX_PARTS for part in parts[:-1]) or parts[-1] in INDEX_PARTS:
             index += length
     return size, files, manifest, index
 
@@ -373,9 +372,7 @@ def run_size(articles: int, work: Path, classifier: Path, workers: int, hub) -> 
         run = StageRun(stage, articles, wall_s=wall, cpu_s=cpu, peak_rss_mb=peak, peak_tree_rss_mb=tree_peak)
         run.input_bytes = input_bytes
         if output:
-            run.bytes_written, run.files_written, run.manifest_bytes, run.index_bytes = folder_usage(
-                folder / output, index_parts=("done", "index", "fill")
-            )
+            run.bytes_written, run.files_written, run.manifest_bytes, run.index_bytes = folder_usage(folder / output)
         if stage == "extract":
             summary = json.loads((folder / "extracted" / "summary.json").read_text())
             run.paragraphs = summary["paragraphs_read"]
