@@ -288,6 +288,23 @@ def olmo2_config(shape: dict, seq_len: int, device_type: str, kit: bool):
     return config
 
 
+def save_olmo2(shape: dict, seq_len: int, device: str, tokenizer, folder: Path):
+    """A randomly initialised OLMo 2 of ``shape`` (bfloat16 on CUDA) with ``tokenizer``'s special ids, saved with
+    the tokenizer into ``folder``: the checkpoint ``biomed train`` and ``biomed eval llm`` are given. Returns its
+    config."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config = olmo2_config(shape, seq_len, device, kit=True)
+    config.update({k: getattr(tokenizer, k) for k in ("bos_token_id", "eos_token_id", "pad_token_id")})
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16 if device == "cuda" else torch.float32)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return config
+
+
 def init_single_process_group(device_type: str) -> bool:
     """A process group of this process alone (FSDP2 needs one); False when one exists already."""
     import torch.distributed as dist
@@ -315,7 +332,7 @@ def _trainer_steps(shape, seq_len, args, deadline):
     import os
 
     import torch
-    from transformers import AutoModelForCausalLM, TrainerCallback
+    from transformers import TrainerCallback
 
     from biomed.config import resolve_config
     from biomed.tiny import train_tiny_decoder_tokenizer
@@ -327,14 +344,7 @@ def _trainer_steps(shape, seq_len, args, deadline):
     texts = paragraphs()
     tokenizer = train_tiny_decoder_tokenizer(texts, vocab_size=512)
     tokenizer.model_max_length = seq_len
-    config = olmo2_config(shape, seq_len, args.device, kit=True)
-    config.update({k: getattr(tokenizer, k) for k in ("bos_token_id", "eos_token_id", "pad_token_id")})
-    torch.manual_seed(0)
-    with torch.device(args.device):
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16 if cuda else torch.float32)
-    model.save_pretrained(work / "model")
-    tokenizer.save_pretrained(work / "model")
-    del model
+    config = save_olmo2(shape, seq_len, args.device, tokenizer, work / "model")
     texts_dir = work / "texts"
     texts_dir.mkdir()
     import pyarrow as pa

@@ -201,9 +201,7 @@ def section_eval(table: Table, opts) -> None:
     import decoder as decoder_bench
     import pyarrow as pa
     import pyarrow.parquet as pq
-    import torch
     from common import paragraphs
-    from transformers import AutoModelForCausalLM
 
     from biomed.eval.llm.fixtures import write_tiny_suite
     from biomed.eval.llm.runner import LlmEvalConfig, run_llm_eval
@@ -221,14 +219,7 @@ def section_eval(table: Table, opts) -> None:
             pq.write_table(pa.concat_tables([rows] * repeat), path)
     tokenizer = train_tiny_decoder_tokenizer(paragraphs(), vocab_size=512)
     shape = decoder_bench.OLMO2_1B if not opts.smoke else decoder_bench.TINY
-    config = decoder_bench.olmo2_config(shape, 4096, opts.device, kit=True)
-    config.update({k: getattr(tokenizer, k) for k in ("bos_token_id", "eos_token_id", "pad_token_id")})
-    torch.manual_seed(0)
-    with torch.device(opts.device):
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16 if cuda else torch.float32)
-    model.save_pretrained(work / "model")
-    tokenizer.save_pretrained(work / "model")
-    del model
+    decoder_bench.save_olmo2(shape, 4096, opts.device, tokenizer, work / "model")
     cfg = LlmEvalConfig(checkpoints=[str(work / "model")], output_dir=str(work / "eval"), data_dir=str(suite),
                         batch_size="64" if cuda else "16", device=opts.device,
                         dtype="bfloat16" if cuda else "float32")  # fmt: skip

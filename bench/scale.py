@@ -37,7 +37,6 @@ import json
 import multiprocessing
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -150,9 +149,6 @@ def vary_article(template: etree._Element, pmcid: str, pmid: str, rng: random.Ra
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-_WORDS = re.compile(r"\S+")
-
-
 def _vary(text: str, rng: random.Random, keep: float) -> str:
     words = text.split(" ")
     if len(words) < 4:
@@ -261,8 +257,11 @@ def run_cli(args: list[str], env: dict[str, str], log: Path) -> tuple[float, flo
     return wall, cpu, max_rss_kib / 1024, tree_peak / 2**20
 
 
-def folder_usage(folder: Path, index_parts: tuple[str, ...] = ("done",)) -> tuple[int, int, int, int]:
-    """(bytes, files, manifest bytes, index bytes) of everything under ``folder``."""
+INDEX_PARTS = ("done", "index", "fill")  # the stages' done markers and rehydrate's index and fill folders
+
+
+def folder_usage(folder: Path) -> tuple[int, int, int, int]:
+    """(bytes, files, manifest bytes, index bytes: under ``INDEX_PARTS``) of everything under ``folder``."""
     size = files = manifest = index = 0
     for path in folder.rglob("*"):
         if not path.is_file():
@@ -272,7 +271,7 @@ def folder_usage(folder: Path, index_parts: tuple[str, ...] = ("done",)) -> tupl
         parts = path.relative_to(folder).parts
         if parts[0] == ".biomed":
             manifest += length
-        elif any(part in index_parts for part in parts[:-1]) or parts[-1] in index_parts:
+        elif any(part in INDEX_PARTS for part in parts[:-1]) or parts[-1] in INDEX_PARTS:
             index += length
     return size, files, manifest, index
 
@@ -319,11 +318,9 @@ def run_size(articles: int, work: Path, classifier: Path, workers: int, hub) -> 
         f"(synthesized in {time.perf_counter() - started:.0f}s)",
         flush=True,
     )
+    # the Hub's settings (HF_ENDPOINT, HF_TOKEN, HF_HOME, ...) are in os.environ: serve_local_hub set them
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
-    env.update(
-        HF_ENDPOINT=hub.endpoint, HF_TOKEN=hub.token, HF_HOME=str(folder / "hf_home"), HF_HUB_DISABLE_XET="1",
-        HF_HUB_DISABLE_TELEMETRY="1", BIOMED_LOG_LEVEL="WARNING", TOKENIZERS_PARALLELISM="false",
-    )  # fmt: skip
+    env.update(BIOMED_LOG_LEVEL="WARNING", TOKENIZERS_PARALLELISM="false")
     log = folder / "stages.log"
     w = ["--workers", str(workers)]
     packages, file_list = str(corpus.packages), str(corpus.file_list)
@@ -375,9 +372,7 @@ def run_size(articles: int, work: Path, classifier: Path, workers: int, hub) -> 
         run = StageRun(stage, articles, wall_s=wall, cpu_s=cpu, peak_rss_mb=peak, peak_tree_rss_mb=tree_peak)
         run.input_bytes = input_bytes
         if output:
-            run.bytes_written, run.files_written, run.manifest_bytes, run.index_bytes = folder_usage(
-                folder / output, index_parts=("done", "index", "fill")
-            )
+            run.bytes_written, run.files_written, run.manifest_bytes, run.index_bytes = folder_usage(folder / output)
         if stage == "extract":
             summary = json.loads((folder / "extracted" / "summary.json").read_text())
             run.paragraphs = summary["paragraphs_read"]
@@ -531,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give at least two sizes: the cost curves and targets compare them")
 
     sys.path.insert(0, str(REPO / "tests"))
-    from local_hub.server import LocalHub  # the test suite's Hub server, reused as the push target
+    from local_hub.fixture import serve_local_hub  # the test suite's Hub server, reused as the push target
 
     work = args.work or Path(tempfile.mkdtemp(prefix="biomed-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -542,7 +537,8 @@ def main(argv: list[str] | None = None) -> int:
             classifier = pool.apply(prepare_classifier, (work, not args.smoke))
         runs: list[StageRun] = []
         for articles in sizes:
-            with LocalHub() as hub:  # one per size: the in-memory store is dropped after each
+            # one per size: the in-memory store is dropped after each
+            with serve_local_hub(work / f"n{articles}" / "hf_home") as hub:
                 runs.extend(run_size(articles, work, classifier, args.workers, hub))
             if len({r.articles for r in runs}) > 1:  # a report after each size: a long run shows what it has
                 report(runs, args.out, args.workers, time.perf_counter() - started, final=articles == sizes[-1])

@@ -61,15 +61,6 @@ def _biomed(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "biomed.cli", *args], capture_output=True, text=True, timeout=120)
 
 
-def _one_line(result: subprocess.CompletedProcess, *fragments: str) -> str:
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
-
 # --- stages read only finished runs --------------------------------------------------------------------------------
 def test_score_of_an_extraction_killed_part_way_is_refused_naming_what_is_missing(classifier, tmp_path):  # noqa: F811
     extracted = tmp_path / "extracted"
