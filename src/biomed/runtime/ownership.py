@@ -109,7 +109,6 @@ def claim_output(
     settings: dict[str, Any],
     inputs: list[dict[str, Any]] | dict[str, Any],
     overwrite: bool = False,
-    config_keys: Iterable[str] = (),
     *,
     config: dict[str, Any] | str | None = None,
     units: int | None = None,
@@ -126,8 +125,6 @@ def claim_output(
         inputs: one ``input_fingerprint`` per input (or a single one).
         overwrite: start afresh: remove the folder's previous content instead of refusing a different manifest
             (only a folder with the kit's manifest is ever emptied).
-        config_keys: not used any more (a folder without a manifest is never adopted); accepted so that callers
-            written against the earlier signature run unchanged.
         config: the resolved config, written as ``config.yaml`` (atomically) once the folder is claimed: a dict
             (dumped as YAML) or the YAML text.
         units: how many units of work (tasks, shards) the run has, and ``markers`` the folder (relative to
