@@ -69,7 +69,6 @@ from biomed.runtime.files import files_fingerprint, find_shards, read_json, writ
 from biomed.runtime.markers import DoneMarkers
 from biomed.runtime.ownership import claim_output, input_fingerprint, mark_finished, require_finished
 from biomed.runtime.parallel import run_jobs
-from biomed.runtime.slurm import stop_or_wait
 from biomed.runtime.summary import write_summary
 
 
@@ -300,7 +299,6 @@ def run_build(cfg: BuildConfig, overwrite: bool = False, wait: bool = False) -> 
     text_rule = _text_rule(shards) if input_format == "scored" else pub.POPULATE_TEXT_RULE
     n_tasks = _task_count(cfg, shards)
     fingerprint = _fingerprint(config_to_dict(cfg), shards, n_tasks)
-    stop_or_wait(cfg.output_dir, cfg.executor.wait)  # this run's Slurm tasks still write there: nothing is deleted
     owner = claim_output(
         cfg.output_dir,
         "data build",
@@ -309,9 +307,9 @@ def run_build(cfg: BuildConfig, overwrite: bool = False, wait: bool = False) -> 
         overwrite=overwrite,
         units=n_tasks,
         markers=f"{WORK_DIR}/{fingerprint}/tasks",
+        slurm_wait=cfg.executor.wait,
     )
     with owner as output_dir:
-        stop_or_wait(output_dir, cfg.executor.wait)  # a run that submitted since the check above
         _complete_swap(output_dir)  # a run killed while swapping its release in: finish what it started
         work_dir = output_dir / WORK_DIR / fingerprint
         _drop_other_work_dirs(output_dir / WORK_DIR, keep=fingerprint)
