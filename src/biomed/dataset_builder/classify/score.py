@@ -280,9 +280,8 @@ def run_classify_score(cfg: ClassifyScoreConfig, overwrite: bool = False, wait: 
     output_dir = Path(cfg.output_dir)
     if not overwrite:
         for shard in shards:
-            marker = _markers(output_dir).read(shard.stem, _marker_inputs(shard, version)) or {}
-            legacy = _read_any_marker(output_dir, shard)
-            found = marker.get("classifier_version") or legacy.get("classifier_version")
+            # a current marker records its classifier too: this raw read is all the check needs
+            found = _read_any_marker(output_dir, shard).get("classifier_version")
             if found and found != version:
                 raise BiomedError(
                     f"{output_dir} holds scores by classifier {found!r}, not {version!r} "
