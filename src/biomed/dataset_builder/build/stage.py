@@ -78,10 +78,10 @@ BUILDER_VERSION = "biomed-build-v1"
 """Version of the build procedure itself (file layout, withholding, copy order); recorded next to each spec."""
 
 RELEASE_ENTRIES = ("data", "images", "README.md", "build_summary.json", "config.yaml")
+"""What a build writes in its output folder (anything else there is left alone)."""
 WORK_DIR = ".build"
 SWAP_JOURNAL = "swap.json"
 """Written in ``WORK_DIR`` once a new release is complete: what is left of its swap is done by the next run."""
-"""What a build writes in its output folder (anything else there is left alone)."""
 
 KEY_COLUMNS = ("article_id", "path")
 
@@ -496,12 +496,12 @@ def _swap_in(work_dir: Path, output_dir: Path) -> None:
     _complete_swap(output_dir)
 
 
-def _complete_swap(output_dir: Path) -> bool:
-    """Finish the swap the journal records, if any; whether there was one."""
+def _complete_swap(output_dir: Path) -> None:
+    """Finish the swap the journal records, if any."""
     build_dir = output_dir / WORK_DIR
     journal = read_json(build_dir / SWAP_JOURNAL)
     if not isinstance(journal, dict):
-        return False
+        return
     work_dir, graveyard = build_dir / journal["work_dir"], build_dir / "previous"
     graveyard.mkdir(parents=True, exist_ok=True)
     for name in RELEASE_ENTRIES:
@@ -516,7 +516,6 @@ def _complete_swap(output_dir: Path) -> bool:
     shutil.rmtree(work_dir, ignore_errors=True)
     shutil.rmtree(graveyard, ignore_errors=True)
     (build_dir / SWAP_JOURNAL).unlink()
-    return True
 
 
 def _remove(path: Path) -> None:
