@@ -107,6 +107,23 @@ def test_a_queue_that_cannot_be_read_stops_the_run_in_one_line(queue, tmp_path):
         slurm.stop_or_wait(tmp_path, wait=False)
 
 
+def test_claiming_a_folder_whose_jobs_still_run_deletes_nothing_even_with_overwrite(queue, tmp_path):
+    from biomed.runtime.ownership import claim_output, read_manifest
+
+    out = tmp_path / "out"
+    with claim_output(out, "data extract", {"seed": 1}, {"root": "in", "files": []}, slurm_wait=False):
+        (out / "part-0.parquet").write_text("written by a task")
+        slurm.record_jobs(out, "extract", out / "logs", ["5"], tasks=1)
+    queue.write_text("5|5_0|RUNNING\n")
+    with pytest.raises(slurm.JobsStillRunning, match="5_0 running"):
+        with claim_output(out, "data extract", {"seed": 2}, {"root": "in", "files": []}, True, slurm_wait=False):
+            pytest.fail("claimed while the run's tasks still write there")
+    assert (out / "part-0.parquet").exists() and read_manifest(out)["settings"] == {"seed": 1}
+    threading.Timer(0.5, lambda: queue.write_text("")).start()
+    with claim_output(out, "data extract", {"seed": 2}, {"root": "in", "files": []}, True, slurm_wait=True):
+        assert not (out / "part-0.parquet").exists()  # waited for the tasks, then started afresh
+
+
 def test_a_run_without_recorded_jobs_never_asks_slurm(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no squeue at all
     slurm.stop_or_wait(tmp_path, wait=False)

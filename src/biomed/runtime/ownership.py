@@ -53,6 +53,7 @@ from typing import Any
 
 from biomed.errors import BiomedError
 from biomed.runtime.files import file_fingerprint, write_json, write_text
+from biomed.runtime.slurm import stop_or_wait
 
 
 OWNER_DIR = ".biomed"
@@ -109,11 +110,11 @@ def claim_output(
     settings: dict[str, Any],
     inputs: list[dict[str, Any]] | dict[str, Any],
     overwrite: bool = False,
-    config_keys: Iterable[str] = (),
     *,
     config: dict[str, Any] | str | None = None,
     units: int | None = None,
     markers: str | None = None,
+    slurm_wait: bool | None = None,
 ) -> Iterator[Path]:
     """Own ``folder`` for this run of ``stage``: check or write its manifest, hold its lock; yield the folder.
 
@@ -126,17 +127,20 @@ def claim_output(
         inputs: one ``input_fingerprint`` per input (or a single one).
         overwrite: start afresh: remove the folder's previous content instead of refusing a different manifest
             (only a folder with the kit's manifest is ever emptied).
-        config_keys: not used any more (a folder without a manifest is never adopted); accepted so that callers
-            written against the earlier signature run unchanged.
         config: the resolved config, written as ``config.yaml`` (atomically) once the folder is claimed: a dict
             (dumped as YAML) or the YAML text.
         units: how many units of work (tasks, shards) the run has, and ``markers`` the folder (relative to
             ``folder``) of their done markers: what :func:`require_finished` counts to say how far a run got.
+        slurm_wait: for a stage whose tasks may run as Slurm jobs (``None``: not looked at): once the lock is held,
+            before anything in the folder is cleared or written, the jobs recorded there by an earlier run
+            (:func:`biomed.runtime.slurm.stop_or_wait`) must have ended; still queued, they stop the run or, when
+            true, are waited for.
 
     Raises:
         OutputRefused: the folder is a file, an input, inside one or holding one; it belongs to another stage
             or another run (unless ``overwrite``) or to no kit run; its manifest cannot be read; it cannot be
             written; another run holds its lock.
+        JobsStillRunning: Slurm jobs recorded in the folder are still queued and ``slurm_wait`` is false.
     """
     out = Path(folder)
     inputs = [inputs] if isinstance(inputs, dict) else list(inputs)
@@ -146,6 +150,8 @@ def claim_output(
     try:
         lock = hold_lock(out / OWNER_DIR, what=str(out))
         with lock:
+            if slurm_wait is not None:  # those tasks write without the lock: nothing of theirs is redone or deleted
+                stop_or_wait(out, slurm_wait)
             manifest = {
                 "stage": stage,
                 "kit_version": kit_version(),

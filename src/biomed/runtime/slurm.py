@@ -10,7 +10,8 @@ Example::
 A Slurm run submits its job arrays and returns; its tasks then write into the output folder without the
 command's lock. So that a rerun never submits a task again nor deletes the files a running task writes, every
 submitted job id is recorded in ``OUT/.biomed/jobs.json`` (the folder that holds the run's manifest), and a stage
-calls :func:`stop_or_wait` before touching its folder: while any recorded job still has a task pending or running,
+claims its folder with ``claim_output(..., slurm_wait=)``, which calls :func:`stop_or_wait` under the folder's lock
+before touching anything there: while any recorded job still has a task pending or running,
 the run stops with one line naming them (exit 2 from the CLI), or, with ``wait``, waits for them to end and goes
 on, finishing only what they left undone (a task cancelled with ``scancel``, one that failed).
 """

@@ -69,7 +69,6 @@ from biomed.runtime.files import files_fingerprint, find_shards, read_json, writ
 from biomed.runtime.markers import DoneMarkers
 from biomed.runtime.ownership import claim_output, input_fingerprint, mark_finished, require_finished
 from biomed.runtime.parallel import run_jobs
-from biomed.runtime.slurm import stop_or_wait
 from biomed.runtime.summary import write_summary
 
 
@@ -79,10 +78,10 @@ BUILDER_VERSION = "biomed-build-v1"
 """Version of the build procedure itself (file layout, withholding, copy order); recorded next to each spec."""
 
 RELEASE_ENTRIES = ("data", "images", "README.md", "build_summary.json", "config.yaml")
+"""What a build writes in its output folder (anything else there is left alone)."""
 WORK_DIR = ".build"
 SWAP_JOURNAL = "swap.json"
 """Written in ``WORK_DIR`` once a new release is complete: what is left of its swap is done by the next run."""
-"""What a build writes in its output folder (anything else there is left alone)."""
 
 KEY_COLUMNS = ("article_id", "path")
 
@@ -300,7 +299,6 @@ def run_build(cfg: BuildConfig, overwrite: bool = False, wait: bool = False) -> 
     text_rule = _text_rule(shards) if input_format == "scored" else pub.POPULATE_TEXT_RULE
     n_tasks = _task_count(cfg, shards)
     fingerprint = _fingerprint(config_to_dict(cfg), shards, n_tasks)
-    stop_or_wait(cfg.output_dir, cfg.executor.wait)  # this run's Slurm tasks still write there: nothing is deleted
     owner = claim_output(
         cfg.output_dir,
         "data build",
@@ -309,9 +307,9 @@ def run_build(cfg: BuildConfig, overwrite: bool = False, wait: bool = False) -> 
         overwrite=overwrite,
         units=n_tasks,
         markers=f"{WORK_DIR}/{fingerprint}/tasks",
+        slurm_wait=cfg.executor.wait,
     )
     with owner as output_dir:
-        stop_or_wait(output_dir, cfg.executor.wait)  # a run that submitted since the check above
         _complete_swap(output_dir)  # a run killed while swapping its release in: finish what it started
         work_dir = output_dir / WORK_DIR / fingerprint
         _drop_other_work_dirs(output_dir / WORK_DIR, keep=fingerprint)
@@ -498,12 +496,12 @@ def _swap_in(work_dir: Path, output_dir: Path) -> None:
     _complete_swap(output_dir)
 
 
-def _complete_swap(output_dir: Path) -> bool:
-    """Finish the swap the journal records, if any; whether there was one."""
+def _complete_swap(output_dir: Path) -> None:
+    """Finish the swap the journal records, if any."""
     build_dir = output_dir / WORK_DIR
     journal = read_json(build_dir / SWAP_JOURNAL)
     if not isinstance(journal, dict):
-        return False
+        return
     work_dir, graveyard = build_dir / journal["work_dir"], build_dir / "previous"
     graveyard.mkdir(parents=True, exist_ok=True)
     for name in RELEASE_ENTRIES:
@@ -518,7 +516,6 @@ def _complete_swap(output_dir: Path) -> bool:
     shutil.rmtree(work_dir, ignore_errors=True)
     shutil.rmtree(graveyard, ignore_errors=True)
     (build_dir / SWAP_JOURNAL).unlink()
-    return True
 
 
 def _remove(path: Path) -> None:

@@ -55,7 +55,6 @@ from biomed.runtime.markers import DoneMarkers
 from biomed.runtime.ownership import claim_output, input_fingerprint, mark_finished, require_finished
 from biomed.runtime.parallel import run_jobs
 from biomed.runtime.progress import progress_bar
-from biomed.runtime.slurm import stop_or_wait
 from biomed.runtime.summary import write_summary
 
 
@@ -281,16 +280,14 @@ def run_classify_score(cfg: ClassifyScoreConfig, overwrite: bool = False, wait: 
     output_dir = Path(cfg.output_dir)
     if not overwrite:
         for shard in shards:
-            marker = _markers(output_dir).read(shard.stem, _marker_inputs(shard, version)) or {}
-            legacy = _read_any_marker(output_dir, shard)
-            found = marker.get("classifier_version") or legacy.get("classifier_version")
+            # a current marker records its classifier too: this raw read is all the check needs
+            found = _read_any_marker(output_dir, shard).get("classifier_version")
             if found and found != version:
                 raise BiomedError(
                     f"{output_dir} holds scores by classifier {found!r}, not {version!r} "
                     f"({_markers(output_dir).path(shard.stem)}); rerun with --overwrite to start afresh, "
                     "or score into a new --out"
                 )
-    stop_or_wait(output_dir, cfg.executor.wait)  # this run's Slurm tasks still write there: nothing is redone
     settings = {key: value for key, value in config_to_dict(cfg).items() if key in OUTPUT_SETTINGS}
     owner = claim_output(
         output_dir,
@@ -301,9 +298,9 @@ def run_classify_score(cfg: ClassifyScoreConfig, overwrite: bool = False, wait: 
         config=dump_config(cfg),
         units=len(shards),
         markers="done",
+        slurm_wait=cfg.executor.wait,
     )
     with owner:
-        stop_or_wait(output_dir, cfg.executor.wait)  # a run that submitted since the check above
         summary = _score_owned(cfg, shards, version, output_dir)
         if not summary.pending:
             mark_finished(output_dir, produced={"paragraphs": summary.paragraphs, "shards": summary.shards})

@@ -63,7 +63,6 @@ from biomed.runtime.files import file_fingerprint, write_text
 from biomed.runtime.markers import DoneMarkers
 from biomed.runtime.ownership import OutputRefused, claim_output, input_fingerprint, mark_finished, read_manifest
 from biomed.runtime.parallel import run_jobs
-from biomed.runtime.slurm import stop_or_wait
 from biomed.runtime.summary import write_summary
 
 
@@ -291,7 +290,6 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
     if file_list:
         read_file_list(file_list)  # fail before starting any task if the CSV is unusable
     out = Path(cfg.output_dir)
-    stop_or_wait(out, cfg.executor.wait)  # this run's Slurm tasks still write there: nothing is redone or deleted
     tasks = _task_count(cfg, out, len(units))
     fingerprints = {unit.path: tuple(file_fingerprint(unit.path)) for unit in units}
     roots = [Path(path).expanduser() for path in inputs]
@@ -300,8 +298,18 @@ def run_extract(cfg: ExtractConfig, overwrite: bool = False, progress: bool = Tr
         owned.append(input_fingerprint(file_list, [file_list]))
     settings = _output_settings(cfg, tasks)
     started = time.perf_counter()
-    with claim_output(out, STAGE, settings, owned, overwrite, config=dump_config(cfg), units=tasks, markers=DONE_DIR):
-        stop_or_wait(out, cfg.executor.wait)  # a run that submitted since the check above
+    owner = claim_output(
+        out,
+        STAGE,
+        settings,
+        owned,
+        overwrite,
+        config=dump_config(cfg),
+        units=tasks,
+        markers=DONE_DIR,
+        slurm_wait=cfg.executor.wait,
+    )
+    with owner:
         list_fingerprint = tuple(file_fingerprint(file_list)) if file_list else None
         jobs = [
             ExtractTask(

@@ -75,7 +75,6 @@ from biomed.runtime.files import atomic_write, check_parquet_files, find_shards
 from biomed.runtime.markers import DoneMarkers
 from biomed.runtime.ownership import claim_output, hold_lock, input_fingerprint, mark_finished, require_finished
 from biomed.runtime.parallel import run_jobs
-from biomed.runtime.slurm import stop_or_wait
 from biomed.runtime.summary import write_summary
 
 
@@ -222,16 +221,15 @@ def run_rehydrate(cfg: RehydrateConfig, overwrite: bool = False, wait: bool = Fa
         "fill_changed": cfg.fill_changed,
         "text_rule": cfg.text_rule,
     }
-    stop_or_wait(out, cfg.executor.wait)  # this run's Slurm tasks still write there: nothing is redone or deleted
     owner = claim_output(
         out,
         "data rehydrate",
         settings,
         input_fingerprint(dataset, [dataset / name for name in files]),
         overwrite=overwrite,
+        slurm_wait=cfg.executor.wait,
     )
     with owner:
-        stop_or_wait(out, cfg.executor.wait)  # a run that submitted since the check above
         if not cfg.cache_dir:
             return _finished(out, _rehydrate_owned(cfg, dataset, files, units, out))
         # a cache folder of its own may be shared by runs into other folders: one run uses it at a time
